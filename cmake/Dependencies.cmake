@@ -1,0 +1,9 @@
+# Finds every library vidkompy links. All come from Debian bookworm packages (scripts/setup.sh installs them);
+# traps are recorded in the README ("Building").
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET libavformat libavcodec libavutil libswscale libswresample)
+find_package(Threads REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(fmt REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(nlohmann_json 3.10 REQUIRED)

@@ -1,0 +1,80 @@
+// Options (every CLI flag, with its default in-class) and the Context handed to each stage: options, the
+// logger, the per-stage timings and the interrupt flag. CLI11 fills Options in parse_cli().
+#pragma once
+#include <chrono>
+#include <csignal>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vidkompy/types.hpp"
+
+namespace spdlog { class logger; }
+
+namespace vidkompy {
+
+struct Options {
+  std::string bg;
+  std::string fg;
+  std::string output;          // default: <bg-stem>_overlay_<fg-stem>.mp4 next to the working directory
+  int border = 8;              // width of the seam band in px (blend ramp, border-weighted matching)
+  bool blend = false;          // feather the visible fg edges over `border` px
+  std::string gpu = "auto";    // auto | on | off
+  int verbose = 0;             // -v: per-stage timings, debug logs
+  bool quiet = false;          // -q: errors only
+  std::string json;            // alignment report: FILE or "-" for stdout
+  bool align_only = false;     // report, no render
+  std::string alignment;       // render from a saved report
+  int crf = 18;                // libx264 constant rate factor
+  std::string preset = "medium";  // libx264 preset
+};
+
+// Parses argv into opt. Returns kExitOk to continue; a different code means "exit now with it" (usage error
+// = 1, --help/--version = 0 with `done` set). Messages for usage errors go into status.
+struct CliResult {
+  bool done = false;  // --help or --version was printed
+  Status status;
+};
+CliResult parse_cli(int argc, char** argv, Options& opt);
+
+// Fills in derived defaults (the output name) and checks value ranges.
+Status finish_options(Options& opt);
+
+struct StageTime {
+  std::string name;
+  double seconds = 0.0;
+};
+
+struct Context {
+  Options opt;
+  std::shared_ptr<spdlog::logger> log;
+  std::vector<StageTime> timings;
+  // Set by the SIGINT/SIGTERM handler (0, SIGINT or SIGTERM); long loops poll it and return early.
+  const volatile std::sig_atomic_t* interrupt = nullptr;
+  bool progress = false;  // stderr is a terminal and not --quiet: draw progress lines
+
+  int interrupted() const { return interrupt ? int(*interrupt) : 0; }
+};
+
+// Makes the stderr logger for the verbosity in opt.
+std::shared_ptr<spdlog::logger> make_logger(const Options& opt);
+
+// Records how long a stage took into ctx.timings when it goes out of scope.
+class ScopedTimer {
+ public:
+  ScopedTimer(Context& ctx, std::string name)
+      : ctx_(ctx), name_(std::move(name)), start_(std::chrono::steady_clock::now()) {}
+  ~ScopedTimer() {
+    std::chrono::duration<double> d = std::chrono::steady_clock::now() - start_;
+    ctx_.timings.push_back({name_, d.count()});
+  }
+  ScopedTimer(const ScopedTimer&) = delete;
+  ScopedTimer& operator=(const ScopedTimer&) = delete;
+
+ private:
+  Context& ctx_;
+  std::string name_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace vidkompy

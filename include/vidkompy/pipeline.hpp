@@ -1,0 +1,35 @@
+// The stages main() runs in order. Each takes the Context and returns a Status; none calls exit().
+#pragma once
+#include "vidkompy/options.hpp"
+#include "vidkompy/types.hpp"
+
+namespace vidkompy {
+
+// Probes both inputs and reports every problem with either of them at once.
+Status probe_inputs(Context& ctx, VideoInfo& bg, VideoInfo& fg);
+
+// The output must be creatable in its folder and must not be one of the inputs.
+Status check_output(const Context& ctx);
+
+// Reads --alignment and checks it against the inputs.
+Status load_alignment(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& spatial, TimeMap& temporal);
+
+// Computes the alignment (spatial, then temporal).
+Status align(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& spatial, TimeMap& temporal);
+
+// Writes the report to --json (or stdout for --align-only without --json).
+Status report(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Placement& spatial,
+              const TimeMap& temporal);
+
+// Decodes, composites, encodes and muxes audio into a temporary file, renamed to --output when complete.
+Status render(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Placement& spatial,
+              const TimeMap& temporal);
+
+// The per-stage timing table (--verbose), on stderr.
+void print_timings(const Context& ctx);
+
+// Source second of bg's audio that belongs at output time 0: the median of bg time minus fg time over the
+// frames that are not clamped to bg's first/last frame. Robust to a few mismatched frames.
+double bg_audio_start(const VideoInfo& bg, const VideoInfo& fg, const TimeMap& temporal);
+
+}  // namespace vidkompy

@@ -1,0 +1,73 @@
+// Plain data shared by the stages: rationals, probe results, the alignment (placement + time map) and the
+// error model (Status). Nothing here touches FFmpeg, so tests and tools can use it freely.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace vidkompy {
+
+// Exit codes are part of the CLI contract (README, "Exit codes").
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitUsage = 1,
+  kExitInput = 2,
+  kExitAlign = 3,
+  kExitOutput = 4,
+  kExitSigint = 130,
+  kExitSigterm = 143,
+};
+
+struct Rational {
+  int num = 0;
+  int den = 1;
+  double value() const { return den ? double(num) / den : 0.0; }
+  bool valid() const { return num > 0 && den > 0; }
+};
+
+struct VideoInfo {
+  std::string path;
+  std::string container;   // demuxer name, e.g. "mov,mp4,m4a,3gp,3g2,mj2"
+  std::string codec;       // video codec name
+  std::string pix_fmt;     // decoder pixel format name
+  int width = 0;
+  int height = 0;
+  Rational fps;            // average frame rate (r_frame_rate when the average is unknown)
+  int64_t frames = 0;      // frame count: header value, else counted by demuxing packets
+  double duration = 0.0;   // seconds
+  double start_time = 0.0; // seconds, pts of the first video frame
+  int rotation = 0;        // degrees from the display matrix, normalised to 0/90/180/270
+  bool has_audio = false;
+  std::string audio_codec;
+  int audio_rate = 0;
+  int audio_channels = 0;
+};
+
+// Where fg goes in bg: top-left corner in bg pixels (floats; rendering rounds) and the factor applied to fg.
+struct Placement {
+  double x = 0.0;
+  double y = 0.0;
+  double scale = 1.0;
+  double confidence = 0.0;
+};
+
+// One bg frame index (0-based, decode/presentation order) per fg frame.
+struct TimeMap {
+  std::vector<int64_t> map;
+  double confidence = 0.0;
+};
+
+// Expected failures travel as a Status: an exit code and one line per problem ("<file>: <why>").
+// Several problems (both inputs unreadable, say) are reported together.
+struct Status {
+  int code = kExitOk;
+  std::vector<std::string> errors;
+
+  bool ok() const { return code == kExitOk; }
+  static Status Ok() { return {}; }
+  static Status Fail(int code, const std::string& file, const std::string& why);
+  // Adds other's problems; the first failure's exit code wins.
+  Status& merge(const Status& other);
+};
+
+}  // namespace vidkompy

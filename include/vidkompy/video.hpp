@@ -1,0 +1,100 @@
+// Video I/O on FFmpeg: probe a file, decode it frame by frame into YUV 4:2:0 at a requested size, and write
+// the composite as H.264/MP4 with audio. Interfaces (FrameSource, Encoder) are small so tests can fake them.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vidkompy/types.hpp"
+
+namespace vidkompy {
+
+struct Context;
+
+// One 8-bit plane. Not owning.
+struct Plane {
+  uint8_t* data = nullptr;
+  int stride = 0;
+  int width = 0;
+  int height = 0;
+  uint8_t* row(int y) const { return data + std::ptrdiff_t(y) * stride; }
+};
+
+// A YUV 4:2:0 picture (planes 1 and 2 are ceil(w/2) x ceil(h/2)). Not owning.
+struct Image {
+  int width = 0;
+  int height = 0;
+  Plane plane[3];
+};
+
+// An owning YUV 4:2:0 picture, for tests and scratch buffers.
+struct ImageBuffer {
+  std::vector<uint8_t> bytes;
+  Image image;
+  ImageBuffer() = default;
+  ImageBuffer(int width, int height) { reset(width, height); }
+  void reset(int width, int height);
+  ImageBuffer(const ImageBuffer&) = delete;
+  ImageBuffer& operator=(const ImageBuffer&) = delete;
+  void fill(uint8_t y, uint8_t u, uint8_t v);
+};
+
+// FFmpeg's own log: silent by default, errors with -v, everything with -vv.
+void set_ffmpeg_log_level(int verbose);
+
+// Reads probe data. Fails with kExitInput and a one-line reason for anything that is not a decodable video.
+Status probe(const std::string& path, VideoInfo& info);
+
+struct DecodeOptions {
+  int width = 0;   // output size; 0 keeps the coded size
+  int height = 0;
+};
+
+// Sequential frames of one video in presentation order. Each Image stays valid until the next call.
+class FrameSource {
+ public:
+  virtual ~FrameSource() = default;
+  // The next frame, or false at the end of the stream (or on a fatal error: see status()).
+  virtual bool next(Image& out) = 0;
+  // Index of the frame last returned by next() (-1 before the first).
+  virtual int64_t index() const = 0;
+  // Starts again from frame 0.
+  virtual Status rewind() = 0;
+  // Fatal errors; decode errors mid-stream are logged and skipped while frames remain.
+  virtual const Status& status() const = 0;
+};
+
+std::unique_ptr<FrameSource> open_frames(const Context& ctx, const std::string& path, const DecodeOptions& opt,
+                                         Status& status);
+
+// Audio for the output: copy (or re-encode) `path`'s audio from source time `start` for `duration` seconds.
+struct AudioPlan {
+  std::string path;   // empty: no audio
+  double start = 0.0; // source seconds that land at output time 0 (may be negative: audio starts later)
+  double duration = 0.0;
+};
+
+struct EncodeOptions {
+  int width = 0;   // even
+  int height = 0;  // even
+  Rational fps;
+  int crf = 18;
+  std::string preset = "medium";
+  AudioPlan audio;
+};
+
+class Encoder {
+ public:
+  virtual ~Encoder() = default;
+  // Frame i of the output (i counts calls); the image may be larger than the output and is cropped.
+  virtual Status write(const Image& frame) = 0;
+  // Flushes the encoder and audio and closes the file. Only a finished file is complete.
+  virtual Status finish() = 0;
+};
+
+// H.264 (libx264, yuv420p) in MP4 with +faststart, written to `path` (the caller's temporary name).
+std::unique_ptr<Encoder> open_encoder(const Context& ctx, const std::string& path, const EncodeOptions& opt,
+                                      Status& status);
+
+}  // namespace vidkompy

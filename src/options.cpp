@@ -1,0 +1,85 @@
+// The command line: CLI11 fills Options (defaults live in the struct and show in --help), then
+// finish_options derives the output name. Usage errors become one-line Status messages with exit code 1.
+#include "vidkompy/options.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <iostream>
+
+namespace vidkompy {
+
+namespace fs = std::filesystem;
+
+static const char* kFooter = R"(Examples:
+  vidkompy --bg wide.mp4 --fg detail.mp4                      align and render wide_overlay_detail.mp4
+  vidkompy --bg a.mp4 --fg b.mp4 --align-only --json a.json   only write the alignment report
+  vidkompy --bg a.mp4 --fg b.mp4 --alignment a.json --blend   render from a saved (or hand-written) report
+
+Exit codes: 0 ok, 1 usage error, 2 input error, 3 alignment failed, 4 output/encode error,
+130/143 interrupted by SIGINT/SIGTERM.)";
+
+CliResult parse_cli(int argc, char** argv, Options& opt) {
+  CliResult res;
+  CLI::App app{"vidkompy: overlay a foreground video onto a background video, aligned in space and time."};
+  app.option_defaults()->always_capture_default();
+  app.footer(kFooter);
+  app.get_formatter()->column_width(30);
+
+  app.add_option("--bg", opt.bg, "Background video (sets output size)")->required()->option_text("FILE");
+  app.add_option("--fg", opt.fg, "Foreground video (source of truth: every frame, its fps)")
+      ->required()
+      ->option_text("FILE");
+  app.add_option("-o,--output", opt.output, "Output MP4 [default: <bg-stem>_overlay_<fg-stem>.mp4]")
+      ->option_text("FILE");
+  app.add_option("--border", opt.border, "Seam band width in px for --blend and border matching")
+      ->check(CLI::Range(0, 4096));
+  app.add_flag("--blend", opt.blend, "Feather the fg edges where bg stays visible");
+  app.add_option("--gpu", opt.gpu, "Use an NVIDIA GPU")->check(CLI::IsMember({"auto", "on", "off"}));
+  app.add_option("--crf", opt.crf, "libx264 quality: 0 lossless .. 51 worst")->check(CLI::Range(0, 51));
+  app.add_option("--preset", opt.preset, "libx264 preset (speed vs size)")
+      ->check(CLI::IsMember(
+          {"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"}));
+  app.add_option("--json", opt.json, "Write the alignment report to FILE, or - for stdout")->option_text("FILE|-");
+  auto* align_only = app.add_flag("--align-only", opt.align_only, "Compute the alignment, write the report, no render");
+  app.add_option("--alignment", opt.alignment, "Render with the alignment from a saved report")
+      ->option_text("FILE")
+      ->excludes(align_only);
+  app.add_flag("-v,--verbose", opt.verbose, "More log lines and the per-stage timing table");
+  app.add_flag("-q,--quiet", opt.quiet, "Only errors");
+  app.set_version_flag("--version", std::string("vidkompy ") + VIDKOMPY_VERSION);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    app.exit(e);
+    res.done = true;
+  } catch (const CLI::CallForVersion& e) {
+    app.exit(e);
+    res.done = true;
+  } catch (const CLI::ParseError& e) {
+    std::string why = e.what();
+    if (why.empty()) why = e.get_name();
+    res.status = Status::Fail(kExitUsage, "", why + " (see --help)");
+  }
+  return res;
+}
+
+Status finish_options(Options& opt) {
+  if (opt.output.empty())
+    opt.output = fs::path(opt.bg).stem().string() + "_overlay_" + fs::path(opt.fg).stem().string() + ".mp4";
+  if (opt.verbose && opt.quiet) return Status::Fail(kExitUsage, "", "--verbose and --quiet exclude each other");
+  return Status::Ok();
+}
+
+std::shared_ptr<spdlog::logger> make_logger(const Options& opt) {
+  auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  auto log = std::make_shared<spdlog::logger>("vidkompy", sink);
+  log->set_pattern("vidkompy: %^%l%$: %v");
+  log->set_level(opt.quiet ? spdlog::level::err : opt.verbose ? spdlog::level::debug : spdlog::level::info);
+  return log;
+}
+
+}  // namespace vidkompy

@@ -1,0 +1,101 @@
+// The small stages around the heavy ones: probing both inputs, checking the output path, loading a saved
+// alignment, writing the report and printing the timing table.
+#include "vidkompy/pipeline.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "vidkompy/report.hpp"
+#include "vidkompy/video.hpp"
+
+namespace vidkompy {
+
+namespace fs = std::filesystem;
+
+Status probe_inputs(Context& ctx, VideoInfo& bg, VideoInfo& fg) {
+  Status st;
+  st.merge(probe(ctx.opt.bg, bg));
+  st.merge(probe(ctx.opt.fg, fg));
+  if (!st.ok()) return st;
+  for (const VideoInfo* v : {&bg, &fg}) {
+    ctx.log->debug("{}: {} {}x{} {} {}/{} fps, {} frames, {:.3f} s{}{}", v->path, v->codec, v->width, v->height,
+                   v->pix_fmt, v->fps.num, v->fps.den, v->frames, v->duration,
+                   v->has_audio ? ", audio " + v->audio_codec : std::string(", no audio"),
+                   v->rotation ? fmt::format(", rotated {}°", v->rotation) : std::string());
+  }
+  if (bg.width < 2 || bg.height < 2) st.merge(Status::Fail(kExitInput, bg.path, "bg must be at least 2x2 pixels"));
+  return st;
+}
+
+Status check_output(const Context& ctx) {
+  const std::string& out = ctx.opt.output;
+  struct stat os {};
+  const bool exists = ::stat(out.c_str(), &os) == 0;
+  if (exists && S_ISDIR(os.st_mode)) return Status::Fail(kExitOutput, out, "is a directory");
+  for (const std::string& in : {ctx.opt.bg, ctx.opt.fg, ctx.opt.alignment}) {
+    struct stat is {};
+    if (exists && !in.empty() && ::stat(in.c_str(), &is) == 0 && is.st_dev == os.st_dev && is.st_ino == os.st_ino)
+      return Status::Fail(kExitOutput, out, "output would overwrite the input " + in);
+  }
+  fs::path dir = fs::path(out).parent_path();
+  if (dir.empty()) dir = ".";
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return Status::Fail(kExitOutput, out, "folder " + dir.string() + " does not exist");
+  if (::access(dir.c_str(), W_OK | X_OK) != 0)
+    return Status::Fail(kExitOutput, out, "cannot write to folder " + dir.string() + ": " + std::strerror(errno));
+  return Status::Ok();
+}
+
+Status load_alignment(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& spatial,
+                      TimeMap& temporal) {
+  Status st = read_alignment(ctx.opt.alignment, spatial, temporal);
+  if (!st.ok()) return st;
+  return check_alignment(ctx.opt.alignment, bg, fg, spatial, temporal);
+}
+
+Status align(Context&, const VideoInfo&, const VideoInfo& fg, Placement&, TimeMap&) {
+  return Status::Fail(kExitAlign, fg.path,
+                      "automatic alignment is not available in this version yet; render from a report with "
+                      "--alignment FILE");
+}
+
+Status report(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Placement& spatial,
+              const TimeMap& temporal) {
+  std::string dest = ctx.opt.json;
+  if (dest.empty() && ctx.opt.align_only) dest = "-";
+  if (dest.empty()) return Status::Ok();
+  Report r{bg, fg, spatial, temporal, ctx.timings};
+  return write_report(dest, r);
+}
+
+void print_timings(const Context& ctx) {
+  double total = 0;
+  for (const StageTime& t : ctx.timings) total += t.seconds;
+  std::string table = fmt::format("{:<10} {:>9}\n", "stage", "seconds");
+  for (const StageTime& t : ctx.timings) table += fmt::format("{:<10} {:>9.3f}\n", t.name, t.seconds);
+  table += fmt::format("{:<10} {:>9.3f}\n", "total", total);
+  fmt::print(stderr, "{}", table);
+}
+
+double bg_audio_start(const VideoInfo& bg, const VideoInfo& fg, const TimeMap& t) {
+  const int64_t last = bg.frames - 1;
+  std::vector<double> d, all;
+  for (size_t i = 0; i < t.map.size(); ++i) {
+    const double diff = t.map[i] / bg.fps.value() - double(i) / fg.fps.value();
+    all.push_back(diff);
+    if (t.map[i] > 0 && t.map[i] < last) d.push_back(diff);
+  }
+  std::vector<double>& v = d.empty() ? all : d;
+  if (v.empty()) return bg.start_time;
+  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+  return bg.start_time + v[v.size() / 2];
+}
+
+}  // namespace vidkompy

@@ -1,0 +1,456 @@
+// Probe, decode and encode on libavformat/libavcodec/libswscale. Decoding yields YUV 4:2:0 at a requested
+// size in presentation order; decode errors mid-stream are logged and skipped while frames remain, because
+// archive footage is often slightly damaged and one bad packet should not cost the whole render.
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+
+#include "ffmpeg.hpp"
+#include "vidkompy/options.hpp"
+
+namespace vidkompy {
+
+void ImageBuffer::reset(int width, int height) {
+  const int cw = (width + 1) / 2, ch = (height + 1) / 2;
+  bytes.resize(size_t(width) * height + 2 * size_t(cw) * ch);
+  image.width = width;
+  image.height = height;
+  uint8_t* p = bytes.data();
+  image.plane[0] = {p, width, width, height};
+  image.plane[1] = {p + size_t(width) * height, cw, cw, ch};
+  image.plane[2] = {p + size_t(width) * height + size_t(cw) * ch, cw, cw, ch};
+}
+
+void ImageBuffer::fill(uint8_t y, uint8_t u, uint8_t v) {
+  const uint8_t val[3] = {y, u, v};
+  for (int i = 0; i < 3; ++i) {
+    const Plane& pl = image.plane[i];
+    std::memset(pl.data, val[i], size_t(pl.stride) * pl.height);
+  }
+}
+
+namespace {
+
+// Why a path cannot be opened before FFmpeg gets to guess: missing, a directory, empty.
+std::string check_path(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::strerror(errno);
+  if (S_ISDIR(st.st_mode)) return "is a directory, not a video file";
+  if (S_ISREG(st.st_mode) && st.st_size == 0) return "empty file (0 bytes)";
+  return {};
+}
+
+bool is_image_demuxer(const AVFormatContext* f) {
+  const std::string name = f->iformat->name;
+  return name.find("image2") != std::string::npos || name.find("_pipe") != std::string::npos;
+}
+
+// Index of the main video stream (cover art excluded), or a negative AVERROR.
+int find_video_stream(AVFormatContext* f) {
+  int best = -1;
+  for (unsigned i = 0; i < f->nb_streams; ++i) {
+    const AVStream* s = f->streams[i];
+    if (s->codecpar->codec_type != AVMEDIA_TYPE_VIDEO) continue;
+    if (s->disposition & AV_DISPOSITION_ATTACHED_PIC) continue;
+    if (best < 0) best = int(i);
+    if (s->disposition & AV_DISPOSITION_DEFAULT) return int(i);
+  }
+  return best >= 0 ? best : AVERROR_STREAM_NOT_FOUND;
+}
+
+CodecPtr open_decoder(const AVStream* st, bool threads, std::string& why) {
+  const AVCodec* dec = avcodec_find_decoder(st->codecpar->codec_id);
+  if (!dec) {
+    why = std::string("no decoder for codec ") + avcodec_get_name(st->codecpar->codec_id);
+    return nullptr;
+  }
+  CodecPtr c(avcodec_alloc_context3(dec));
+  if (!c || avcodec_parameters_to_context(c.get(), st->codecpar) < 0) {
+    why = "cannot set up the decoder";
+    return nullptr;
+  }
+  c->pkt_timebase = st->time_base;
+  if (threads) {
+    c->thread_count = 0;  // one per core
+    c->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+  }
+  if (int err = avcodec_open2(c.get(), dec, nullptr); err < 0) {
+    why = "cannot open the " + std::string(dec->name) + " decoder: " + av_error(err);
+    return nullptr;
+  }
+  return c;
+}
+
+// Pulls decoded frames out of a demuxer+decoder pair, skipping over damaged packets.
+class Decoder {
+ public:
+  bool open(const std::string& path, bool threads, std::string& why) {
+    why = check_path(path);
+    if (!why.empty()) return false;
+    fmt_ = open_input(path, why);
+    if (!fmt_) return false;
+    if (is_image_demuxer(fmt_.get())) {
+      why = "is a still image, not a video";
+      return false;
+    }
+    stream_ = find_video_stream(fmt_.get());
+    if (stream_ < 0) {
+      why = "no video stream";
+      return false;
+    }
+    codec_ = open_decoder(fmt_->streams[stream_], threads, why);
+    if (!codec_) return false;
+    pkt_.reset(av_packet_alloc());
+    frame_.reset(av_frame_alloc());
+    return true;
+  }
+
+  // Next decoded frame (owned by the decoder until the next call), or null at the end.
+  AVFrame* next() {
+    for (;;) {
+      int err = avcodec_receive_frame(codec_.get(), frame_.get());
+      if (err == 0) return frame_.get();
+      if (err == AVERROR_EOF) return nullptr;
+      if (err != AVERROR(EAGAIN)) {
+        ++errors_;  // a damaged frame: skip it
+        continue;
+      }
+      if (flushed_) return nullptr;
+      err = av_read_frame(fmt_.get(), pkt_.get());
+      if (err < 0) {
+        if (err != AVERROR_EOF) ++errors_;
+        avcodec_send_packet(codec_.get(), nullptr);
+        flushed_ = true;
+        continue;
+      }
+      if (pkt_->stream_index == stream_) {
+        if (avcodec_send_packet(codec_.get(), pkt_.get()) < 0) ++errors_;
+      }
+      av_packet_unref(pkt_.get());
+    }
+  }
+
+  AVFormatContext* format() const { return fmt_.get(); }
+  AVStream* stream() const { return fmt_->streams[stream_]; }
+  AVCodecContext* codec() const { return codec_.get(); }
+  int64_t errors() const { return errors_; }
+
+ private:
+  InputPtr fmt_;
+  CodecPtr codec_;
+  PacketPtr pkt_;
+  FramePtr frame_;
+  int stream_ = -1;
+  bool flushed_ = false;
+  int64_t errors_ = 0;
+};
+
+int rotation_of(const AVStream* st) {
+  const uint8_t* m = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, nullptr);
+  if (!m) return 0;
+  double theta = -av_display_rotation_get(reinterpret_cast<const int32_t*>(m));
+  if (!std::isfinite(theta)) return 0;
+  int deg = int(std::lround(theta / 90.0)) * 90 % 360;
+  return deg < 0 ? deg + 360 : deg;
+}
+
+int64_t count_packets(AVFormatContext* f, int stream) {
+  PacketPtr pkt(av_packet_alloc());
+  int64_t n = 0;
+  while (av_read_frame(f, pkt.get()) >= 0) {
+    if (pkt->stream_index == stream) ++n;
+    av_packet_unref(pkt.get());
+  }
+  return n;
+}
+
+}  // namespace
+
+void set_ffmpeg_log_level(int verbose) {
+  av_log_set_level(verbose >= 2 ? AV_LOG_INFO : verbose == 1 ? AV_LOG_ERROR : AV_LOG_QUIET);
+}
+
+InputPtr open_input(const std::string& path, std::string& why) {
+  AVFormatContext* raw = nullptr;
+  if (int err = avformat_open_input(&raw, path.c_str(), nullptr, nullptr); err < 0) {
+    why = err == AVERROR_INVALIDDATA ? "not a recognised video file" : "cannot open: " + av_error(err);
+    return nullptr;
+  }
+  InputPtr f(raw);
+  if (int err = avformat_find_stream_info(f.get(), nullptr); err < 0) {
+    why = "cannot read stream information: " + av_error(err);
+    return nullptr;
+  }
+  return f;
+}
+
+Status probe(const std::string& path, VideoInfo& info) {
+  info = VideoInfo{};
+  info.path = path;
+  Decoder dec;
+  std::string why;
+  if (!dec.open(path, false, why)) return Status::Fail(kExitInput, path, why);
+  AVFormatContext* f = dec.format();
+  AVStream* st = dec.stream();
+  const AVCodecParameters* par = st->codecpar;
+  info.container = f->iformat->name;
+  info.codec = avcodec_get_name(par->codec_id);
+  info.width = par->width;
+  info.height = par->height;
+  if (info.width <= 0 || info.height <= 0) return Status::Fail(kExitInput, path, "video stream has no frame size");
+  if (par->format >= 0) info.pix_fmt = av_get_pix_fmt_name(AVPixelFormat(par->format));
+  AVRational fr = st->avg_frame_rate.num > 0 && st->avg_frame_rate.den > 0 ? st->avg_frame_rate : st->r_frame_rate;
+  if (fr.num > 0 && fr.den > 0) {
+    av_reduce(&fr.num, &fr.den, fr.num, fr.den, 1 << 30);
+    info.fps = {fr.num, fr.den};
+  }
+  info.start_time = st->start_time != AV_NOPTS_VALUE ? st->start_time * av_q2d(st->time_base) : 0.0;
+  if (st->duration != AV_NOPTS_VALUE && st->duration > 0)
+    info.duration = st->duration * av_q2d(st->time_base);
+  else if (f->duration > 0)
+    info.duration = f->duration / double(AV_TIME_BASE);
+  info.rotation = rotation_of(st);
+  int audio = av_find_best_stream(f, AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
+  if (audio >= 0) {
+    const AVCodecParameters* ap = f->streams[audio]->codecpar;
+    info.has_audio = true;
+    info.audio_codec = avcodec_get_name(ap->codec_id);
+    info.audio_rate = ap->sample_rate;
+    info.audio_channels = ap->ch_layout.nb_channels;
+  }
+  // A file whose first frame cannot be decoded is unusable, whatever its header says.
+  if (!dec.next()) return Status::Fail(kExitInput, path, "no decodable video frame (corrupt or truncated file)");
+  if (!info.pix_fmt.size() && dec.codec()->pix_fmt >= 0) info.pix_fmt = av_get_pix_fmt_name(dec.codec()->pix_fmt);
+
+  info.frames = st->nb_frames;
+  if (info.frames <= 0) {
+    // The header does not say (Matroska, WebM, raw streams): count packets from a fresh demuxer.
+    InputPtr counter = open_input(path, why);
+    if (counter) info.frames = count_packets(counter.get(), st->index);
+  }
+  if (info.frames <= 0) info.frames = 1;
+  if (!info.fps.valid() && info.duration > 0) {
+    AVRational q = av_d2q(info.frames / info.duration, 100000);
+    info.fps = {q.num, q.den};
+  }
+  if (!info.fps.valid()) return Status::Fail(kExitInput, path, "cannot determine the frame rate");
+  if (info.duration <= 0) info.duration = info.frames / info.fps.value();
+  return Status::Ok();
+}
+
+namespace {
+
+class FfmpegFrames final : public FrameSource {
+ public:
+  FfmpegFrames(const Context& ctx, std::string path, DecodeOptions opt) : ctx_(ctx), path_(std::move(path)), opt_(opt) {}
+
+  Status open() {
+    dec_ = std::make_unique<Decoder>();
+    index_ = -1;
+    std::string why;
+    if (!dec_->open(path_, true, why)) status_ = Status::Fail(kExitInput, path_, why);
+    return status_;
+  }
+
+  bool next(Image& out) override {
+    if (!status_.ok() || ctx_.interrupted()) return false;
+    AVFrame* f = dec_->next();
+    if (!f) {
+      report_errors();
+      if (index_ < 0) status_ = Status::Fail(kExitInput, path_, "no decodable video frame");
+      return false;
+    }
+    ++index_;
+    const int w = opt_.width > 0 ? opt_.width : f->width;
+    const int h = opt_.height > 0 ? opt_.height : f->height;
+    if (f->format == AV_PIX_FMT_YUV420P && f->width == w && f->height == h) {
+      out.width = w;
+      out.height = h;
+      for (int i = 0; i < 3; ++i) {
+        const int pw = i ? (w + 1) / 2 : w, ph = i ? (h + 1) / 2 : h;
+        out.plane[i] = {f->data[i], f->linesize[i], pw, ph};
+      }
+      return true;
+    }
+    if (buf_.image.width != w || buf_.image.height != h) buf_.reset(w, h);
+    // Area averaging when shrinking keeps fine detail from aliasing; bicubic when enlarging.
+    const int flags = (w < f->width || h < f->height) ? SWS_AREA : SWS_BICUBIC;
+    sws_ = SwsPtr(sws_getCachedContext(sws_.release(), f->width, f->height, AVPixelFormat(f->format), w, h,
+                                       AV_PIX_FMT_YUV420P, flags | SWS_ACCURATE_RND, nullptr, nullptr, nullptr));
+    if (!sws_) {
+      status_ = Status::Fail(kExitInput, path_, "cannot convert frames of this pixel format");
+      return false;
+    }
+    uint8_t* dst[4] = {buf_.image.plane[0].data, buf_.image.plane[1].data, buf_.image.plane[2].data, nullptr};
+    int dst_stride[4] = {buf_.image.plane[0].stride, buf_.image.plane[1].stride, buf_.image.plane[2].stride, 0};
+    sws_scale(sws_.get(), f->data, f->linesize, 0, f->height, dst, dst_stride);
+    out = buf_.image;
+    return true;
+  }
+
+  int64_t index() const override { return index_; }
+  Status rewind() override {
+    status_ = Status::Ok();
+    return open();
+  }
+  const Status& status() const override { return status_; }
+
+ private:
+  void report_errors() {
+    if (dec_->errors() > reported_) {
+      ctx_.log->warn("{}: skipped {} damaged packet(s) or frame(s) while decoding", path_, dec_->errors() - reported_);
+      reported_ = dec_->errors();
+    }
+  }
+
+  const Context& ctx_;
+  std::string path_;
+  DecodeOptions opt_;
+  std::unique_ptr<Decoder> dec_;
+  SwsPtr sws_;
+  ImageBuffer buf_;
+  int64_t index_ = -1;
+  int64_t reported_ = 0;
+  Status status_;
+};
+
+}  // namespace
+
+std::unique_ptr<FrameSource> open_frames(const Context& ctx, const std::string& path, const DecodeOptions& opt,
+                                         Status& status) {
+  auto src = std::make_unique<FfmpegFrames>(ctx, path, opt);
+  status = src->open();
+  if (!status.ok()) return nullptr;
+  return src;
+}
+
+// ---------------------------------------------------------------------------------------------- encoding
+
+namespace {
+
+class Mp4Encoder final : public Encoder {
+ public:
+  Mp4Encoder(const Context& ctx, std::string path, EncodeOptions opt)
+      : ctx_(ctx), path_(std::move(path)), opt_(std::move(opt)) {}
+
+  ~Mp4Encoder() override {
+    if (out_) {
+      if (out_->pb) avio_closep(&out_->pb);
+      avformat_free_context(out_);
+    }
+  }
+
+  Status open() {
+    if (avformat_alloc_output_context2(&out_, nullptr, "mp4", path_.c_str()) < 0 || !out_)
+      return fail("cannot set up the MP4 muxer");
+    const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
+    if (!codec) return fail("this FFmpeg has no libx264 encoder");
+    enc_.reset(avcodec_alloc_context3(codec));
+    enc_->width = opt_.width;
+    enc_->height = opt_.height;
+    enc_->pix_fmt = AV_PIX_FMT_YUV420P;
+    enc_->time_base = AVRational{opt_.fps.den, opt_.fps.num};
+    enc_->framerate = AVRational{opt_.fps.num, opt_.fps.den};
+    enc_->sample_aspect_ratio = AVRational{1, 1};
+    enc_->thread_count = 0;
+    if (out_->oformat->flags & AVFMT_GLOBALHEADER) enc_->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    av_opt_set(enc_->priv_data, "preset", opt_.preset.c_str(), 0);
+    av_opt_set_double(enc_->priv_data, "crf", opt_.crf, 0);
+    if (int err = avcodec_open2(enc_.get(), codec, nullptr); err < 0)
+      return fail("cannot open the libx264 encoder: " + av_error(err));
+    stream_ = avformat_new_stream(out_, nullptr);
+    if (!stream_) return fail("cannot add the video stream");
+    avcodec_parameters_from_context(stream_->codecpar, enc_.get());
+    stream_->time_base = enc_->time_base;
+    stream_->avg_frame_rate = enc_->framerate;
+
+    Status st;
+    audio_ = add_audio_track(ctx_, out_, opt_.audio, st);
+    if (!st.ok()) return st;
+
+    if (int err = avio_open(&out_->pb, path_.c_str(), AVIO_FLAG_WRITE); err < 0)
+      return fail("cannot create the output file: " + av_error(err));
+    AVDictionary* mux_opts = nullptr;
+    av_dict_set(&mux_opts, "movflags", "+faststart", 0);
+    int err = avformat_write_header(out_, &mux_opts);
+    av_dict_free(&mux_opts);
+    if (err < 0) return fail("cannot write the MP4 header: " + av_error(err));
+    frame_.reset(av_frame_alloc());
+    frame_->format = AV_PIX_FMT_YUV420P;
+    frame_->width = opt_.width;
+    frame_->height = opt_.height;
+    pkt_.reset(av_packet_alloc());
+    return Status::Ok();
+  }
+
+  Status write(const Image& img) override {
+    if (img.width < opt_.width || img.height < opt_.height) return fail("internal error: frame smaller than output");
+    for (int i = 0; i < 3; ++i) {
+      frame_->data[i] = img.plane[i].data;
+      frame_->linesize[i] = img.plane[i].stride;
+    }
+    frame_->pts = next_pts_++;
+    // The encoder copies a frame that is not reference-counted, so the caller may reuse its buffer.
+    if (int err = avcodec_send_frame(enc_.get(), frame_.get()); err < 0)
+      return fail("encoding failed: " + av_error(err));
+    return drain();
+  }
+
+  Status finish() override {
+    if (int err = avcodec_send_frame(enc_.get(), nullptr); err < 0 && err != AVERROR_EOF)
+      return fail("encoding failed: " + av_error(err));
+    if (Status st = drain(); !st.ok()) return st;
+    if (audio_) {
+      if (Status st = audio_->finish(); !st.ok()) return st;
+    }
+    if (int err = av_write_trailer(out_); err < 0) return fail("cannot finish the MP4 file: " + av_error(err));
+    if (out_->pb->error < 0) return fail("write failed: " + av_error(out_->pb->error));
+    if (int err = avio_closep(&out_->pb); err < 0) return fail("cannot close the output file: " + av_error(err));
+    return Status::Ok();
+  }
+
+ private:
+  Status drain() {
+    for (;;) {
+      int err = avcodec_receive_packet(enc_.get(), pkt_.get());
+      if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) return Status::Ok();
+      if (err < 0) return fail("encoding failed: " + av_error(err));
+      // Audio first, up to this packet's time, so the muxer interleaves without buffering the whole track.
+      if (audio_) {
+        const double t = pkt_->dts * av_q2d(enc_->time_base);
+        if (Status st = audio_->write_until(t + 0.5); !st.ok()) return st;
+      }
+      av_packet_rescale_ts(pkt_.get(), enc_->time_base, stream_->time_base);
+      pkt_->stream_index = stream_->index;
+      if ((err = av_interleaved_write_frame(out_, pkt_.get())) < 0) return fail("write failed: " + av_error(err));
+    }
+  }
+
+  Status fail(const std::string& why) const { return Status::Fail(kExitOutput, path_, why); }
+
+  const Context& ctx_;
+  std::string path_;
+  EncodeOptions opt_;
+  AVFormatContext* out_ = nullptr;
+  AVStream* stream_ = nullptr;
+  CodecPtr enc_;
+  FramePtr frame_;
+  PacketPtr pkt_;
+  std::unique_ptr<AudioTrack> audio_;
+  int64_t next_pts_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Encoder> open_encoder(const Context& ctx, const std::string& path, const EncodeOptions& opt,
+                                      Status& status) {
+  auto enc = std::make_unique<Mp4Encoder>(ctx, path, opt);
+  status = enc->open();
+  if (!status.ok()) return nullptr;
+  return enc;
+}
+
+}  // namespace vidkompy
