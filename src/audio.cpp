@@ -96,10 +96,11 @@ class CopiedAudio final : public AudioBase {
       }
       if (t >= seconds) break;
       have_pkt_ = false;
-      if (t < 0) continue;  // before the output starts
+      // Packets before output time 0 are dropped, except the one just before it: MDCT codecs (AAC) need it
+      // to decode the first kept packet. It keeps its negative timestamp, and the MP4 muxer writes an edit list.
+      if (t + 2 * pkt_->duration * av_q2d(tb) <= 0) continue;
       pkt_->pts -= shift;
       pkt_->dts = pkt_->dts == AV_NOPTS_VALUE ? pkt_->pts : pkt_->dts - shift;
-      if (pkt_->dts < 0) pkt_->dts = 0;
       pkt_->pos = -1;
       av_packet_rescale_ts(pkt_.get(), tb, stream_->time_base);
       if (Status st = write(pkt_.get()); !st.ok()) return st;

@@ -123,14 +123,15 @@ void Compositor::compose_chroma(const Plane& fg, Plane& out) const {
   const bool even = (x % 2 == 0) && (y % 2 == 0);
   const int cy0 = v.y / 2, cy1 = (v.y + v.h + 1) / 2;
   const int cx0 = v.x / 2, cx1 = (v.x + v.w + 1) / 2;
-  // With even offsets, chroma samples wholly inside the opaque area map one to one onto fg's chroma.
-  const int ox0 = x + opaque_x0_, ox1 = x + opaque_x1_, oy0 = y + opaque_y0_, oy1 = y + opaque_y1_;
-  const int fast_cx0 = std::max(cx0, (ox0 + 1) / 2), fast_cx1 = std::min(cx1, ox1 / 2);
+  // Chroma samples whose whole 2x2 footprint is opaque fg: with even offsets they map one to one onto fg's
+  // chroma (memcpy); with odd offsets they average the fg chroma samples the footprint straddles.
+  const int ox0 = x + opaque_x0_, ox1 = std::min(x + opaque_x1_, W), oy0 = y + opaque_y0_, oy1 = y + opaque_y1_;
+  const int fast_cx0 = std::max(cx0, (std::max(ox0, 0) + 1) / 2), fast_cx1 = std::min(cx1, std::max(ox1, 0) / 2);
 
   for (int cy = cy0; cy < cy1; ++cy) {
     uint8_t* o = out.row(cy);
     const int ly0 = 2 * cy, ly1 = std::min(2 * cy + 1, H - 1);
-    const bool fast_row = even && ly0 >= oy0 && ly1 < oy1 && fast_cx1 > fast_cx0 && 2 * fast_cx1 <= W;
+    const bool fast_row = ly0 >= oy0 && ly1 < oy1 && ly1 == 2 * cy + 1 && fast_cx1 > fast_cx0;
     auto general = [&](int c0, int c1) {
       for (int cx = c0; cx < c1; ++cx) {
         const int b = o[cx];
@@ -152,7 +153,16 @@ void Compositor::compose_chroma(const Plane& fg, Plane& out) const {
     };
     if (fast_row) {
       general(cx0, fast_cx0);
-      std::memcpy(o + fast_cx0, fg.row(cy - y / 2) + (fast_cx0 - x / 2), size_t(fast_cx1 - fast_cx0));
+      if (even) {
+        std::memcpy(o + fast_cx0, fg.row(cy - y / 2) + (fast_cx0 - x / 2), size_t(fast_cx1 - fast_cx0));
+      } else {
+        const uint8_t* r0 = fg.row((ly0 - y) >> 1);
+        const uint8_t* r1 = fg.row((ly1 - y) >> 1);
+        for (int cx = fast_cx0; cx < fast_cx1; ++cx) {
+          const int a = (2 * cx - x) >> 1, b = (2 * cx + 1 - x) >> 1;
+          o[cx] = uint8_t((r0[a] + r0[b] + r1[a] + r1[b] + 2) >> 2);
+        }
+      }
       general(fast_cx1, cx1);
     } else {
       general(cx0, cx1);

@@ -1,0 +1,219 @@
+// End-to-end rendering from a known alignment: generate bg and fg, render with --alignment, decode the output
+// and compare every frame with the composite of the inputs it should show; audio, signals, partial files.
+#include <nlohmann/json.hpp>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "testutil.hpp"
+#include "vidkompy/report.hpp"
+
+using namespace vidkompy;
+using vt::quote;
+
+namespace {
+
+struct Pair {
+  vt::TempDir dir;
+  std::string bg, fg, align, out;
+  Placement place;
+  std::vector<int64_t> map;
+};
+
+void write_alignment(const std::string& path, const Placement& p, const std::vector<int64_t>& map) {
+  nlohmann::json j = {{"spatial", {{"x", p.x}, {"y", p.y}, {"scale", p.scale}}}, {"temporal", {{"map", map}}}};
+  std::ofstream(path) << j.dump();
+}
+
+// Output frame i must equal the composite of bg frame map[i] and fg frame i (up to encoding loss), and must
+// match bg frame map[i] better than its neighbours (the map was honoured, not a nearby frame).
+void expect_composite(const Pair& p, int border, bool blend) {
+  VideoInfo bgi, fgi;
+  ASSERT_TRUE(probe(p.bg, bgi).ok());
+  ASSERT_TRUE(probe(p.fg, fgi).ok());
+  const int fw = int(std::lround(fgi.width * p.place.scale)), fh = int(std::lround(fgi.height * p.place.scale));
+  auto bg = vt::decode_all(p.bg);
+  auto fg = vt::decode_all(p.fg, fw, fh);
+  auto out = vt::decode_all(p.out);
+  ASSERT_EQ(out.size(), p.map.size());
+  const Layout layout = make_layout(bgi.width, bgi.height, fw, fh, int(std::lround(p.place.x)),
+                                    int(std::lround(p.place.y)));
+  Compositor comp(layout, border, blend);
+  ImageBuffer expect(bgi.width, bgi.height);
+  const int ow = bgi.width & ~1, oh = bgi.height & ~1;
+  const Rect v = layout.visible;
+  for (size_t i = 0; i < out.size(); ++i) {
+    const int64_t m = p.map[i];
+    comp.compose(bg[m]->image, fg[i]->image, expect.image);
+    ASSERT_EQ(out[i]->image.width, ow);
+    ASSERT_EQ(out[i]->image.height, oh);
+    EXPECT_GT(vt::psnr(out[i]->image, expect.image, 0, {0, 0, ow, oh}), 40.0) << "frame " << i;
+    EXPECT_GT(vt::psnr(out[i]->image, expect.image, 1, {0, 0, ow / 2, oh / 2}), 40.0) << "frame " << i;
+    // fg region (inside the feathered band) against fg frame i alone.
+    const int in = blend ? border : 0;
+    const Rect fr{v.x + in, v.y + in, std::min(v.w, ow - v.x) - 2 * in, std::min(v.h, oh - v.y) - 2 * in};
+    EXPECT_GT(vt::psnr(out[i]->image, fg[i]->image, 0, fr, fr.x - layout.fg.x, fr.y - layout.fg.y), 40.0)
+        << "frame " << i;
+    // The bg region (rows above fg) identifies the bg frame.
+    if (v.y >= 8) {
+      const Rect top{0, 0, ow, v.y};
+      const double good = vt::psnr(out[i]->image, bg[m]->image, 0, top);
+      EXPECT_GT(good, 38.0) << "frame " << i;
+      for (int64_t d : {-1, 1}) {
+        if (m + d < 0 || m + d >= int64_t(bg.size())) continue;
+        EXPECT_GT(good, vt::psnr(out[i]->image, bg[m + d]->image, 0, top) + 3.0) << "frame " << i << " vs " << m + d;
+      }
+    }
+  }
+}
+
+// bg: a 25 fps clip where every frame differs; fg: another source at 30 fps.
+// Extra inputs/filters go in *_extra; bg_codec may be replaced for sizes libx264 cannot take (odd).
+void make_pair(Pair& p, const std::string& bg_extra = "", const std::string& fg_extra = "",
+               const std::string& bg_name = "bg.mp4", const std::string& bg_codec = "-c:v libx264 -crf 12") {
+  p.bg = p.dir / bg_name;
+  p.fg = p.dir / "fg.mp4";
+  p.align = p.dir / "align.json";
+  p.out = p.dir / "out.mp4";
+  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25:duration=3 " + bg_extra + " " + bg_codec +
+                         " -pix_fmt yuv420p " + quote(p.bg)));
+  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i mandelbrot=size=160x120:rate=30 " + fg_extra +
+                         " -t 2 -c:v libx264 -crf 12 -pix_fmt yuv420p " + quote(p.fg)));
+}
+
+std::string ffprobe(const std::string& args) {
+  std::string cmd = "ffprobe -v error " + args;
+  FILE* f = ::popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[512];
+  while (f && std::fgets(buf, sizeof buf, f)) out += buf;
+  if (f) ::pclose(f);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+std::string audio_codec(const std::string& path) {
+  return ffprobe("-select_streams a:0 -show_entries stream=codec_name -of csv=p=0 " + quote(path));
+}
+
+double audio_duration(const std::string& path) {
+  const std::string s = ffprobe("-select_streams a:0 -show_entries stream=duration -of csv=p=0 " + quote(path));
+  return s.empty() ? -1 : std::stod(s);
+}
+
+}  // namespace
+
+TEST(Render, CompositeMatchesInputsFrameByFrame) {
+  Pair p;
+  make_pair(p, "-f lavfi -i sine=frequency=440:duration=3 -c:a aac -shortest");
+  p.place = {81, 41, 1.0};
+  for (int i = 0; i < 60; ++i) p.map.push_back(10 + (i * 25 + 15) / 30);
+  write_alignment(p.align, p.place, p.map);
+  vt::Run r = vt::vidkompy({"--bg", p.bg, "--fg", p.fg, "--alignment", p.align, "-o", p.out, "--crf", "10",
+                            "--preset", "veryfast", "-q"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "");  // stdout carries results only
+  EXPECT_EQ(r.err, "");  // --quiet
+  VideoInfo o;
+  ASSERT_TRUE(probe(p.out, o).ok());
+  EXPECT_EQ(o.width, 320);
+  EXPECT_EQ(o.height, 240);
+  EXPECT_EQ(o.fps.num, 30);
+  EXPECT_EQ(o.fps.den, 1);
+  EXPECT_EQ(o.frames, 60);
+  // fg has no audio, so bg's audio comes along, shifted to the map and cut to the output's 2 s.
+  EXPECT_TRUE(o.has_audio);
+  EXPECT_EQ(audio_codec(p.out), "aac");
+  EXPECT_NEAR(audio_duration(p.out), 2.0, 0.06);
+  expect_composite(p, 8, false);
+  EXPECT_EQ(p.dir.list(), (std::vector<std::string>{"align.json", "bg.mp4", "fg.mp4", "out.mp4"}));
+}
+
+TEST(Render, BlendFeathersVisibleEdges) {
+  Pair p;
+  make_pair(p);
+  p.place = {40, 30, 1.0};
+  for (int i = 0; i < 60; ++i) p.map.push_back(i * 25 / 30);
+  write_alignment(p.align, p.place, p.map);
+  vt::Run r = vt::vidkompy({"--bg", p.bg, "--fg", p.fg, "--alignment", p.align, "-o", p.out, "--crf", "10",
+                            "--blend", "--border", "6"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  expect_composite(p, 6, true);
+}
+
+TEST(Render, ScaledClippedOddSizesAndBackwardMap) {
+  Pair p;
+  make_pair(p, "-vf scale=321:241", "", "bg.mkv", "-c:v ffv1");
+  // fg 160x120 scaled by 1.5 to 240x180, hanging past the right and bottom edges of a 321x241 bg.
+  p.place = {151, 101, 1.5};
+  for (int i = 0; i < 60; ++i) p.map.push_back(i < 30 ? 40 - i : i);  // steps back, then forward
+  write_alignment(p.align, p.place, p.map);
+  vt::Run r = vt::vidkompy({"--bg", p.bg, "--fg", p.fg, "--alignment", p.align, "-o", p.out, "--crf", "10"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  VideoInfo o;
+  ASSERT_TRUE(probe(p.out, o).ok());
+  EXPECT_EQ(o.width, 320);  // even size: the odd last column/row of bg is dropped
+  EXPECT_EQ(o.height, 240);
+  EXPECT_FALSE(o.has_audio);
+  expect_composite(p, 8, false);
+}
+
+TEST(Render, FgAudioIsCopiedOrReencoded) {
+  Pair p;
+  make_pair(p, "-f lavfi -i sine=frequency=220:duration=3 -c:a aac -shortest",
+            "-f lavfi -i sine=frequency=880:duration=2 -c:a aac -shortest");
+  p.place = {0, 0, 1.0};
+  for (int i = 0; i < 60; ++i) p.map.push_back(i * 25 / 30);
+  write_alignment(p.align, p.place, p.map);
+  vt::Run r = vt::vidkompy({"--bg", p.bg, "--fg", p.fg, "--alignment", p.align, "-o", p.out});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(audio_codec(p.out), "aac");
+  EXPECT_NEAR(audio_duration(p.out), 2.0, 0.06);
+  // The fg's own packets were copied: the 880 Hz tone, not bg's 220 Hz one. Compare the first audio packet.
+  const std::string fg_pkt = ffprobe("-select_streams a:0 -show_entries packet=size -of csv=p=0 -read_intervals %+#3 " + quote(p.fg));
+  const std::string out_pkt = ffprobe("-select_streams a:0 -show_entries packet=size -of csv=p=0 -read_intervals %+#3 " + quote(p.out));
+  EXPECT_EQ(fg_pkt, out_pkt);
+
+  // Vorbis in Matroska cannot be copied into MP4: re-encoded to AAC, same duration.
+  const std::string mkv = p.dir / "fg.mkv";
+  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i mandelbrot=size=160x120:rate=30 -f lavfi -i sine=frequency=880 -t 2 "
+                         "-c:v libx264 -pix_fmt yuv420p -c:a libvorbis " + quote(mkv)));
+  const std::string out2 = p.dir / "out2.mp4";
+  r = vt::vidkompy({"--bg", p.bg, "--fg", mkv, "--alignment", p.align, "-o", out2});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(audio_codec(out2), "aac");
+  EXPECT_NEAR(audio_duration(out2), 2.0, 0.06);
+}
+
+TEST(Render, SignalRemovesPartialOutput) {
+  for (int sig : {SIGINT, SIGTERM}) {
+    vt::TempDir dir;
+    const std::string bg = dir / "bg.mp4", fg = dir / "fg.mp4", al = dir / "a.json", out = dir / "out.mp4";
+    ASSERT_TRUE(vt::ffmpeg("-f lavfi -i testsrc2=size=640x480:rate=25:duration=20 -c:v libx264 -preset ultrafast " + quote(bg)));
+    ASSERT_TRUE(vt::ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25:duration=20 -c:v libx264 -preset ultrafast " + quote(fg)));
+    std::vector<int64_t> map(500);
+    for (int i = 0; i < 500; ++i) map[i] = i;
+    write_alignment(al, {10, 10, 1.0}, map);
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::execl(VIDKOMPY_BIN, VIDKOMPY_BIN, "--bg", bg.c_str(), "--fg", fg.c_str(), "--alignment", al.c_str(), "-o",
+              out.c_str(), "--preset", "veryslow", "-q", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    // Wait until the temporary file exists, i.e. rendering has started.
+    for (int i = 0; i < 200 && dir.list().size() < 4; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    ::kill(pid, sig);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), sig == SIGTERM ? 143 : 130);
+    EXPECT_EQ(dir.list(), (std::vector<std::string>{"a.json", "bg.mp4", "fg.mp4"}));
+  }
+}

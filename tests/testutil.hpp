@@ -1,0 +1,62 @@
+// Helpers shared by the test suites: temporary folders, generating clips with the ffmpeg CLI, running the
+// vidkompy binary, decoding frames through the library and comparing pictures.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "vidkompy/compositor.hpp"
+#include "vidkompy/options.hpp"
+#include "vidkompy/video.hpp"
+
+namespace vt {
+
+// A fresh folder under the system temp dir, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+  // Names of the entries in the folder (sorted), to check that nothing partial was left behind.
+  std::vector<std::string> list() const;
+
+ private:
+  std::string path_;
+};
+
+// Quotes one argument for /bin/sh.
+std::string quote(const std::string& s);
+
+// Runs `ffmpeg -v error -y <args>`; returns true on success. Example:
+//   ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25:duration=2 -pix_fmt yuv420p " + quote(path))
+bool ffmpeg(const std::string& args);
+
+struct Run {
+  int code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+// Runs the built vidkompy binary with these arguments (no shell interpretation of them).
+Run vidkompy(const std::vector<std::string>& args);
+
+// A Context whose logger discards everything (for calling library stages directly).
+vidkompy::Context quiet_context();
+
+// All frames of a video decoded as YUV 4:2:0 at its own size (or w x h when given).
+std::vector<std::unique_ptr<vidkompy::ImageBuffer>> decode_all(const std::string& path, int w = 0, int h = 0);
+
+// Copies an Image into an owning buffer.
+std::unique_ptr<vidkompy::ImageBuffer> copy_image(const vidkompy::Image& img);
+
+// PSNR in dB of plane `p` (0 = Y) of a over rect r (in that plane's coordinates) against plane p of b, where
+// b's rect starts at (bx, by). Returns 99 for identical pixels.
+double psnr(const vidkompy::Image& a, const vidkompy::Image& b, int p, vidkompy::Rect r, int bx = -1, int by = -1);
+
+// Reads a whole file.
+std::string slurp(const std::string& path);
+
+}  // namespace vt
