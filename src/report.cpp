@@ -160,7 +160,7 @@ Status check_alignment(const std::string& path, const VideoInfo& bg, const Video
                           "temporal.map has " + std::to_string(t.map.size()) + " entries but fg has " +
                               std::to_string(fg.frames) + " frames"));
   for (size_t i = 0; i < t.map.size(); ++i) {
-    if (t.map[i] >= bg.frames) {
+    if (t.map[i] < 0 || t.map[i] >= bg.frames) {
       st.merge(Status::Fail(kExitInput, path,
                             "temporal.map[" + std::to_string(i) + "] = " + std::to_string(t.map[i]) +
                                 " is past bg's last frame (" + std::to_string(bg.frames - 1) + ")"));
