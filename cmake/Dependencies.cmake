@@ -7,3 +7,6 @@ find_package(CLI11 REQUIRED)
 find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
+# LibTorch 1.13 (CPU): torch::fft for phase correlation, TorchScript for the embedder. It adds
+# -D_GLIBCXX_USE_CXX11_ABI=1, which matches every other Debian library.
+find_package(Torch REQUIRED)

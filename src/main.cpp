@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
   Placement spatial;
   TimeMap temporal;
   Status st;
-  if (render_video) st = check_output(ctx);                            // fail before any work
+  st = check_output(ctx);                                              // fail before any work
   {
     ScopedTimer t(ctx, "probe");                                        // both inputs, all problems at once
     if (st.ok()) st = probe_inputs(ctx, bg, fg);
@@ -50,15 +50,13 @@ int main(int argc, char** argv) {
     ScopedTimer t(ctx, "load");                                         // saved or hand-written alignment
     st = load_alignment(ctx, bg, fg, spatial, temporal);
   } else {
-    ScopedTimer t(ctx, "align");                                        // where and when fg sits in bg
-    st = align(ctx, bg, fg, spatial, temporal);
+    st = align(ctx, bg, fg, spatial, temporal);                         // where and when fg sits in bg
   }
   if (!st.ok()) return finish(ctx, st);
-  st = report(ctx, bg, fg, spatial, temporal);                         // --json / --align-only
-  if (!st.ok() || !render_video) return finish(ctx, st);
-  {
+  if (render_video) {
     ScopedTimer t(ctx, "render");                                       // decode, composite, encode, mux
     st = render(ctx, bg, fg, spatial, temporal);
   }
+  if (st.ok()) st = report(ctx, bg, fg, spatial, temporal);            // --json / --align-only
   return finish(ctx, st);
 }

@@ -13,6 +13,7 @@
 #include <filesystem>
 
 #include "vidkompy/report.hpp"
+#include "vidkompy/spatial.hpp"
 #include "vidkompy/video.hpp"
 
 namespace vidkompy {
@@ -36,6 +37,17 @@ Status probe_inputs(Context& ctx, VideoInfo& bg, VideoInfo& fg) {
 
 Status check_output(const Context& ctx) {
   const std::string& out = ctx.opt.output;
+  // The report must not replace an input video, nor be replaced by the rendered video.
+  if (const std::string& json = ctx.opt.json; !json.empty() && json != "-") {
+    std::error_code ec;
+    for (const std::string& in : {ctx.opt.bg, ctx.opt.fg})
+      if (fs::equivalent(json, in, ec)) return Status::Fail(kExitOutput, json, "report would overwrite the input " + in);
+    std::error_code ec_json, ec_out;
+    const fs::path j = fs::weakly_canonical(json, ec_json), o = fs::weakly_canonical(out, ec_out);
+    if (!ctx.opt.align_only && !ec_json && !ec_out && j == o)
+      return Status::Fail(kExitOutput, json, "the report and the video output are the same file");
+  }
+  if (ctx.opt.align_only) return Status::Ok();
   struct stat os {};
   const bool exists = ::stat(out.c_str(), &os) == 0;
   if (exists && S_ISDIR(os.st_mode)) return Status::Fail(kExitOutput, out, "is a directory");
@@ -60,10 +72,20 @@ Status load_alignment(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Pl
   return check_alignment(ctx.opt.alignment, bg, fg, spatial, temporal);
 }
 
-Status align(Context&, const VideoInfo&, const VideoInfo& fg, Placement&, TimeMap&) {
+Status align(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& spatial, TimeMap& temporal) {
+  Status st;
+  {
+    ScopedTimer t(ctx, "place");  // where fg sits in bg
+    st = place(ctx, bg, fg, spatial);
+  }
+  if (!st.ok()) return st;
+  temporal = {};
+  // Temporal alignment lands with issue #4: --align-only reports the placement with an empty map; a render
+  // needs the map, so it stops here rather than invent one.
+  if (ctx.opt.align_only) return Status::Ok();
   return Status::Fail(kExitAlign, fg.path,
-                      "automatic alignment is not available in this version yet; render from a report with "
-                      "--alignment FILE");
+                      "automatic temporal alignment is not available in this version yet; render from a report "
+                      "with --alignment FILE");
 }
 
 Status report(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Placement& spatial,

@@ -7,9 +7,11 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <algorithm>
 
 #include "ffmpeg.hpp"
 #include "vidkompy/options.hpp"
+#include "vidkompy/spatial.hpp"
 
 namespace vidkompy {
 
@@ -239,6 +241,105 @@ Status probe(const std::string& path, VideoInfo& info) {
   if (!info.fps.valid()) return Status::Fail(kExitInput, path, "cannot determine the frame rate");
   if (info.duration <= 0) info.duration = info.frames / info.fps.value();
   return Status::Ok();
+}
+
+namespace {
+
+Gray to_gray(const AVFrame* f, SwsPtr& sws) {
+  Gray g;
+  g.w = f->width;
+  g.h = f->height;
+  g.px.resize(size_t(g.w) * g.h);
+  sws = SwsPtr(sws_getCachedContext(sws.release(), f->width, f->height, AVPixelFormat(f->format), g.w, g.h,
+                                    AV_PIX_FMT_GRAY8, SWS_POINT, nullptr, nullptr, nullptr));
+  uint8_t* dst[4] = {g.px.data(), nullptr, nullptr, nullptr};
+  int stride[4] = {g.w, 0, 0, 0};
+  if (sws) sws_scale(sws.get(), f->data, f->linesize, 0, f->height, dst, stride);
+  return g;
+}
+
+}  // namespace
+
+Status scan_video(const Context& ctx, const VideoInfo& info, int thumb_w, int thumb_h, int samples, Scan& out) {
+  out = Scan{};
+  Decoder dec;
+  std::string why;
+  if (!dec.open(info.path, true, why)) return Status::Fail(kExitInput, info.path, why);
+  dec.codec()->skip_loop_filter = AVDISCARD_ALL;
+  SwsPtr thumb_sws, full_sws;
+  const int64_t n = std::max<int64_t>(info.frames, 1);
+  samples = int(std::min<int64_t>(samples, n));
+  int k = 0;
+  for (int64_t idx = 0;; ++idx) {
+    if (ctx.interrupted()) return Status::Fail(ctx.interrupted() == SIGTERM ? kExitSigterm : kExitSigint, "", "interrupted");
+    AVFrame* f = dec.next();
+    if (!f) break;
+    Gray t;
+    t.w = thumb_w;
+    t.h = thumb_h;
+    t.px.resize(size_t(thumb_w) * thumb_h);
+    thumb_sws = SwsPtr(sws_getCachedContext(thumb_sws.release(), f->width, f->height, AVPixelFormat(f->format),
+                                            thumb_w, thumb_h, AV_PIX_FMT_GRAY8, SWS_AREA, nullptr, nullptr, nullptr));
+    uint8_t* dst[4] = {t.px.data(), nullptr, nullptr, nullptr};
+    int stride[4] = {thumb_w, 0, 0, 0};
+    if (thumb_sws) sws_scale(thumb_sws.get(), f->data, f->linesize, 0, f->height, dst, stride);
+    out.thumbs.push_back(std::move(t));
+    out.pts.push_back(f->best_effort_timestamp);
+    // Samples at the centres of `samples` equal spans (of the frame count the probe gave).
+    if (k < samples && idx == (2 * k + 1) * n / (2 * samples)) {
+      out.samples.push_back(to_gray(f, full_sws));
+      out.sample_index.push_back(idx);
+      ++k;
+    }
+  }
+  if (out.thumbs.empty()) return Status::Fail(kExitInput, info.path, "no decodable video frame");
+  if (out.samples.empty()) {  // the file has fewer frames than its header said
+    std::vector<Gray> g;
+    if (Status st = decode_gray_at(ctx, info, out.pts.front(), 1, g); !st.ok()) return st;
+    out.samples.push_back(std::move(g[0]));
+    out.sample_index.push_back(0);
+  }
+  return Status::Ok();
+}
+
+Status decode_gray_at(const Context&, const VideoInfo& info, int64_t pts, int count, std::vector<Gray>& out) {
+  out.clear();
+  Decoder dec;
+  std::string why;
+  if (!dec.open(info.path, false, why)) return Status::Fail(kExitInput, info.path, why);
+  AVStream* st = dec.stream();
+  if (pts != AV_NOPTS_VALUE &&
+      av_seek_frame(dec.format(), st->index, pts, AVSEEK_FLAG_BACKWARD) >= 0)
+    avcodec_flush_buffers(dec.codec());
+  SwsPtr sws;
+  while (AVFrame* f = dec.next()) {
+    if (pts == AV_NOPTS_VALUE || f->best_effort_timestamp >= pts) {
+      out.push_back(to_gray(f, sws));
+      if (int(out.size()) == count) break;
+    }
+  }
+  if (out.empty()) return Status::Fail(kExitInput, info.path, "cannot decode the frame again");
+  return Status::Ok();
+}
+
+Gray resize_gray(const Gray& src, int w, int h) {
+  Gray g;
+  g.w = w;
+  g.h = h;
+  g.px.resize(size_t(w) * h);
+  if (w == src.w && h == src.h) {
+    g.px = src.px;
+    return g;
+  }
+  const int flags = (w < src.w || h < src.h) ? SWS_AREA : SWS_BICUBIC;
+  SwsPtr sws(sws_getContext(src.w, src.h, AV_PIX_FMT_GRAY8, w, h, AV_PIX_FMT_GRAY8, flags | SWS_ACCURATE_RND, nullptr,
+                            nullptr, nullptr));
+  const uint8_t* s[4] = {src.px.data(), nullptr, nullptr, nullptr};
+  int ss[4] = {src.w, 0, 0, 0};
+  uint8_t* d[4] = {g.px.data(), nullptr, nullptr, nullptr};
+  int ds[4] = {w, 0, 0, 0};
+  if (sws) sws_scale(sws.get(), s, ss, 0, src.h, d, ds);
+  return g;
 }
 
 namespace {

@@ -8,7 +8,7 @@ namespace vidkompy {
 // Probes both inputs and reports every problem with either of them at once.
 Status probe_inputs(Context& ctx, VideoInfo& bg, VideoInfo& fg);
 
-// The output must be creatable in its folder and must not be one of the inputs.
+// The output (and the --json report) must be creatable and must not be one of the inputs.
 Status check_output(const Context& ctx);
 
 // Reads --alignment and checks it against the inputs.

@@ -43,6 +43,30 @@ struct ImageBuffer {
 // FFmpeg's own log: silent by default, errors with -v, everything with -vv.
 void set_ffmpeg_log_level(int verbose);
 
+// A grayscale picture (luma), 8-bit, tightly packed.
+struct Gray {
+  int w = 0, h = 0;
+  std::vector<uint8_t> px;
+  uint8_t at(int x, int y) const { return px[size_t(y) * w + x]; }
+};
+
+// What the alignment scan keeps of one video: a small luma thumbnail of every frame (in presentation order,
+// with its timestamp) and full-resolution luma of a few frames spread evenly over it.
+struct Scan {
+  std::vector<Gray> thumbs;      // every frame, thumb_w x thumb_h
+  std::vector<int64_t> pts;      // stream timestamp of each frame (for decoding one again later)
+  std::vector<Gray> samples;     // full resolution
+  std::vector<int64_t> sample_index;
+};
+
+// Decodes the whole video once (sequentially, loop filter skipped: matching does not need the last bit of
+// quality) into a Scan. Thumbnails are thumb_w x thumb_h; `samples` full-resolution frames are kept.
+Status scan_video(const Context& ctx, const VideoInfo& info, int thumb_w, int thumb_h, int samples, Scan& out);
+
+// Decodes `count` consecutive frames at full resolution, starting with the one whose stream timestamp is
+// `pts` (one seek, then decoding forward).
+Status decode_gray_at(const Context& ctx, const VideoInfo& info, int64_t pts, int count, std::vector<Gray>& out);
+
 // Reads probe data. Fails with kExitInput and a one-line reason for anything that is not a decodable video.
 Status probe(const std::string& path, VideoInfo& info);
 

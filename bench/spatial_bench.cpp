@@ -1,0 +1,101 @@
+// Spatial alignment speed: one phase correlation at 1080p (torch::fft), the coarse batch the search runs per
+// template and scale, and the whole search for a 1280x720 fg inside a 1920x1080 bg (synthetic frames).
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <random>
+
+#include "vidkompy/spatial.hpp"
+
+using namespace vidkompy;
+
+namespace {
+
+// A textured frame: smoothed random blobs, deterministic for a seed.
+Gray texture(int w, int h, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::vector<double> v(size_t(w) * h, 0.0);
+  for (int i = 0; i < 400; ++i) {
+    const double cx = u(rng) * w, cy = u(rng) * h, r = 5 + u(rng) * w / 20, a = u(rng) * 2 - 1;
+    for (int y = std::max(0, int(cy - 3 * r)); y < std::min(h, int(cy + 3 * r)); ++y)
+      for (int x = std::max(0, int(cx - 3 * r)); x < std::min(w, int(cx + 3 * r)); ++x)
+        v[size_t(y) * w + x] += a * std::exp(-((x - cx) * (x - cx) + (y - cy) * (y - cy)) / (2 * r * r));
+  }
+  Gray g;
+  g.w = w;
+  g.h = h;
+  g.px.resize(v.size());
+  for (size_t i = 0; i < v.size(); ++i) g.px[i] = uint8_t(std::clamp(128 + 60 * v[i], 0.0, 255.0));
+  return g;
+}
+
+Gray crop(const Gray& g, int x, int y, int w, int h) {
+  Gray c;
+  c.w = w;
+  c.h = h;
+  for (int r = 0; r < h; ++r) c.px.insert(c.px.end(), g.px.begin() + (size_t(y + r) * g.w + x), g.px.begin() + (size_t(y + r) * g.w + x + w));
+  return c;
+}
+
+}  // namespace
+
+static void BM_PhaseCorrelate1080p(benchmark::State& state) {
+  const int w = fft_size(1920), h = fft_size(1080);
+  std::vector<std::vector<float>> refs(1, std::vector<float>(size_t(w) * h));
+  std::vector<float> templ(size_t(w) * h, 0.0f);
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (float& v : refs[0]) v = u(rng);
+  for (int y = 0; y < 720; ++y)
+    for (int x = 0; x < 1280; ++x) templ[size_t(y) * w + x] = refs[0][size_t(y + 100) * w + x + 200];
+  auto fft = make_cpu_fft();
+  fft->set_references(refs, h, w);
+  std::vector<std::vector<float>> surfaces;
+  for (auto _ : state) {
+    fft->phase_correlate(templ, surfaces);
+    benchmark::DoNotOptimize(surfaces[0].data());
+  }
+}
+BENCHMARK(BM_PhaseCorrelate1080p)->Unit(benchmark::kMillisecond);
+
+static void BM_CoarseBatch32(benchmark::State& state) {
+  const int w = 128, h = 72;
+  std::vector<std::vector<float>> refs(32, std::vector<float>(size_t(w) * h, 0.5f));
+  std::vector<float> templ(size_t(w) * h, 0.1f);
+  auto fft = make_cpu_fft();
+  fft->set_references(refs, h, w);
+  std::vector<std::vector<float>> surfaces;
+  for (auto _ : state) {
+    fft->phase_correlate(templ, surfaces);
+    benchmark::DoNotOptimize(surfaces[0].data());
+  }
+}
+BENCHMARK(BM_CoarseBatch32)->Unit(benchmark::kMicrosecond);
+
+static void BM_FindPlacement1080p(benchmark::State& state) {
+  // 20 unrelated bg frames; fg = 1280x720 crops at (317, 161) of three of them.
+  SpatialInput in;
+  in.bg_w = 1920;
+  in.bg_h = 1080;
+  std::vector<Gray> full;
+  for (int i = 0; i < 20; ++i) {
+    full.push_back(texture(1920, 1080, unsigned(i + 1)));
+    in.bg_thumbs.push_back(resize_gray(full.back(), 128, 72));
+  }
+  for (int i : {4, 10, 16}) in.fg.push_back(crop(full[size_t(i)], 317, 161, 1280, 720));
+  in.bg_frames = [&](size_t first, size_t count) {
+    return std::vector<Gray>(full.begin() + long(first), full.begin() + long(std::min(full.size(), first + count)));
+  };
+  auto fft = make_cpu_fft();
+  for (auto _ : state) {
+    SpatialResult r = find_placement(in, *fft);
+    if (getenv("NOTES")) for (auto& n : r.notes) fprintf(stderr, "%s\n", n.c_str());
+    if (std::abs(r.placement.x - 317) > 1 || std::abs(r.placement.y - 161) > 1) {
+      for (auto& n : r.notes) fprintf(stderr, "%s\n", n.c_str());
+      fprintf(stderr, "%f %f %f %f\n", r.placement.x, r.placement.y, r.placement.scale, r.placement.confidence);
+      state.SkipWithError("wrong placement");
+    }
+  }
+}
+BENCHMARK(BM_FindPlacement1080p)->Unit(benchmark::kMillisecond)->Iterations(3);

@@ -1,0 +1,89 @@
+// Spatial alignment: where fg sits inside bg (x, y, scale) by FFT phase correlation. Candidates come from the
+// phase-correlation surface; each is verified by normalised cross-correlation (NCC) in the pixel domain, which
+// also handles the template being smaller than bg and gives the confidence. Coarse-to-fine over a pyramid.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vidkompy/types.hpp"
+#include "vidkompy/video.hpp"
+
+namespace vidkompy {
+
+struct Context;
+
+// A float picture, tightly packed, with optional summed-area tables of its values and squares, so NCC needs
+// only the cross term per pixel (build_sums()).
+struct GrayF {
+  int w = 0, h = 0;
+  std::vector<float> px;
+  std::vector<double> sum, sum2;  // (w + 1) x (h + 1): sums over [0, x) x [0, y)
+  float at(int x, int y) const { return px[size_t(y) * w + x]; }
+  void build_sums();
+};
+
+// The FFT seam: phase correlation of one template against a batch of reference images, all zero-padded onto a
+// canvas of h x w. torch::fft on the CPU; cuFFT on the GPU (issue #7) must give the same surfaces.
+class Fft2d {
+ public:
+  virtual ~Fft2d() = default;
+  // Keeps the spectra of the references (each h x w, already windowed and zero-padded).
+  virtual void set_references(const std::vector<std::vector<float>>& refs, int h, int w) = 0;
+  // surfaces[r] = IFFT(R_r * conj(T) / |R_r * conj(T)|) for the h x w template; peak at T's offset in R_r.
+  virtual void phase_correlate(const std::vector<float>& templ, std::vector<std::vector<float>>& surfaces) = 0;
+};
+
+// torch::fft (pocketfft inside LibTorch) on the CPU.
+std::unique_ptr<Fft2d> make_cpu_fft();
+
+// Resizes with area averaging when shrinking and bicubic when enlarging (libswscale).
+Gray resize_gray(const Gray& src, int w, int h);
+
+// Normalised cross-correlation of template t placed with its top-left at (x, y) in b, over their overlap.
+// Returns a value in [-1, 1]; 0 when either side is flat (no detail), -1 when they overlap less than half of t.
+double ncc_at(const GrayF& t, const GrayF& b, int x, int y);
+
+// A smooth FFT-friendly size >= n (only factors 2, 3 and 5).
+int fft_size(int n);
+
+struct SpatialOptions {
+  // Smallest fg on bg the search considers, as a fraction of bg's width (or height, whichever is larger).
+  double min_cover = 0.1;
+  // Prefer scale 1.0 when it scores within this much NCC of the best scale.
+  double prefer_unscaled = 0.01;
+};
+
+struct SpatialInput {
+  int bg_w = 0, bg_h = 0;
+  std::vector<Gray> fg;                  // full-resolution fg samples
+  std::vector<Gray> bg_thumbs;           // every bg frame (or an even subset), small, all the same size
+  // Full-resolution bg frames behind thumbnails first .. first+count-1 (fewer at the end of the video).
+  std::function<std::vector<Gray>(size_t first, size_t count)> bg_frames;
+};
+
+struct SpatialResult {
+  Placement placement;
+  int fg_sample = -1;     // the fg sample and bg thumbnail that decided it
+  int64_t bg_thumb = -1;
+  int agreeing = 0;       // fg samples whose best-matching bg frame confirms the placement (NCC >= 0.5)
+  std::vector<std::string> notes;  // how the search went, for --verbose
+};
+
+// Finds the placement of fg in bg. Pure apart from the bg_frame callback: no I/O of its own.
+// Coarse (thumbnails): phase correlation of every fg sample at every scale of a geometric grid against an even
+// subset of bg thumbnails, peaks verified by NCC. Then each candidate pairs every fg sample with its
+// best-matching bg thumbnail over all of them (the same moment, so motion and zoom cannot fake a match) and
+// re-fits the scale there; candidates compete on their mean NCC. Medium (~640 px): golden-section over scale.
+// Full resolution: translation, then sub-pixel.
+SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOptions& opt = {});
+
+// Below this confidence the placement is rejected (exit 3): measured on unrelated pairs, see README.
+constexpr double kSpatialThreshold = 0.5;
+
+// The stage: decode sample frames of both videos, find the placement, fail with exit 3 below the threshold.
+Status place(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& placement);
+
+}  // namespace vidkompy

@@ -1,0 +1,582 @@
+// Spatial alignment, coarse to fine. Coarse (bg ~192 px): every fg sample at every scale of a geometric grid
+// is phase-correlated against all bg samples at once; the surface's peaks (wrap-around resolved) are verified
+// by NCC. Medium (~640 px): golden-section search over scale with a hill-climbed translation. Full resolution:
+// translation by hill climbing, then a parabola through the NCC values for sub-pixel precision.
+#include "vidkompy/spatial.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#include "vidkompy/options.hpp"
+
+namespace vidkompy {
+
+int fft_size(int n) {
+  for (int m = std::max(n, 1);; ++m) {
+    int r = m;
+    for (int p : {2, 3, 5})
+      while (r % p == 0) r /= p;
+    if (r == 1) return m;
+  }
+}
+
+void GrayF::build_sums() {
+  const size_t W1 = size_t(w) + 1;
+  sum.assign(W1 * (h + 1), 0.0);
+  sum2.assign(W1 * (h + 1), 0.0);
+  for (int y = 0; y < h; ++y) {
+    double r = 0, r2 = 0;
+    for (int x = 0; x < w; ++x) {
+      const double v = px[size_t(y) * w + x];
+      r += v;
+      r2 += v * v;
+      sum[(y + 1) * W1 + x + 1] = sum[y * W1 + x + 1] + r;
+      sum2[(y + 1) * W1 + x + 1] = sum2[y * W1 + x + 1] + r2;
+    }
+  }
+}
+
+namespace {
+
+// Sum of a table over [x0, x1) x [y0, y1).
+double rect(const std::vector<double>& t, int w, int x0, int y0, int x1, int y1) {
+  const size_t W1 = size_t(w) + 1;
+  return t[y1 * W1 + x1] - t[y0 * W1 + x1] - t[y1 * W1 + x0] + t[y0 * W1 + x0];
+}
+
+// Dot product with eight accumulators, so the compiler can vectorise without reassociating.
+float dot(const float* a, const float* b, int n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
+  float r = 0;
+  for (; i < n; ++i) r += a[i] * b[i];
+  for (float v : acc) r += v;
+  return r;
+}
+
+}  // namespace
+
+double ncc_at(const GrayF& t, const GrayF& b, int x, int y) {
+  const int u0 = std::max(0, -x), v0 = std::max(0, -y);
+  const int u1 = std::min(t.w, b.w - x), v1 = std::min(t.h, b.h - y);
+  if (u1 <= u0 || v1 <= v0) return -1.0;
+  const double n = double(u1 - u0) * (v1 - v0);
+  if (2 * n < double(t.w) * t.h) return -1.0;
+  double st = 0, sb = 0, stt = 0, sbb = 0, stb = 0;
+  const bool tables = !t.sum.empty() && !b.sum.empty();
+  for (int v = v0; v < v1; ++v) {
+    const float* tp = &t.px[size_t(v) * t.w];
+    const float* bp = &b.px[size_t(v + y) * b.w + x];
+    stb += dot(tp + u0, bp + u0, u1 - u0);
+    if (tables) continue;
+    for (int u = u0; u < u1; ++u) {
+      st += tp[u];
+      sb += bp[u];
+      stt += double(tp[u]) * tp[u];
+      sbb += double(bp[u]) * bp[u];
+    }
+  }
+  if (tables) {
+    st = rect(t.sum, t.w, u0, v0, u1, v1);
+    stt = rect(t.sum2, t.w, u0, v0, u1, v1);
+    sb = rect(b.sum, b.w, u0 + x, v0 + y, u1 + x, v1 + y);
+    sbb = rect(b.sum2, b.w, u0 + x, v0 + y, u1 + x, v1 + y);
+  }
+  const double vt = stt - st * st / n, vb = sbb - sb * sb / n;
+  // Flat on either side (blank, dark or uniform frames): no evidence either way.
+  if (vt <= 1e-6 * n || vb <= 1e-6 * n) return 0.0;
+  return std::clamp((stb - st * sb / n) / std::sqrt(vt * vb), -1.0, 1.0);
+}
+
+namespace {
+
+GrayF to_float(const Gray& g) {
+  GrayF f;
+  f.w = g.w;
+  f.h = g.h;
+  f.px.resize(g.px.size());
+  for (size_t i = 0; i < g.px.size(); ++i) f.px[i] = g.px[i] * (1.0f / 255.0f);
+  f.build_sums();
+  return f;
+}
+
+GrayF level(const Gray& g, double factor) {
+  const int w = std::max(1, int(std::lround(g.w * factor))), h = std::max(1, int(std::lround(g.h * factor)));
+  return to_float(resize_gray(g, w, h));
+}
+
+// Tukey window: flat in the middle, cosine tapers over `frac` of each end. Suppresses the cross-shaped
+// spectral leakage of hard image borders without discarding most of the picture as a Hann window would.
+std::vector<float> tukey(int n, double frac = 0.25) {
+  std::vector<float> w(size_t(std::max(n, 0)), 1.0f);
+  const int taper = int(frac * n / 2);
+  for (int i = 0; i < taper; ++i) {
+    const float v = float(0.5 * (1 - std::cos(M_PI * (i + 0.5) / taper)));
+    w[size_t(i)] = v;
+    w[size_t(n - 1 - i)] = v;
+  }
+  return w;
+}
+
+// Mean-subtracted, windowed copy of img at the top-left of a cw x ch zero canvas.
+std::vector<float> prepare(const GrayF& img, int cw, int ch) {
+  double mean = 0;
+  for (float v : img.px) mean += v;
+  mean /= std::max<size_t>(img.px.size(), 1);
+  const std::vector<float> wx = tukey(img.w), wy = tukey(img.h);
+  std::vector<float> out(size_t(cw) * ch, 0.0f);
+  for (int y = 0; y < img.h; ++y)
+    for (int x = 0; x < img.w; ++x) out[size_t(y) * cw + x] = float((img.at(x, y) - mean) * wx[x] * wy[y]);
+  return out;
+}
+
+struct Peak {
+  int x, y;
+};
+
+// The k highest local maxima, suppressing a small neighbourhood around each one found.
+std::vector<Peak> top_peaks(std::vector<float> s, int cw, int ch, int k) {
+  std::vector<Peak> peaks;
+  for (int i = 0; i < k; ++i) {
+    const auto it = std::max_element(s.begin(), s.end());
+    if (!std::isfinite(*it) || *it == -std::numeric_limits<float>::infinity()) break;
+    const int idx = int(it - s.begin());
+    const Peak p{idx % cw, idx / cw};
+    peaks.push_back(p);
+    for (int dy = -2; dy <= 2; ++dy)
+      for (int dx = -2; dx <= 2; ++dx) {
+        const int yy = (p.y + dy + ch) % ch, xx = (p.x + dx + cw) % cw;
+        s[size_t(yy) * cw + xx] = -std::numeric_limits<float>::infinity();
+      }
+  }
+  return peaks;
+}
+
+// Moves (x, y) to the best NCC among its 8 neighbours until it is a local maximum.
+double hill_climb(const GrayF& t, const GrayF& b, int& x, int& y, int max_steps = 64) {
+  double best = ncc_at(t, b, x, y);
+  for (int step = 0; step < max_steps; ++step) {
+    int bx = x, by = y;
+    for (int dy = -1; dy <= 1; ++dy)
+      for (int dx = -1; dx <= 1; ++dx) {
+        if (!dx && !dy) continue;
+        const double v = ncc_at(t, b, x + dx, y + dy);
+        if (v > best) {
+          best = v;
+          bx = x + dx;
+          by = y + dy;
+        }
+      }
+    if (bx == x && by == y) break;
+    x = bx;
+    y = by;
+  }
+  return best;
+}
+
+// Parabola vertex through (-1, a), (0, b), (1, c), kept within half a pixel of the integer peak (a fit on a
+// flat or skewed neighbourhood must not drift away from it).
+double subpixel(double a, double b, double c) {
+  const double d = a - 2 * b + c;
+  if (!(d < 0)) return 0.0;
+  return std::clamp(0.5 * (a - c) / d, -0.5, 0.5);
+}
+
+}  // namespace
+
+namespace {
+
+// A coarse hypothesis: fg sample k at scale s with its top-left at (x, y) in bg thumbnail m.
+struct Hypothesis {
+  double ncc = -2;  // at (k, m)
+  double s = 1;
+  int x = 0, y = 0;
+  int k = -1;
+  int64_t m = -1;
+  double mean = -2;  // mean over fg samples, each at its best-matching thumbnail
+};
+
+bool same_place(const Hypothesis& a, const Hypothesis& b) {
+  return std::abs(a.x - b.x) <= 2 && std::abs(a.y - b.y) <= 2 && std::abs(std::log(a.s / b.s)) < 0.05;
+}
+
+}  // namespace
+
+// How much higher than b the parabola through (-1, a), (0, b), (1, c) peaks (0 when it has no maximum).
+double peak_gain(double a, double b, double c) {
+  const double d = a - 2 * b + c;
+  if (!(d < 0)) return 0.0;
+  const double off = std::clamp(0.5 * (a - c) / d, -0.5, 0.5);
+  return (c - a) / 2 * off + d / 2 * off * off;
+}
+
+// Golden-section search for the maximum of f on [lo, hi], to within tol.
+template <class F>
+double golden(double lo, double hi, double tol, F f) {
+  if (hi <= lo) return (lo + hi) / 2;
+  const double g = (std::sqrt(5.0) - 1) / 2;
+  double a = hi - g * (hi - lo), b = lo + g * (hi - lo);
+  double fa = f(a), fb = f(b);
+  while (hi - lo > tol) {
+    if (fa > fb) {
+      hi = b;
+      b = a;
+      fb = fa;
+      a = hi - g * (hi - lo);
+      fa = f(a);
+    } else {
+      lo = a;
+      a = b;
+      fa = fb;
+      b = lo + g * (hi - lo);
+      fb = f(b);
+    }
+  }
+  return (lo + hi) / 2;
+}
+
+// Medium level: scale by golden-section search with translation by hill climbing, on the full frames of the
+// paired moment. Full resolution: translation, then sub-pixel. Returns the placement with its NCC.
+Placement refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, double s_max,
+                 const SpatialOptions& opt, std::vector<std::string>& notes) {
+  // ---- medium: scale by golden-section search, translation by hill climbing, on the paired full frames
+  const int W = in.bg_w, H = in.bg_h, FW = in.fg[0].w, FH = in.fg[0].h;
+  const double fx = double(in.bg_thumbs[0].w) / W, fy = double(in.bg_thumbs[0].h) / H;
+  const Gray& fg_full = in.fg[size_t(chosen.k)];
+  // The thumbnail that matched best may be a neighbour of the true moment (at 128 px they look alike): decide
+  // among the neighbours at full detail.
+  const size_t first = size_t(std::max<int64_t>(0, chosen.m - 2));
+  const std::vector<Gray> near = in.bg_frames(first, 5);
+  const double f1 = std::min(1.0, 640.0 / std::max(W, H));
+  const double cx = (chosen.x + FW * chosen.s * fx / 2) / fx * f1, cy = (chosen.y + FH * chosen.s * fy / 2) / fy * f1;
+  // fg shrunk once to twice the medium size: the golden-section search resizes from it many times.
+  const double fm = std::min(1.0, 2 * f1 * s_max);
+  const Gray fg_mid = resize_gray(fg_full, std::max(1, int(std::lround(FW * fm))), std::max(1, int(std::lround(FH * fm))));
+  size_t pick = 0;
+  {
+    const int tw = std::max(1, int(std::lround(FW * chosen.s * f1)));
+    const int th = std::max(1, int(std::lround(FH * chosen.s * f1)));
+    const GrayF t = to_float(resize_gray(fg_mid, tw, th));
+    double bestv = -2;
+    for (size_t i = 0; i < near.size(); ++i) {
+      int x = int(std::lround(cx - tw / 2.0)), y = int(std::lround(cy - th / 2.0));
+      const double v = hill_climb(t, level(near[i], f1), x, y);
+      if (v > bestv) {
+        bestv = v;
+        pick = i;
+      }
+    }
+  }
+  const Gray& bg_full = near[pick];
+  const GrayF b1 = level(bg_full, f1);
+  int hx = 0, hy = 0;  // offset of the best translation from the centre-anchored guess, carried between scales
+  auto score = [&](double s, int* out_x = nullptr, int* out_y = nullptr) {
+    const int tw = std::max(1, int(std::lround(FW * s * f1))), th = std::max(1, int(std::lround(FH * s * f1)));
+    const GrayF t = to_float(resize_gray(fg_mid, tw, th));
+    const int x0 = int(std::lround(cx - tw / 2.0)) + hx, y0 = int(std::lround(cy - th / 2.0)) + hy;
+    int x = x0, y = y0;
+    const double v = hill_climb(t, b1, x, y);
+    hx += x - x0;
+    hy += y - y0;
+    if (out_x) *out_x = x;
+    if (out_y) *out_y = y;
+    return v;
+  };
+  score(chosen.s);
+  const double s1 = golden(std::max(s_min, chosen.s / 1.03), std::min(s_max, chosen.s * 1.03), 5e-4 * chosen.s,
+                           [&](double s) { return score(s); });
+  int x1 = 0, y1 = 0;
+  const double v1 = score(s1, &x1, &y1);
+
+  // ---- full resolution: scale within +-0.6%, translation, then sub-pixel. One pixel of accuracy at the far
+  // edge of a 1000 px fg needs the scale to 0.1%, which the medium level cannot see.
+  const GrayF bf = f1 < 1.0 ? to_float(bg_full) : b1;
+  const double cxf = (x1 + FW * s1 * f1 / 2) / f1, cyf = (y1 + FH * s1 * f1 / 2) / f1;
+  int fx_off = 0, fy_off = 0;
+  auto full = [&](double s, int* ox = nullptr, int* oy = nullptr) {
+    const int tw = std::max(1, int(std::lround(FW * s))), th = std::max(1, int(std::lround(FH * s)));
+    const GrayF t = to_float(resize_gray(fg_full, tw, th));
+    const int x0 = int(std::lround(cxf - tw / 2.0)) + fx_off, y0 = int(std::lround(cyf - th / 2.0)) + fy_off;
+    int x = x0, y = y0;
+    const double v = hill_climb(t, bf, x, y);
+    fx_off += x - x0;
+    fy_off += y - y0;
+    if (ox) *ox = x;
+    if (oy) *oy = y;
+    // Score the sub-pixel peak, not the integer one: otherwise the score jumps whenever the best integer
+    // translation does, and the scale search chases the jumps.
+    return v + peak_gain(ncc_at(t, bf, x - 1, y), v, ncc_at(t, bf, x + 1, y)) +
+           peak_gain(ncc_at(t, bf, x, y - 1), v, ncc_at(t, bf, x, y + 1));
+  };
+  full(s1);
+  double s2 = golden(std::max(s_min, s1 / 1.006), std::min(s_max, s1 * 1.006), 1e-4 * s1,
+                     [&](double s) { return full(s); });
+  double v2 = full(s2);
+  // Users overlay unscaled clips most: take 1.0 when it scores as well (exactly, fg needs no resampling then).
+  if (s2 != 1.0 && std::abs(s2 - 1.0) < 0.03 && s_min <= 1.0 && 1.0 <= s_max) {
+    const double vu = full(1.0);
+    notes.push_back(fmt::format("scale {:.4f}: NCC {:.4f}; scale 1: NCC {:.4f}", s2, v2, vu));
+    if (vu >= v2 - opt.prefer_unscaled) {
+      s2 = 1.0;
+      v2 = vu;
+    }
+  }
+  Placement pl;
+  pl.scale = s2;
+  const int tw = std::max(1, int(std::lround(FW * s2))), th = std::max(1, int(std::lround(FH * s2)));
+  const GrayF t = to_float(resize_gray(fg_full, tw, th));
+  int x0 = 0, y0 = 0;
+  full(s2, &x0, &y0);
+  // With the scale settled, the neighbouring moments compete again at full detail: a pan or tilt between
+  // them would otherwise show up as an offset.
+  double v = -2;
+  int x = x0, y = y0;
+  GrayF best_bg;
+  for (size_t i = 0; i < near.size(); ++i) {
+    GrayF b = i == pick ? bf : to_float(near[i]);
+    int xi = x0, yi = y0;
+    const double vi = hill_climb(t, b, xi, yi, 4);
+    if (vi > v) {
+      v = vi;
+      x = xi;
+      y = yi;
+      best_bg = std::move(b);
+      pick = i;
+    }
+  }
+  pl.x = x + subpixel(ncc_at(t, best_bg, x - 1, y), v, ncc_at(t, best_bg, x + 1, y));
+  pl.y = y + subpixel(ncc_at(t, best_bg, x, y - 1), v, ncc_at(t, best_bg, x, y + 1));
+  pl.confidence = v;
+  notes.push_back(fmt::format("refined x {:.2f} y {:.2f} scale {:.4f}: NCC {:.4f} (medium {:.4f}, bg frame {})",
+                              pl.x, pl.y, pl.scale, v, v1, first + pick));
+  return pl;
+}
+
+
+SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOptions& opt) {
+  SpatialResult res;
+  const auto t_start = std::chrono::steady_clock::now();
+  auto lap = [&](const char* what) {
+    res.notes.push_back(fmt::format("{} done at {:.3f} s", what,
+                                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count()));
+  };
+  if (in.fg.empty() || in.bg_thumbs.empty()) return res;
+  const int W = in.bg_w, H = in.bg_h, FW = in.fg[0].w, FH = in.fg[0].h;
+  const int TW = in.bg_thumbs[0].w, TH = in.bg_thumbs[0].h;
+  const double fx = double(TW) / W, fy = double(TH) / H;
+  const double s_max = std::min(double(W) / FW, double(H) / FH);
+  const double s_min = std::min(s_max, std::min(opt.min_cover * W / FW, opt.min_cover * H / FH));
+  const size_t K = in.fg.size(), M = in.bg_thumbs.size();
+
+  // fg samples shrunk once to twice the largest coarse template: every scale is resized from these.
+  std::vector<Gray> fg_base;
+  for (const Gray& g : in.fg) {
+    const double f = std::min(1.0, 2 * s_max * fx);
+    fg_base.push_back(resize_gray(g, std::max(1, int(std::lround(FW * f))), std::max(1, int(std::lround(FH * f)))));
+  }
+  // fg sample k at scale s, at thumbnail resolution.
+  auto coarse_fg = [&](size_t k, double s) {
+    const int tw = std::max(1, int(std::lround(FW * s * fx))), th = std::max(1, int(std::lround(FH * s * fy)));
+    return to_float(resize_gray(fg_base[k], tw, th));
+  };
+  std::vector<GrayF> thumbs(M);
+  auto thumb = [&](int64_t m) -> const GrayF& {
+    if (thumbs[size_t(m)].px.empty()) thumbs[size_t(m)] = to_float(in.bg_thumbs[size_t(m)]);
+    return thumbs[size_t(m)];
+  };
+
+  // ---- coarse: phase correlation against an even subset of thumbnails, all scales
+  const size_t R = std::min<size_t>(M, 32);
+  std::vector<int64_t> ref_index(R);
+  const int cw = fft_size(TW), ch = fft_size(TH);
+  {
+    std::vector<std::vector<float>> refs;
+    for (size_t r = 0; r < R; ++r) {
+      ref_index[r] = int64_t((2 * r + 1) * M / (2 * R));
+      refs.push_back(prepare(thumb(ref_index[r]), cw, ch));
+    }
+    fft.set_references(refs, ch, cw);
+  }
+  std::vector<double> scales;
+  for (double s = s_max; s >= s_min * 0.999; s /= 1.05) scales.push_back(s);
+  if (s_min <= 1.0 && 1.0 <= s_max) scales.push_back(1.0);
+
+  std::vector<Hypothesis> found;
+  std::vector<std::vector<float>> surfaces;
+  for (size_t k = 0; k < K; ++k) {
+    for (double s : scales) {
+      const GrayF t = coarse_fg(k, s);
+      if (t.w < 6 || t.h < 6 || t.w > TW || t.h > TH) continue;
+      fft.phase_correlate(prepare(t, cw, ch), surfaces);
+      for (size_t r = 0; r < surfaces.size(); ++r) {
+        for (const Peak& p : top_peaks(surfaces[r], cw, ch, 3)) {
+          // A shift is known only modulo the canvas: try the wrapped-around alternatives too.
+          for (int x : {p.x, p.x - cw})
+            for (int y : {p.y, p.y - ch}) {
+              const double v = ncc_at(t, thumb(ref_index[r]), x, y);
+              if (v > 0) found.push_back({v, s, x, y, int(k), ref_index[r]});
+            }
+        }
+      }
+    }
+  }
+  if (found.empty()) {
+    res.notes.push_back("no candidate: fg or bg has no detail to match");
+    return res;
+  }
+  lap("coarse search");
+  std::sort(found.begin(), found.end(), [](const Hypothesis& a, const Hypothesis& b) { return a.ncc > b.ncc; });
+  std::vector<Hypothesis> seeds;
+  for (const Hypothesis& h : found) {
+    if (std::none_of(seeds.begin(), seeds.end(), [&](const Hypothesis& d) { return same_place(h, d); }))
+      seeds.push_back(h);
+    if (seeds.size() == 4) break;
+  }
+
+  // ---- pair every fg sample with the bg moment it shows, re-fit the scale there; twice
+  auto pair_all = [&](Hypothesis& h, std::vector<int64_t>& best_m, std::vector<double>& best_v) {
+    best_m.assign(K, -1);
+    best_v.assign(K, -2);
+    for (size_t k = 0; k < K; ++k) {
+      const GrayF t = coarse_fg(k, h.s);
+      std::vector<std::pair<double, int64_t>> scored;
+      for (size_t m = 0; m < M; ++m) scored.push_back({ncc_at(t, thumb(int64_t(m)), h.x, h.y), int64_t(m)});
+      // Let the few best moments move by a pixel or two (the seed came from another moment).
+      std::partial_sort(scored.begin(), scored.begin() + std::min<size_t>(4, M), scored.end(),
+                        [](auto& a, auto& b) { return a.first > b.first; });
+      for (size_t i = 0; i < std::min<size_t>(4, M); ++i) {
+        int x = h.x, y = h.y;
+        const double v = hill_climb(t, thumb(scored[i].second), x, y, 3);
+        if (v > best_v[k]) {
+          best_v[k] = v;
+          best_m[k] = scored[i].second;
+        }
+      }
+    }
+    double sum = 0;
+    for (double v : best_v) sum += std::max(v, 0.0);
+    h.mean = sum / double(K);
+  };
+  auto refit = [&](Hypothesis& h) {
+    // Local scale search at the paired moment, keeping fg's centre fixed; translation by hill climbing.
+    const double cx = h.x + FW * h.s * fx / 2, cy = h.y + FH * h.s * fy / 2;
+    Hypothesis best = h;
+    for (double s = h.s / 1.1; s <= std::min(s_max, h.s * 1.1); s *= 1.01) {
+      if (s < s_min) continue;
+      const GrayF t = coarse_fg(size_t(h.k), s);
+      int x = int(std::lround(cx - t.w / 2.0)), y = int(std::lround(cy - t.h / 2.0));
+      const double v = hill_climb(t, thumb(h.m), x, y, 4);
+      if (v > best.ncc) {
+        best.ncc = v;
+        best.s = s;
+        best.x = x;
+        best.y = y;
+      }
+    }
+    h.ncc = best.ncc;
+    h.s = best.s;
+    h.x = best.x;
+    h.y = best.y;
+  };
+  std::vector<Hypothesis> paired;
+  for (Hypothesis h : seeds) {
+    std::vector<int64_t> bm;
+    std::vector<double> bv;
+    for (int round = 0; round < 2; ++round) {
+      pair_all(h, bm, bv);
+      h.k = int(std::max_element(bv.begin(), bv.end()) - bv.begin());
+      h.m = bm[size_t(h.k)];
+      h.ncc = bv[size_t(h.k)];
+      refit(h);
+    }
+    pair_all(h, bm, bv);
+    res.notes.push_back(fmt::format("candidate x {:.1f} y {:.1f} scale {:.3f}: mean NCC {:.3f} over {} fg samples",
+                                    h.x / fx, h.y / fy, h.s, h.mean, K));
+    // Seeds often converge on the same placement once paired: refine each placement once.
+    if (std::none_of(paired.begin(), paired.end(), [&](const Hypothesis& d) { return same_place(h, d); }))
+      paired.push_back(h);
+  }
+  lap("pairing");
+  std::sort(paired.begin(), paired.end(), [](const Hypothesis& a, const Hypothesis& b) { return a.mean > b.mean; });
+  // Thumbnails cannot tell apart candidates that score alike (a zoom makes another scale at another moment look
+  // the same): those within 0.02 of the best go on to the medium level, where detail decides.
+  while (paired.size() > 1 && paired.back().mean < paired.front().mean - 0.02) paired.pop_back();
+  if (paired.size() > 3) paired.resize(3);
+
+  Placement best;
+  best.confidence = -2;
+  for (const Hypothesis& h : paired) {
+    Placement p = refine(in, h, s_min, s_max, opt, res.notes);
+    if (p.confidence > best.confidence) {
+      best = p;
+      res.fg_sample = h.k;
+      res.bg_thumb = h.m;
+      std::vector<int64_t> bm;
+      std::vector<double> bv;
+      Hypothesis copy = h;
+      pair_all(copy, bm, bv);
+      res.agreeing = int(std::count_if(bv.begin(), bv.end(), [](double v) { return v >= 0.5; }));
+    }
+  }
+  lap("refinement");
+  res.placement = best;
+  res.placement.confidence = std::clamp(best.confidence, 0.0, 1.0);
+  return res;
+}
+
+Status place(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& placement) {
+  // Thumbnails about 128 px on the long side keep the coarse search cheap and still find fg at 10% of bg.
+  const double f = std::min(1.0, 128.0 / std::max(bg.width, bg.height));
+  const int tw = std::max(8, int(std::lround(bg.width * f))), th = std::max(8, int(std::lround(bg.height * f)));
+  Scan bgs, fgs;
+  Status st;
+  const auto t0 = std::chrono::steady_clock::now();
+  st.merge(scan_video(ctx, fg, 16, 16, 3, fgs));
+  const auto t1 = std::chrono::steady_clock::now();
+  st.merge(scan_video(ctx, bg, tw, th, 0, bgs));
+  const auto t2 = std::chrono::steady_clock::now();
+  if (!st.ok()) return st;
+  ctx.log->debug("spatial: fg scan {:.3f} s, bg scan {:.3f} s", std::chrono::duration<double>(t1 - t0).count(),
+                 std::chrono::duration<double>(t2 - t1).count());
+  SpatialInput in;
+  in.bg_w = bg.width;
+  in.bg_h = bg.height;
+  in.fg = std::move(fgs.samples);
+  in.bg_thumbs = std::move(bgs.thumbs);
+  Status fetch;
+  in.bg_frames = [&](size_t first, size_t count) {
+    std::vector<Gray> g;
+    fetch.merge(decode_gray_at(ctx, bg, bgs.pts[first], int(count), g));
+    if (g.empty()) g.push_back(resize_gray(in.bg_thumbs[first], bg.width, bg.height));
+    return g;
+  };
+  SpatialResult r;
+  try {
+    auto fft = make_cpu_fft();
+    r = find_placement(in, *fft);
+  } catch (const std::exception& e) {
+    return Status::Fail(kExitAlign, fg.path, std::string("spatial alignment failed: ") + e.what());
+  }
+  if (!fetch.ok()) return fetch;
+  for (const std::string& n : r.notes) ctx.log->debug("spatial: {}", n);
+  placement = r.placement;
+  ctx.log->debug("spatial: x {:.2f} y {:.2f} scale {:.4f} confidence {:.3f} (fg sample {} with bg frame {}; {} of {} "
+                 "fg samples confirm it)",
+                 placement.x, placement.y, placement.scale, placement.confidence, r.fg_sample, r.bg_thumb,
+                 r.agreeing, in.fg.size());
+  if (placement.confidence < kSpatialThreshold)
+    return Status::Fail(kExitAlign, fg.path,
+                        fmt::format("cannot find fg inside bg: best candidate x={:.0f} y={:.0f} scale={:.3f} has "
+                                    "confidence {:.2f}, below {:.2f}",
+                                    placement.x, placement.y, placement.scale, placement.confidence,
+                                    kSpatialThreshold));
+  return Status::Ok();
+}
+
+}  // namespace vidkompy

@@ -1,0 +1,521 @@
+// The vidkompy binary end to end: --help/--version, exit codes 1-4 with one-line "vidkompy: error:" messages,
+// no leftover files after any failure, and rendering from a hand-written alignment (default name, --json, -q).
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "testutil.hpp"
+#include "vidkompy/types.hpp"
+#include "vidkompy/video.hpp"
+
+namespace fs = std::filesystem;
+using vt::quote;
+
+namespace {
+
+const std::string kErr = "vidkompy: error: ";
+
+int count_lines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+// Exactly one line on stderr that starts with the error prefix.
+void expect_one_error_line(const vt::Run& r) {
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_EQ(r.err.rfind(kErr, 0), 0u) << r.err;
+  EXPECT_FALSE(r.err.empty() || r.err.back() != '\n') << r.err;
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+// A hand-written alignment report: fg at (x, y), scale 1, the given time map.
+std::string alignment_json(int x, int y, const std::vector<int64_t>& map) {
+  nlohmann::json j = {{"spatial", {{"x", x}, {"y", y}, {"scale", 1}}}, {"temporal", {{"map", map}}}};
+  return j.dump();
+}
+
+std::vector<int64_t> offset_map(int n, int offset) {
+  std::vector<int64_t> m;
+  for (int i = 0; i < n; ++i) m.push_back(i + offset);
+  return m;
+}
+
+// Runs the binary from `cwd` (the default output name is relative to the working directory).
+vt::Run vidkompy_in(const std::string& cwd, const std::vector<std::string>& args) {
+  vt::TempDir io;
+  std::string cmd = "cd ";
+  cmd += quote(cwd);
+  cmd += " && ";
+  cmd += quote(VIDKOMPY_BIN);
+  for (const std::string& a : args) {
+    cmd += ' ';
+    cmd += quote(a);
+  }
+  cmd += " </dev/null >";
+  cmd += quote(io / "out");
+  cmd += " 2>";
+  cmd += quote(io / "err");
+  const int rc = std::system(cmd.c_str());
+  vt::Run r;
+  r.code = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
+  r.out = vt::slurp(io / "out");
+  r.err = vt::slurp(io / "err");
+  return r;
+}
+
+// Inputs shared by the whole file, generated once: bg 320x240 blue with AAC audio (30 frames at 25 fps),
+// fg 160x120 testsrc2 (25 frames at 25 fps), and a valid alignment placing fg at (40, 60), 2 frames into bg.
+class Cli : public ::testing::Test {
+ protected:
+  static constexpr int kBgFrames = 30, kFgFrames = 25, kX = 40, kY = 60, kOffset = 2;
+
+  static void SetUpTestSuite() {
+    vidkompy::set_ffmpeg_log_level(0);
+    in_ = new vt::TempDir();
+    // (Lengths set on the sources: -frames:v would end the file before the audio is muxed.)
+    ASSERT_TRUE(vt::ffmpeg("-f lavfi -i color=c=blue:size=320x240:rate=25:duration=1.2 "
+                           "-f lavfi -i sine=frequency=300:duration=1.2 -pix_fmt yuv420p -c:a aac " + quote(bg())));
+    ASSERT_TRUE(vt::ffmpeg("-f lavfi -i testsrc2=size=160x120:rate=25 -frames:v 25 -pix_fmt yuv420p " + quote(fg())));
+    write_file(align(), alignment_json(kX, kY, offset_map(kFgFrames, kOffset)));
+  }
+  static void TearDownTestSuite() {
+    delete in_;
+    in_ = nullptr;
+  }
+
+  static std::string bg() { return *in_ / "wide.mp4"; }
+  static std::string fg() { return *in_ / "detail.mp4"; }
+  static std::string align() { return *in_ / "align.json"; }
+
+  // The input folder must look the same after every run (nothing written next to the inputs).
+  void TearDown() override {
+    EXPECT_EQ(in_->list(), (std::vector<std::string>{"align.json", "detail.mp4", "wide.mp4"}));
+  }
+
+  static vt::TempDir* in_;
+};
+vt::TempDir* Cli::in_ = nullptr;
+
+// ------------------------------------------------------------------------------------------------ help/version
+
+TEST(CliHelp, ListsEveryOptionWithDefaults) {
+  const vt::Run r = vt::vidkompy({"--help"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_TRUE(r.err.empty()) << r.err;
+  for (const char* opt : {"--bg", "--fg", "-o,--output", "--border", "--blend", "--gpu", "--crf", "--preset", "--json",
+                          "--align-only", "--alignment", "-v,--verbose", "-q,--quiet", "--version", "-h,--help"})
+    EXPECT_NE(r.out.find(opt), std::string::npos) << "missing " << opt << " in\n" << r.out;
+  for (const char* def : {"=8", "=18", "=medium", "=auto", "<bg-stem>_overlay_<fg-stem>.mp4"})
+    EXPECT_NE(r.out.find(def), std::string::npos) << "missing default " << def << " in\n" << r.out;
+  EXPECT_NE(r.out.find("Exit codes"), std::string::npos);
+  EXPECT_EQ(vt::vidkompy({"-h"}).out, r.out);
+}
+
+TEST(CliHelp, Version) {
+  const vt::Run r = vt::vidkompy({"--version"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out, std::string("vidkompy ") + VIDKOMPY_VERSION + "\n");
+  EXPECT_TRUE(r.err.empty()) << r.err;
+}
+
+// ------------------------------------------------------------------------------------------------ usage (1)
+
+struct UsageCase {
+  const char* name;
+  std::vector<std::string> args;
+  const char* mentions;  // the offending option, named in the message
+};
+
+class CliUsage : public ::testing::TestWithParam<UsageCase> {};
+
+TEST_P(CliUsage, ExitsOneWithOneLine) {
+  const UsageCase& c = GetParam();
+  vt::TempDir dir;
+  std::vector<std::string> args = c.args;
+  args.insert(args.end(), {"-o", dir / "out.mp4"});
+  const vt::Run r = vt::vidkompy(args);
+  EXPECT_EQ(r.code, 1) << r.err;
+  expect_one_error_line(r);
+  EXPECT_NE(r.err.find(c.mentions), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_TRUE(dir.list().empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Errors, CliUsage,
+    ::testing::Values(
+        UsageCase{"MissingBg", {"--fg", "f.mp4"}, "--bg"},
+        UsageCase{"MissingFg", {"--bg", "b.mp4"}, "--fg"},
+        UsageCase{"UnknownOption", {"--bg", "b.mp4", "--fg", "f.mp4", "--frobnicate"}, "--frobnicate"},
+        UsageCase{"GpuBogus", {"--bg", "b.mp4", "--fg", "f.mp4", "--gpu", "bogus"}, "--gpu"},
+        UsageCase{"Crf99", {"--bg", "b.mp4", "--fg", "f.mp4", "--crf", "99"}, "--crf"},
+        UsageCase{"CrfNotANumber", {"--bg", "b.mp4", "--fg", "f.mp4", "--crf", "high"}, "--crf"},
+        UsageCase{"PresetBogus", {"--bg", "b.mp4", "--fg", "f.mp4", "--preset", "bogus"}, "--preset"},
+        UsageCase{"BorderNegative", {"--bg", "b.mp4", "--fg", "f.mp4", "--border", "-1"}, "--border"},
+        UsageCase{"AlignOnlyWithAlignment", {"--bg", "b.mp4", "--fg", "f.mp4", "--align-only", "--alignment", "a.json"},
+                  "--alignment"},
+        UsageCase{"VerboseWithQuiet", {"--bg", "b.mp4", "--fg", "f.mp4", "-v", "-q"}, "--quiet"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+// ------------------------------------------------------------------------------------------------ input (2)
+
+// Makes a bad input of the given kind in dir and returns its path.
+std::string make_bad_input(const vt::TempDir& dir, const std::string& kind) {
+  if (kind == "missing") return dir / "missing.mp4";
+  if (kind == "directory") {
+    fs::create_directory(dir / "folder.mp4");
+    return dir / "folder.mp4";
+  }
+  if (kind == "empty") {
+    write_file(dir / "empty.mp4", "");
+    return dir / "empty.mp4";
+  }
+  if (kind == "noise") {
+    std::mt19937 rng(7);
+    std::string bytes(32 * 1024, '\0');
+    for (char& c : bytes) c = char(rng());
+    write_file(dir / "noise.mp4", bytes);
+    return dir / "noise.mp4";
+  }
+  if (kind == "png") {
+    EXPECT_TRUE(vt::ffmpeg("-f lavfi -i testsrc2=size=64x48 -frames:v 1 " + quote(dir / "still.png")));
+    return dir / "still.png";
+  }
+  if (kind == "audio") {
+    EXPECT_TRUE(vt::ffmpeg("-f lavfi -i sine=duration=1 -c:a aac " + quote(dir / "tone.m4a")));
+    return dir / "tone.m4a";
+  }
+  ADD_FAILURE() << "unknown kind " << kind;
+  return {};
+}
+
+class CliInput : public Cli, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(CliInput, BadBgOrFgExitsTwoNamingThePath) {
+  vt::TempDir bad_dir, out;
+  const std::string bad = make_bad_input(bad_dir, GetParam());
+  for (bool as_bg : {true, false}) {
+    const vt::Run r = vt::vidkompy({"--bg", as_bg ? bad : bg(), "--fg", as_bg ? fg() : bad, "--alignment", align(),
+                                    "-o", out / "out.mp4"});
+    EXPECT_EQ(r.code, 2) << (as_bg ? "bg: " : "fg: ") << r.err;
+    expect_one_error_line(r);
+    EXPECT_EQ(r.err.rfind(kErr + bad + ": ", 0), 0u) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+    EXPECT_TRUE(out.list().empty());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Kinds, CliInput,
+                         ::testing::Values("missing", "directory", "empty", "noise", "png", "audio"),
+                         [](const auto& info) { return info.param; });
+
+TEST_F(Cli, BothInputsBadReportsBoth) {
+  vt::TempDir bad_dir, out;
+  const std::string bad_bg = make_bad_input(bad_dir, "missing");
+  const std::string bad_fg = make_bad_input(bad_dir, "png");
+  const vt::Run r = vt::vidkompy({"--bg", bad_bg, "--fg", bad_fg, "-o", out / "out.mp4"});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(count_lines(r.err), 2) << r.err;
+  EXPECT_EQ(r.err.rfind(kErr + bad_bg + ": ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find("\n" + kErr + bad_fg + ": "), std::string::npos) << r.err;
+  EXPECT_TRUE(out.list().empty());
+}
+
+// ------------------------------------------------------------------------------------------------ align (3)
+
+TEST_F(Cli, WithoutAlignmentExitsThree) {
+  // A pair that really matches (fg is a crop of bg), so the only thing missing is the automatic alignment.
+  vt::TempDir dir, out;
+  ASSERT_TRUE(
+      vt::ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25 -frames:v 25 -pix_fmt yuv420p " + quote(dir / "b.mp4")));
+  ASSERT_TRUE(
+      vt::ffmpeg("-i " + quote(dir / "b.mp4") + " -vf crop=160:120:40:60 -pix_fmt yuv420p " + quote(dir / "f.mp4")));
+  const vt::Run r = vt::vidkompy({"--bg", dir / "b.mp4", "--fg", dir / "f.mp4", "-o", out / "out.mp4"});
+  EXPECT_EQ(r.code, 3) << r.err;
+  expect_one_error_line(r);
+  EXPECT_NE(r.err.find("alignment is not available"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--alignment"), std::string::npos) << r.err;  // says what to do instead
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_TRUE(out.list().empty());
+}
+
+// ------------------------------------------------------------------------------------------------ alignment file (2)
+
+struct AlignCase {
+  const char* name;
+  std::string text;  // empty: the file does not exist
+  const char* why;
+};
+
+class CliAlignment : public Cli, public ::testing::WithParamInterface<AlignCase> {};
+
+TEST_P(CliAlignment, BadReportExitsTwoNamingTheFile) {
+  const AlignCase& c = GetParam();
+  vt::TempDir dir, out;
+  const std::string path = dir / "report.json";
+  if (!c.text.empty()) write_file(path, c.text);
+  const vt::Run r = vt::vidkompy({"--bg", bg(), "--fg", fg(), "--alignment", path, "-o", out / "out.mp4"});
+  EXPECT_EQ(r.code, 2) << r.err;
+  expect_one_error_line(r);
+  EXPECT_EQ(r.err.rfind(kErr + path + ": ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find(c.why), std::string::npos) << r.err;
+  EXPECT_TRUE(out.list().empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Reports, CliAlignment,
+    ::testing::Values(
+        AlignCase{"Missing", "", "cannot read"},
+        AlignCase{"MalformedJson", R"({"spatial": {"x": 1, "y": )", "invalid alignment report"},
+        AlignCase{"NotAnObject", "[1, 2, 3]", "not a JSON object"},
+        AlignCase{"MapTooShort", alignment_json(0, 0, offset_map(24, 0)), "24 entries but fg has 25 frames"},
+        AlignCase{"MapTooLong", alignment_json(0, 0, offset_map(26, 0)), "26 entries but fg has 25 frames"},
+        AlignCase{"IndexPastBgEnd", alignment_json(0, 0, offset_map(25, 6)), "past bg's last frame (29)"},
+        AlignCase{"OutsideBg", alignment_json(320, 0, offset_map(25, 0)), "outside bg"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+// ------------------------------------------------------------------------------------------------ output (4)
+
+TEST_F(Cli, OutputFolderMissing) {
+  vt::TempDir out;
+  const std::string target = out / "nosuch/out.mp4";
+  const vt::Run r = vt::vidkompy({"--bg", bg(), "--fg", fg(), "--alignment", align(), "-o", target});
+  EXPECT_EQ(r.code, 4) << r.err;
+  expect_one_error_line(r);
+  EXPECT_EQ(r.err.rfind(kErr + target + ": ", 0), 0u) << r.err;
+  EXPECT_TRUE(out.list().empty());
+}
+
+TEST_F(Cli, OutputParentIsAFile) {
+  vt::TempDir out;
+  write_file(out / "notes.txt", "x");
+  const std::string target = out / "notes.txt/out.mp4";
+  const vt::Run r = vt::vidkompy({"--bg", bg(), "--fg", fg(), "--alignment", align(), "-o", target});
+  EXPECT_EQ(r.code, 4) << r.err;
+  expect_one_error_line(r);
+  EXPECT_EQ(r.err.rfind(kErr + target + ": ", 0), 0u) << r.err;
+  EXPECT_EQ(out.list(), std::vector<std::string>{"notes.txt"});
+  EXPECT_EQ(vt::slurp(out / "notes.txt"), "x");
+}
+
+TEST_F(Cli, OutputIsADirectory) {
+  vt::TempDir out;
+  fs::create_directory(out / "out.mp4");
+  const vt::Run r = vt::vidkompy({"--bg", bg(), "--fg", fg(), "--alignment", align(), "-o", out / "out.mp4"});
+  EXPECT_EQ(r.code, 4) << r.err;
+  expect_one_error_line(r);
+  EXPECT_EQ(out.list(), std::vector<std::string>{"out.mp4"});
+  EXPECT_TRUE(fs::is_empty(out / "out.mp4"));
+}
+
+TEST_F(Cli, OutputFolderReadOnly) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root writes into a 0555 folder anyway";
+  vt::TempDir out;
+  fs::permissions(out.path(), fs::perms::owner_read | fs::perms::owner_exec);
+  const vt::Run r = vt::vidkompy({"--bg", bg(), "--fg", fg(), "--alignment", align(), "-o", out / "out.mp4"});
+  fs::permissions(out.path(), fs::perms::owner_all);
+  EXPECT_EQ(r.code, 4) << r.err;
+  expect_one_error_line(r);
+  EXPECT_TRUE(out.list().empty());
+}
+
+TEST_F(Cli, OutputEqualToAnInputIsRefused) {
+  const auto before_bg = vt::slurp(bg()), before_fg = vt::slurp(fg()), before_align = vt::slurp(align());
+  // The same file under other spellings counts too.
+  for (const std::string& target : {bg(), fg(), align(), in_->path() + "/./wide.mp4", in_->path() + "//detail.mp4"}) {
+    const vt::Run r = vt::vidkompy({"--bg", bg(), "--fg", fg(), "--alignment", align(), "-o", target});
+    EXPECT_EQ(r.code, 4) << target << ": " << r.err;
+    expect_one_error_line(r);
+    EXPECT_NE(r.err.find("overwrite the input"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(vt::slurp(bg()), before_bg);
+  EXPECT_EQ(vt::slurp(fg()), before_fg);
+  EXPECT_EQ(vt::slurp(align()), before_align);
+  // TearDown checks that no temporary file was left next to the inputs.
+}
+
+TEST_F(Cli, ReportOverAnInputOrTheVideoIsRefused) {
+  const auto before_bg = vt::slurp(bg()), before_fg = vt::slurp(fg());
+  vt::TempDir out;
+  for (bool align_only : {false, true}) {
+    for (const std::string& report : {bg(), fg(), in_->path() + "/./wide.mp4"}) {
+      std::vector<std::string> args = {"--bg", bg(), "--fg", fg(), "--json", report, "-o", out / "out.mp4"};
+      if (align_only) {
+        args.push_back("--align-only");  // fails with 3 in this version, but must not touch the input first
+      } else {
+        args.insert(args.end(), {"--alignment", align()});
+      }
+      const vt::Run r = vt::vidkompy(args);
+      EXPECT_NE(r.code, 0) << report;
+      expect_one_error_line(r);
+      if (!align_only) {
+        EXPECT_EQ(r.code, 4) << r.err;
+        EXPECT_EQ(r.err.rfind(kErr + report + ": ", 0), 0u) << r.err;
+        EXPECT_NE(r.err.find("overwrite the input"), std::string::npos) << r.err;
+      }
+    }
+  }
+  EXPECT_EQ(vt::slurp(bg()), before_bg);
+  EXPECT_EQ(vt::slurp(fg()), before_fg);
+  // --json naming the video output itself: one would silently replace the other.
+  const vt::Run r = vt::vidkompy(
+      {"--bg", bg(), "--fg", fg(), "--alignment", align(), "--json", out / "out.mp4", "-o", out / "./out.mp4"});
+  EXPECT_EQ(r.code, 4) << r.err;
+  expect_one_error_line(r);
+  EXPECT_TRUE(out.list().empty());
+}
+
+TEST_F(Cli, OutputNameTooLongFailsAtRenderWithoutLeftovers) {
+  // The folder exists and is writable, so the early check passes; creating the file itself then fails.
+  vt::TempDir out;
+  const std::string target = out / (std::string(300, 'x') + ".mp4");
+  const vt::Run r = vt::vidkompy({"--bg", bg(), "--fg", fg(), "--alignment", align(), "-o", target});
+  EXPECT_EQ(r.code, 4) << r.err;
+  expect_one_error_line(r);
+  EXPECT_EQ(r.err.rfind(kErr + target + ": ", 0), 0u) << r.err;
+  EXPECT_TRUE(out.list().empty());
+}
+
+TEST_F(Cli, ReportFolderMissingExitsFour) {
+  vt::TempDir out;
+  const std::string report = out / "nosuch/report.json";
+  const vt::Run r =
+      vt::vidkompy({"--bg", bg(), "--fg", fg(), "--alignment", align(), "--json", report, "-o", out / "out.mp4"});
+  EXPECT_EQ(r.code, 4) << r.err;
+  expect_one_error_line(r);
+  EXPECT_EQ(r.err.rfind(kErr + report + ": ", 0), 0u) << r.err;
+  EXPECT_TRUE(out.list().empty());  // no render after a failed report
+}
+
+// ------------------------------------------------------------------------------------------------ success (0)
+
+TEST_F(Cli, RendersFromHandWrittenAlignment) {
+  vt::TempDir out;
+  const std::string target = out / "result.mp4";
+  const vt::Run r = vt::vidkompy(
+      {"--bg", bg(), "--fg", fg(), "--alignment", align(), "-o", target, "--preset", "ultrafast", "--crf", "10"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_EQ(r.err.find(kErr), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("wrote " + target), std::string::npos) << r.err;
+  EXPECT_EQ(out.list(), std::vector<std::string>{"result.mp4"});
+
+  // bg's size, fg's frame count and rate, bg's audio.
+  vidkompy::VideoInfo info;
+  ASSERT_TRUE(vidkompy::probe(target, info).ok());
+  EXPECT_EQ(info.width, 320);
+  EXPECT_EQ(info.height, 240);
+  EXPECT_EQ(info.frames, kFgFrames);
+  EXPECT_EQ(info.fps.num, 25);
+  EXPECT_EQ(info.fps.den, 1);
+  EXPECT_EQ(info.codec, "h264");
+  EXPECT_TRUE(info.has_audio);
+  EXPECT_EQ(info.audio_codec, "aac");
+
+  // fg sits at (40, 60) frame for frame; the rest is bg's blue (BT.601 Y 41).
+  const auto fg_frames = vt::decode_all(fg());
+  const auto frames = vt::decode_all(target);
+  ASSERT_EQ(frames.size(), size_t(kFgFrames));
+  for (size_t i = 0; i < frames.size(); ++i) {
+    const vidkompy::Image& o = frames[i]->image;
+    EXPECT_GT(vt::psnr(o, fg_frames[i]->image, 0, {kX, kY, 160, 120}, 0, 0), 32.0) << "frame " << i;
+    if (i + 1 < frames.size()) {
+      EXPECT_LT(vt::psnr(o, fg_frames[i + 1]->image, 0, {kX, kY, 160, 120}, 0, 0),
+                vt::psnr(o, fg_frames[i]->image, 0, {kX, kY, 160, 120}, 0, 0))
+          << "frame " << i;
+    }
+    const std::pair<int, int> outside[] = {
+        {5, 5}, {315, 235}, {kX - 4, kY + 50}, {kX + 164, kY + 50}, {kX + 80, kY + 124}};
+    for (auto [x, y] : outside)
+      EXPECT_NEAR(o.plane[0].row(y)[x], 41, 3) << "frame " << i << " at " << x << "," << y;
+  }
+}
+
+TEST_F(Cli, DefaultOutputNameInWorkingDirectory) {
+  vt::TempDir cwd;
+  const vt::Run r =
+      vidkompy_in(cwd.path(), {"--bg", bg(), "--fg", fg(), "--alignment", align(), "--preset", "ultrafast"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(cwd.list(), std::vector<std::string>{"wide_overlay_detail.mp4"});
+  vidkompy::VideoInfo info;
+  EXPECT_TRUE(vidkompy::probe(cwd / "wide_overlay_detail.mp4", info).ok());
+  EXPECT_EQ(info.frames, kFgFrames);
+}
+
+TEST_F(Cli, JsonToStdoutKeepsLogsOnStderr) {
+  vt::TempDir out;
+  const vt::Run r = vt::vidkompy({"--bg", bg(), "--fg", fg(), "--alignment", align(), "--json", "-", "-o",
+                                  out / "out.mp4", "--preset", "ultrafast"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_FALSE(r.out.empty());
+  EXPECT_EQ(r.out.front(), '{');
+  nlohmann::json j;
+  ASSERT_NO_THROW(j = nlohmann::json::parse(r.out)) << r.out;
+  EXPECT_EQ(j.at("spatial").at("x").get<double>(), kX);
+  EXPECT_EQ(j.at("spatial").at("y").get<double>(), kY);
+  EXPECT_EQ(j.at("spatial").at("scale").get<double>(), 1.0);
+  EXPECT_EQ(j.at("temporal").at("map").get<std::vector<int64_t>>(), offset_map(kFgFrames, kOffset));
+  EXPECT_EQ(j.at("bg").at("width").get<int>(), 320);
+  EXPECT_EQ(j.at("bg").at("frames").get<int>(), kBgFrames);
+  EXPECT_EQ(j.at("fg").at("frames").get<int>(), kFgFrames);
+  EXPECT_EQ(j.at("fg").at("fps").get<std::string>(), "25/1");
+  EXPECT_EQ(j.at("version").get<std::string>(), VIDKOMPY_VERSION);
+  // Logs (the "wrote" line) went to stderr, and the render happened.
+  EXPECT_EQ(r.out.find("vidkompy:"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("wrote "), std::string::npos) << r.err;
+  EXPECT_EQ(out.list(), std::vector<std::string>{"out.mp4"});
+}
+
+TEST_F(Cli, JsonToFileRoundTrips) {
+  vt::TempDir out;
+  const std::string report = out / "report.json";
+  const vt::Run r = vt::vidkompy({"--bg", bg(), "--fg", fg(), "--alignment", align(), "--json", report, "-o",
+                                  out / "a.mp4", "--preset", "ultrafast", "-q"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_EQ(out.list(), (std::vector<std::string>{"a.mp4", "report.json"}));
+  // The written report is itself a valid --alignment input.
+  const vt::Run again = vt::vidkompy(
+      {"--bg", bg(), "--fg", fg(), "--alignment", report, "-o", out / "b.mp4", "--preset", "ultrafast", "-q"});
+  EXPECT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(out.list(), (std::vector<std::string>{"a.mp4", "b.mp4", "report.json"}));
+}
+
+TEST_F(Cli, QuietPrintsNothingOnSuccess) {
+  vt::TempDir out;
+  for (const char* q : {"-q", "--quiet"}) {
+    const vt::Run r = vt::vidkompy(
+        {"--bg", bg(), "--fg", fg(), "--alignment", align(), "-o", out / "out.mp4", "--preset", "ultrafast", q});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(r.err.empty()) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+  EXPECT_EQ(out.list(), std::vector<std::string>{"out.mp4"});  // overwritten in place, no temporary left
+}
+
+TEST_F(Cli, VerbosePrintsTimingTable) {
+  vt::TempDir out;
+  const vt::Run r = vt::vidkompy(
+      {"--bg", bg(), "--fg", fg(), "--alignment", align(), "-o", out / "out.mp4", "--preset", "ultrafast", "-v"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  for (const char* stage : {"probe", "load", "render", "total"})
+    EXPECT_NE(r.err.find(stage), std::string::npos) << r.err;
+}
+
+}  // namespace

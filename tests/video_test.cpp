@@ -1,0 +1,447 @@
+// Video I/O through the library: probe() of generated clips (frame rates, audio, Matroska/WebM, rotation, bad
+// inputs) and open_frames() decoding (frame counts, pixel values, scaling, rewind, presentation order).
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <string>
+
+#include "testutil.hpp"
+#include "vidkompy/types.hpp"
+#include "vidkompy/video.hpp"
+
+namespace fs = std::filesystem;
+using vt::quote;
+
+namespace {
+
+// FFmpeg's own log stays silent, as in the CLI without -v (damaged inputs below would otherwise spam it).
+const bool kQuietFfmpeg = (vidkompy::set_ffmpeg_log_level(0), true);
+
+// stdout of a shell command (used for ffprobe cross-checks).
+std::string shell_out(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  ::pclose(p);
+  return out;
+}
+
+// A testsrc2 clip of n frames at `rate` (an ffmpeg rate string), 160x120, H.264 unless extra says otherwise.
+void make_clip(const std::string& path, const std::string& rate, int n, const std::string& extra = "") {
+  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i testsrc2=size=160x120:rate=" + rate + " -frames:v " + std::to_string(n) +
+                         " -pix_fmt yuv420p " + extra + " " + quote(path)));
+}
+
+vidkompy::VideoInfo probe_ok(const std::string& path) {
+  vidkompy::VideoInfo info;
+  const vidkompy::Status st = vidkompy::probe(path, info);
+  EXPECT_TRUE(st.ok()) << path << ": " << (st.errors.empty() ? "" : st.errors[0]);
+  return info;
+}
+
+// Mean of plane p over the whole picture.
+double plane_mean(const vidkompy::Image& img, int p) {
+  const vidkompy::Plane& pl = img.plane[p];
+  double sum = 0;
+  for (int y = 0; y < pl.height; ++y)
+    for (int x = 0; x < pl.width; ++x) sum += pl.row(y)[x];
+  return sum / (double(pl.width) * pl.height);
+}
+
+// Largest deviation of plane p from `value`.
+int plane_max_dev(const vidkompy::Image& img, int p, int value) {
+  const vidkompy::Plane& pl = img.plane[p];
+  int dev = 0;
+  for (int y = 0; y < pl.height; ++y)
+    for (int x = 0; x < pl.width; ++x) dev = std::max(dev, std::abs(int(pl.row(y)[x]) - value));
+  return dev;
+}
+
+vidkompy::Rect full(const vidkompy::Image& img) { return {0, 0, img.width, img.height}; }
+
+// ------------------------------------------------------------------------------------------------ probe
+
+struct RateCase {
+  const char* rate;
+  int num, den;
+  int frames;
+};
+
+class ProbeRate : public ::testing::TestWithParam<RateCase> {};
+
+TEST_P(ProbeRate, ExactRationalFramesSizeDuration) {
+  const RateCase c = GetParam();
+  vt::TempDir dir;
+  const std::string path = dir / "clip.mp4";
+  make_clip(path, c.rate, c.frames);
+  const vidkompy::VideoInfo info = probe_ok(path);
+  EXPECT_EQ(info.path, path);
+  EXPECT_EQ(info.fps.num, c.num);
+  EXPECT_EQ(info.fps.den, c.den);
+  EXPECT_EQ(info.frames, c.frames);
+  EXPECT_EQ(info.width, 160);
+  EXPECT_EQ(info.height, 120);
+  EXPECT_EQ(info.codec, "h264");
+  EXPECT_EQ(info.pix_fmt, "yuv420p");
+  EXPECT_NE(info.container.find("mp4"), std::string::npos) << info.container;
+  EXPECT_NEAR(info.duration, double(c.frames) * c.den / c.num, 0.02);
+  EXPECT_NEAR(info.start_time, 0.0, 1e-6);
+  EXPECT_EQ(info.rotation, 0);
+  EXPECT_FALSE(info.has_audio);
+  EXPECT_TRUE(info.audio_codec.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Rates, ProbeRate,
+                         ::testing::Values(RateCase{"24", 24, 1, 24}, RateCase{"25", 25, 1, 25},
+                                           RateCase{"30000/1001", 30000, 1001, 30}, RateCase{"60", 60, 1, 60}),
+                         [](const auto& info) {
+                           std::string n = info.param.rate;
+                           for (char& ch : n)
+                             if (ch == '/') ch = '_';
+                           return "fps" + n;
+                         });
+
+TEST(Probe, WithAacAudio) {
+  vt::TempDir dir;
+  const std::string path = dir / "av.mp4";
+  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i testsrc2=size=160x120:rate=25 -f lavfi -i sine=frequency=440:sample_rate=48000 "
+                         "-frames:v 25 -t 1 -pix_fmt yuv420p -c:a aac " + quote(path)));
+  const vidkompy::VideoInfo info = probe_ok(path);
+  EXPECT_TRUE(info.has_audio);
+  EXPECT_EQ(info.audio_codec, "aac");
+  EXPECT_EQ(info.audio_rate, 48000);
+  EXPECT_EQ(info.audio_channels, 1);
+  // The audio stream does not disturb the video facts.
+  EXPECT_EQ(info.fps.num, 25);
+  EXPECT_EQ(info.fps.den, 1);
+  EXPECT_EQ(info.frames, 25);
+  EXPECT_EQ(info.width, 160);
+  EXPECT_EQ(info.height, 120);
+  EXPECT_NEAR(info.duration, 1.0, 0.02);
+}
+
+TEST(Probe, MatroskaH264FramesCountedByDemuxing) {
+  vt::TempDir dir;
+  const std::string path = dir / "clip.mkv";
+  make_clip(path, "25", 37);
+  // Precondition: the header carries no frame count, so probe() has to count packets.
+  ASSERT_EQ(shell_out("ffprobe -v error -select_streams v:0 -show_entries stream=nb_frames -of csv=p=0 " + quote(path))
+                .substr(0, 3),
+            "N/A");
+  const vidkompy::VideoInfo info = probe_ok(path);
+  EXPECT_NE(info.container.find("matroska"), std::string::npos) << info.container;
+  EXPECT_EQ(info.frames, 37);
+  EXPECT_EQ(info.fps.num, 25);
+  EXPECT_EQ(info.fps.den, 1);
+  EXPECT_NEAR(info.duration, 37 / 25.0, 0.05);
+  EXPECT_EQ(vt::decode_all(path).size(), 37u);
+}
+
+TEST(Probe, WebmVp8FramesCountedByDemuxing) {
+  vt::TempDir dir;
+  const std::string path = dir / "clip.webm";
+  make_clip(path, "30", 45, "-c:v libvpx -deadline realtime -b:v 200k");
+  const vidkompy::VideoInfo info = probe_ok(path);
+  EXPECT_NE(info.container.find("webm"), std::string::npos) << info.container;
+  EXPECT_EQ(info.codec, "vp8");
+  EXPECT_EQ(info.frames, 45);
+  EXPECT_EQ(info.fps.num, 30);
+  EXPECT_EQ(info.fps.den, 1);
+  EXPECT_EQ(info.width, 160);
+  EXPECT_EQ(info.height, 120);
+  EXPECT_NEAR(info.duration, 1.5, 0.05);
+  EXPECT_EQ(vt::decode_all(path).size(), 45u);
+}
+
+// rotation is in clockwise degrees, the direction ffmpeg's own autorotate turns the picture: a display matrix
+// of -90 (the usual portrait phone clip) is 90. The `rotate` tag's sign differs between ffmpeg releases, so the
+// test reads the matrix back with ffprobe and requires that both quarter turns are told apart.
+TEST(Probe, RotationFromDisplayMatrix) {
+  vt::TempDir dir;
+  const std::string plain = dir / "plain.mp4";
+  make_clip(plain, "25", 10);
+  std::set<int> seen;
+  for (int tag : {90, 180, 270}) {
+    const std::string path = dir / ("rot" + std::to_string(tag) + ".mp4");
+    ASSERT_TRUE(vt::ffmpeg("-i " + quote(plain) + " -c copy -metadata:s:v:0 rotate=" + std::to_string(tag) + " " +
+                           quote(path)));
+    const std::string matrix = shell_out(
+        "ffprobe -v error -select_streams v:0 -show_entries stream_side_data=rotation -of csv=p=0 " + quote(path));
+    ASSERT_FALSE(matrix.empty()) << "no display matrix written for rotate=" << tag;
+    const int ccw = int(std::lround(std::strtod(matrix.c_str(), nullptr)));  // ffprobe: counter-clockwise
+    const int expected = ((-ccw) % 360 + 360) % 360;
+    const vidkompy::VideoInfo info = probe_ok(path);
+    EXPECT_EQ(info.rotation, expected) << "rotate=" << tag << ", display matrix " << ccw;
+    EXPECT_EQ(info.width, 160);  // coded size, not the displayed one
+    EXPECT_EQ(info.height, 120);
+    seen.insert(info.rotation);
+  }
+  EXPECT_EQ(seen, (std::set<int>{90, 180, 270}));
+  EXPECT_EQ(probe_ok(plain).rotation, 0);
+}
+
+// ------------------------------------------------------------------------------------------------ decode
+
+TEST(Decode, FrameCountMatchesProbe) {
+  vt::TempDir dir;
+  for (const char* rate : {"24", "30000/1001"}) {
+    const std::string path = dir / "clip.mp4";
+    make_clip(path, rate, 29);
+    const vidkompy::VideoInfo info = probe_ok(path);
+    EXPECT_EQ(info.frames, 29);
+    vidkompy::Context ctx = vt::quiet_context();
+    vidkompy::Status st;
+    auto src = vidkompy::open_frames(ctx, path, {}, st);
+    ASSERT_TRUE(st.ok());
+    ASSERT_TRUE(src);
+    EXPECT_EQ(src->index(), -1);
+    vidkompy::Image img;
+    int64_t n = 0;
+    while (src->next(img)) {
+      EXPECT_EQ(src->index(), n);
+      EXPECT_EQ(img.width, 160);
+      EXPECT_EQ(img.height, 120);
+      EXPECT_EQ(img.plane[1].width, 80);
+      EXPECT_EQ(img.plane[1].height, 60);
+      ++n;
+    }
+    EXPECT_EQ(n, info.frames) << rate;
+    EXPECT_TRUE(src->status().ok());
+    EXPECT_FALSE(src->next(img));  // stays at the end
+  }
+}
+
+TEST(Decode, SolidColoursHaveKnownYuv) {
+  struct Colour {
+    const char* name;
+    int y, u, v;
+  };
+  // BT.601 limited range, which is what lavfi's colour source and libx264 produce for these.
+  const Colour colours[] = {{"black", 16, 128, 128}, {"white", 235, 128, 128}, {"red", 81, 90, 240}};
+  vt::TempDir dir;
+  for (const Colour& c : colours) {
+    const std::string path = dir / (std::string(c.name) + ".mp4");
+    ASSERT_TRUE(vt::ffmpeg(std::string("-f lavfi -i color=c=") + c.name +
+                           ":size=64x48:rate=25 -frames:v 5 -pix_fmt yuv420p " + quote(path)));
+    const auto frames = vt::decode_all(path);
+    ASSERT_EQ(frames.size(), 5u) << c.name;
+    for (const auto& f : frames) {
+      EXPECT_LE(plane_max_dev(f->image, 0, c.y), 2) << c.name << " Y mean " << plane_mean(f->image, 0);
+      EXPECT_LE(plane_max_dev(f->image, 1, c.u), 2) << c.name << " U mean " << plane_mean(f->image, 1);
+      EXPECT_LE(plane_max_dev(f->image, 2, c.v), 2) << c.name << " V mean " << plane_mean(f->image, 2);
+    }
+  }
+}
+
+TEST(Decode, ScalesToRequestedSize) {
+  vt::TempDir dir;
+  const std::string path = dir / "clip.mp4";
+  make_clip(path, "25", 6);
+  const auto big = vt::decode_all(path);
+  const auto small = vt::decode_all(path, 80, 60);
+  ASSERT_EQ(big.size(), 6u);
+  ASSERT_EQ(small.size(), 6u);
+  for (size_t i = 0; i < small.size(); ++i) {
+    const vidkompy::Image& s = small[i]->image;
+    EXPECT_EQ(s.width, 80);
+    EXPECT_EQ(s.height, 60);
+    EXPECT_EQ(s.plane[1].width, 40);
+    EXPECT_EQ(s.plane[2].height, 30);
+    // The scaled picture is the same picture: compare with a 2x2 box average of the full-size luma.
+    vidkompy::ImageBuffer ref(80, 60);
+    ref.fill(0, 128, 128);
+    const vidkompy::Plane& b = big[i]->image.plane[0];
+    for (int y = 0; y < 60; ++y)
+      for (int x = 0; x < 80; ++x)
+        ref.image.plane[0].row(y)[x] = uint8_t((b.row(2 * y)[2 * x] + b.row(2 * y)[2 * x + 1] +
+                                                b.row(2 * y + 1)[2 * x] + b.row(2 * y + 1)[2 * x + 1] + 2) / 4);
+    EXPECT_GT(vt::psnr(s, ref.image, 0, full(s)), 35.0) << "frame " << i;
+  }
+  // Odd and enlarged sizes work too.
+  const auto odd = vt::decode_all(path, 33, 17);
+  ASSERT_EQ(odd.size(), 6u);
+  EXPECT_EQ(odd[0]->image.width, 33);
+  EXPECT_EQ(odd[0]->image.height, 17);
+  EXPECT_EQ(odd[0]->image.plane[1].width, 17);
+  EXPECT_EQ(odd[0]->image.plane[1].height, 9);
+  const auto large = vt::decode_all(path, 320, 240);
+  ASSERT_EQ(large.size(), 6u);
+  EXPECT_EQ(large[0]->image.width, 320);
+  EXPECT_EQ(large[0]->image.height, 240);
+}
+
+TEST(Decode, RewindRestartsAtFrameZeroWithIdenticalPixels) {
+  vt::TempDir dir;
+  const std::string path = dir / "clip.mp4";
+  make_clip(path, "25", 12);
+  for (vidkompy::DecodeOptions opt : {vidkompy::DecodeOptions{}, vidkompy::DecodeOptions{80, 60}}) {
+    vidkompy::Context ctx = vt::quiet_context();
+    vidkompy::Status st;
+    auto src = vidkompy::open_frames(ctx, path, opt, st);
+    ASSERT_TRUE(src);
+    std::vector<std::unique_ptr<vidkompy::ImageBuffer>> first;
+    vidkompy::Image img;
+    for (int i = 0; i < 7; ++i) {
+      ASSERT_TRUE(src->next(img));
+      first.push_back(vt::copy_image(img));
+    }
+    ASSERT_TRUE(src->rewind().ok());
+    EXPECT_EQ(src->index(), -1);
+    for (int i = 0; i < 7; ++i) {
+      ASSERT_TRUE(src->next(img));
+      EXPECT_EQ(src->index(), i);
+      for (int p = 0; p < 3; ++p)
+        EXPECT_EQ(vt::psnr(img, first[i]->image, p, {0, 0, img.plane[p].width, img.plane[p].height}), 99.0)
+            << "frame " << i << " plane " << p;
+    }
+    // Rewind after running to the end, too.
+    while (src->next(img)) {
+    }
+    EXPECT_EQ(src->index(), 11);
+    ASSERT_TRUE(src->rewind().ok());
+    ASSERT_TRUE(src->next(img));
+    EXPECT_EQ(vt::psnr(img, first[0]->image, 0, full(img)), 99.0);
+  }
+}
+
+TEST(Decode, PresentationOrderWithBFrames) {
+  vt::TempDir dir;
+  const std::string intra = dir / "intra.mp4", bframes = dir / "bframes.mp4";
+  // Each testsrc2 frame differs from its neighbours (moving parts and a running clock).
+  make_clip(intra, "25", 25, "-c:v libx264 -g 1 -crf 12");
+  make_clip(bframes, "25", 25, "-c:v libx264 -bf 3 -crf 12");
+  // Precondition: the second file really is coded out of order.
+  const std::string types =
+      shell_out("ffprobe -v error -select_streams v:0 -show_entries frame=pict_type -of csv=p=0 " + quote(bframes));
+  ASSERT_NE(types.find('B'), std::string::npos) << types;
+  const auto a = vt::decode_all(intra);
+  const auto b = vt::decode_all(bframes);
+  ASSERT_EQ(a.size(), 25u);
+  ASSERT_EQ(b.size(), 25u);
+  for (size_t i = 0; i < a.size(); ++i) {
+    const vidkompy::Image& ai = a[i]->image;
+    const double same = vt::psnr(ai, b[i]->image, 0, full(ai));
+    EXPECT_GT(same, 35.0) << "frame " << i;
+    // And the neighbours are clearly worse matches, so a swapped pair would be caught.
+    for (size_t j : {i - 1, i + 1}) {
+      if (j >= a.size()) continue;
+      EXPECT_GT(same, vt::psnr(ai, b[j]->image, 0, full(ai)) + 3.0) << "frame " << i << " vs " << j;
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ bad inputs
+
+// probe() and open_frames() fail with the input code and a message that starts with the path.
+void expect_input_error(const std::string& path, const std::string& why_part = "") {
+  vidkompy::VideoInfo info;
+  const vidkompy::Status st = vidkompy::probe(path, info);
+  EXPECT_EQ(st.code, vidkompy::kExitInput) << path;
+  ASSERT_EQ(st.errors.size(), 1u) << path;
+  EXPECT_EQ(st.errors[0].rfind(path + ": ", 0), 0u) << st.errors[0];
+  EXPECT_GT(st.errors[0].size(), path.size() + 2) << "no reason given";
+  EXPECT_EQ(st.errors[0].find('\n'), std::string::npos);
+  if (!why_part.empty()) {
+    EXPECT_NE(st.errors[0].find(why_part), std::string::npos) << st.errors[0];
+  }
+
+  vidkompy::Context ctx = vt::quiet_context();
+  vidkompy::Status ost;
+  auto src = vidkompy::open_frames(ctx, path, {}, ost);
+  if (src) {  // a container that opens but holds no decodable video yields no frame and then an input error
+    vidkompy::Image img;
+    EXPECT_FALSE(src->next(img)) << path;
+    EXPECT_EQ(src->status().code, vidkompy::kExitInput) << path;
+  } else {
+    EXPECT_EQ(ost.code, vidkompy::kExitInput) << path;
+    ASSERT_FALSE(ost.errors.empty());
+    EXPECT_EQ(ost.errors[0].rfind(path + ": ", 0), 0u) << ost.errors[0];
+  }
+}
+
+TEST(ProbeBad, MissingFile) {
+  vt::TempDir dir;
+  expect_input_error(dir / "missing.mp4", "No such file");
+}
+
+TEST(ProbeBad, Directory) {
+  vt::TempDir dir;
+  fs::create_directory(dir / "sub.mp4");
+  expect_input_error(dir / "sub.mp4", "directory");
+}
+
+TEST(ProbeBad, ZeroByteFile) {
+  vt::TempDir dir;
+  std::ofstream(dir / "empty.mp4").close();
+  expect_input_error(dir / "empty.mp4", "empty");
+}
+
+TEST(ProbeBad, RandomBytes) {
+  vt::TempDir dir;
+  std::mt19937 rng(1234);
+  std::string bytes(64 * 1024, '\0');
+  for (char& c : bytes) c = char(rng());
+  std::ofstream(dir / "noise.mp4", std::ios::binary) << bytes;
+  expect_input_error(dir / "noise.mp4");
+}
+
+TEST(ProbeBad, PngImage) {
+  vt::TempDir dir;
+  const std::string path = dir / "still.png";
+  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i testsrc2=size=64x48 -frames:v 1 " + quote(path)));
+  expect_input_error(path, "image");
+}
+
+TEST(ProbeBad, AudioOnlyFiles) {
+  vt::TempDir dir;
+  for (const char* name : {"tone.mp3", "tone.m4a"}) {
+    const std::string path = dir / name;
+    ASSERT_TRUE(vt::ffmpeg("-f lavfi -i sine=duration=1 " + quote(path)));
+    expect_input_error(path, "no video stream");
+  }
+}
+
+TEST(ProbeBad, TruncatedMp4) {
+  vt::TempDir dir;
+  const std::string path = dir / "cut.mp4";
+  make_clip(path, "25", 50, "-movflags +faststart");
+  const auto size = fs::file_size(path);
+  fs::resize_file(path, size * 6 / 10);
+  vidkompy::VideoInfo info;
+  const vidkompy::Status st = vidkompy::probe(path, info);
+  if (st.ok()) {
+    // The index (moov, at the front) survives: the header's frame count, and fewer frames actually decode.
+    EXPECT_EQ(info.frames, 50);
+    EXPECT_EQ(info.width, 160);
+    const auto frames = vt::decode_all(path);
+    EXPECT_GE(frames.size(), 1u);
+    EXPECT_LT(int64_t(frames.size()), info.frames);
+    std::printf("truncated MP4: probe ok, header frames %lld, decoded %zu\n", (long long)info.frames, frames.size());
+  } else {
+    std::printf("truncated MP4: probe failed: %s\n", st.errors[0].c_str());
+    EXPECT_EQ(st.code, vidkompy::kExitInput);
+    ASSERT_EQ(st.errors.size(), 1u);
+    EXPECT_EQ(st.errors[0].rfind(path + ": ", 0), 0u) << st.errors[0];
+  }
+}
+
+TEST(ProbeBad, HeaderOnlyMp4) {
+  // Cut right after the moov atom: the index is whole but no frame data is left, so nothing decodes.
+  vt::TempDir dir;
+  const std::string path = dir / "stub.mp4";
+  make_clip(path, "25", 50, "-movflags +faststart");
+  const std::string data = vt::slurp(path);
+  const size_t mdat = data.find("mdat");
+  ASSERT_NE(mdat, std::string::npos);
+  fs::resize_file(path, mdat + 4);
+  expect_input_error(path, "no decodable video frame");
+}
+
+}  // namespace
