@@ -304,22 +304,38 @@ Status scan_video(const Context& ctx, const VideoInfo& info, int thumb_w, int th
 
 Status decode_gray_at(const Context&, const VideoInfo& info, int64_t pts, int count, std::vector<Gray>& out) {
   out.clear();
-  Decoder dec;
-  std::string why;
-  if (!dec.open(info.path, false, why)) return Status::Fail(kExitInput, info.path, why);
-  AVStream* st = dec.stream();
-  if (pts != AV_NOPTS_VALUE &&
-      av_seek_frame(dec.format(), st->index, pts, AVSEEK_FLAG_BACKWARD) >= 0)
-    avcodec_flush_buffers(dec.codec());
-  SwsPtr sws;
-  while (AVFrame* f = dec.next()) {
-    if (pts == AV_NOPTS_VALUE || f->best_effort_timestamp >= pts) {
-      out.push_back(to_gray(f, sws));
-      if (int(out.size()) == count) break;
+  // Seek to a keyframe before pts. Frames decoded before the first keyframe after a seek may be garbage
+  // (open GOPs, streams without IDR frames), so skip them; when that skips past pts, seek further back.
+  for (double back : {0.0, 1.0, 4.0, 16.0, -1.0}) {
+    Decoder dec;
+    std::string why;
+    if (!dec.open(info.path, false, why)) return Status::Fail(kExitInput, info.path, why);
+    AVStream* st = dec.stream();
+    if (pts != AV_NOPTS_VALUE && back >= 0) {
+      const int64_t target = pts - int64_t(back / av_q2d(st->time_base));
+      if (av_seek_frame(dec.format(), st->index, target, AVSEEK_FLAG_BACKWARD) >= 0) avcodec_flush_buffers(dec.codec());
     }
+    SwsPtr sws;
+    bool clean = back < 0;  // decoding from the start is as clean as it gets
+    bool missed = false;
+    while (AVFrame* f = dec.next()) {
+      // Some files mark frames as sync samples that do not decode cleanly on their own: trust only frames the
+      // decoder reports no error for, from a keyframe on.
+      const bool damaged = f->decode_error_flags || (f->flags & AV_FRAME_FLAG_CORRUPT);
+      clean = (clean || f->key_frame) && !damaged;
+      if (pts == AV_NOPTS_VALUE || f->best_effort_timestamp >= pts) {
+        if (!clean) {
+          missed = true;
+          break;
+        }
+        out.push_back(to_gray(f, sws));
+        if (int(out.size()) == count) break;
+      }
+    }
+    if (!missed && !out.empty()) return Status::Ok();
+    out.clear();
   }
-  if (out.empty()) return Status::Fail(kExitInput, info.path, "cannot decode the frame again");
-  return Status::Ok();
+  return Status::Fail(kExitInput, info.path, "cannot decode the frame again");
 }
 
 Gray resize_gray(const Gray& src, int w, int h) {

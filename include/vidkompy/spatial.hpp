@@ -81,7 +81,7 @@ struct SpatialResult {
 SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOptions& opt = {});
 
 // Below this confidence the placement is rejected (exit 3): measured on unrelated pairs, see README.
-constexpr double kSpatialThreshold = 0.5;
+constexpr double kSpatialThreshold = 0.7;
 
 // The stage: decode sample frames of both videos, find the placement, fail with exit 3 below the threshold.
 Status place(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& placement);
