@@ -46,6 +46,12 @@ Status check_output(const Context& ctx) {
     const fs::path j = fs::weakly_canonical(json, ec_json), o = fs::weakly_canonical(out, ec_out);
     if (!ctx.opt.align_only && !ec_json && !ec_out && j == o)
       return Status::Fail(kExitOutput, json, "the report and the video output are the same file");
+    fs::path dir = fs::path(json).parent_path();
+    if (dir.empty()) dir = ".";
+    if (!fs::is_directory(dir, ec))
+      return Status::Fail(kExitOutput, json, "cannot create the report file: folder " + dir.string() + " does not exist");
+    if (::access(dir.c_str(), W_OK | X_OK) != 0)
+      return Status::Fail(kExitOutput, json, "cannot create the report file: " + std::string(std::strerror(errno)));
   }
   if (ctx.opt.align_only) return Status::Ok();
   struct stat os {};
