@@ -47,6 +47,8 @@ CliResult parse_cli(int argc, char** argv, Options& opt) {
   app.add_option("--alignment", opt.alignment, "Render with the alignment from a saved report")
       ->option_text("FILE")
       ->excludes(align_only);
+  app.add_option("--model", opt.model, "TorchScript frame embedder [default: the bundled model]")
+      ->option_text("FILE");
   app.add_flag("-v,--verbose", opt.verbose, "More log lines and the per-stage timing table");
   app.add_flag("-q,--quiet", opt.quiet, "Only errors");
   app.set_version_flag("--version", std::string("vidkompy ") + VIDKOMPY_VERSION);

@@ -14,6 +14,7 @@
 
 #include "vidkompy/report.hpp"
 #include "vidkompy/spatial.hpp"
+#include "vidkompy/temporal.hpp"
 #include "vidkompy/video.hpp"
 
 namespace vidkompy {
@@ -85,13 +86,8 @@ Status align(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& 
     st = place(ctx, bg, fg, spatial);
   }
   if (!st.ok()) return st;
-  temporal = {};
-  // Temporal alignment lands with issue #4: --align-only reports the placement with an empty map; a render
-  // needs the map, so it stops here rather than invent one.
-  if (ctx.opt.align_only) return Status::Ok();
-  return Status::Fail(kExitAlign, fg.path,
-                      "automatic temporal alignment is not available in this version yet; render from a report "
-                      "with --alignment FILE");
+  ScopedTimer t(ctx, "match");  // which bg frame shows each fg frame's moment
+  return match(ctx, bg, fg, spatial, temporal);
 }
 
 Status report(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Placement& spatial,

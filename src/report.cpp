@@ -62,7 +62,11 @@ std::string report_json(const Report& r) {
         {"confidence", r.spatial.confidence},
         {"x_px", std::lround(r.spatial.x)},
         {"y_px", std::lround(r.spatial.y)}}},
-      {"temporal", {{"map", r.temporal.map}, {"confidence", r.temporal.confidence}}},
+      {"temporal",
+       {{"map", r.temporal.map},
+        {"confidence", r.temporal.confidence},
+        {"clamped_start", r.temporal.clamped_start},
+        {"clamped_end", r.temporal.clamped_end}}},
       {"timings", timings},
   };
   return j.dump(2) + "\n";

@@ -338,6 +338,66 @@ Status decode_gray_at(const Context&, const VideoInfo& info, int64_t pts, int co
   return Status::Fail(kExitInput, info.path, "cannot decode the frame again");
 }
 
+namespace {
+
+// Plane pointers of `f` moved to the region's top-left (aligned down to the chroma grid). Returns false for
+// pixel formats that cannot be addressed that way (palettes, bitstreams, hardware frames).
+bool crop_pointers(const AVFrame* f, int& x, int& y, const uint8_t* ptr[4]) {
+  const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(AVPixelFormat(f->format));
+  if (!d || (d->flags & (AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_BITSTREAM | AV_PIX_FMT_FLAG_HWACCEL))) return false;
+  x &= ~((1 << d->log2_chroma_w) - 1);
+  y &= ~((1 << d->log2_chroma_h) - 1);
+  for (int p = 0; p < 4; ++p) ptr[p] = f->data[p];
+  for (int c = 0; c < d->nb_components; ++c) {
+    const AVComponentDescriptor& comp = d->comp[c];
+    const bool chroma = (c == 1 || c == 2) && !(d->flags & AV_PIX_FMT_FLAG_RGB);
+    const int cx = chroma ? x >> d->log2_chroma_w : x, cy = chroma ? y >> d->log2_chroma_h : y;
+    // Several components may share a plane (packed formats); move each plane once, by its first component.
+    bool first = true;
+    for (int e = 0; e < c; ++e) first = first && d->comp[e].plane != comp.plane;
+    if (first) ptr[comp.plane] = f->data[comp.plane] + ptrdiff_t(cy) * f->linesize[comp.plane] + ptrdiff_t(cx) * comp.step;
+  }
+  return true;
+}
+
+}  // namespace
+
+Status extract_region(const Context& ctx, const VideoInfo& info, const Region& region, int rgb_size, int gray_size,
+                      const std::function<Status(const float* rgb, const uint8_t* gray)>& sink) {
+  Decoder dec;
+  std::string why;
+  if (!dec.open(info.path, true, why)) return Status::Fail(kExitInput, info.path, why);
+  dec.codec()->skip_loop_filter = AVDISCARD_ALL;
+  SwsPtr rgb_sws, gray_sws;
+  std::vector<uint8_t> rgb(size_t(rgb_size) * rgb_size * 3), gray(size_t(gray_size) * gray_size);
+  std::vector<float> planar(rgb.size());
+  while (AVFrame* f = dec.next()) {
+    if (ctx.interrupted()) return Status::Fail(ctx.interrupted() == SIGTERM ? kExitSigterm : kExitSigint, "", "interrupted");
+    int x = std::clamp(int(std::floor(region.x)), 0, f->width - 1), y = std::clamp(int(std::floor(region.y)), 0, f->height - 1);
+    const uint8_t* src[4];
+    if (!crop_pointers(f, x, y, src)) return Status::Fail(kExitInput, info.path, "unsupported pixel format");
+    const int w = std::clamp(int(std::ceil(region.x + region.w)) - x, 1, f->width - x);
+    const int h = std::clamp(int(std::ceil(region.y + region.h)) - y, 1, f->height - y);
+    const AVPixelFormat fmt = AVPixelFormat(f->format);
+    rgb_sws = SwsPtr(sws_getCachedContext(rgb_sws.release(), w, h, fmt, rgb_size, rgb_size, AV_PIX_FMT_RGB24, SWS_AREA,
+                                          nullptr, nullptr, nullptr));
+    gray_sws = SwsPtr(sws_getCachedContext(gray_sws.release(), w, h, fmt, gray_size, gray_size, AV_PIX_FMT_GRAY8,
+                                           SWS_AREA, nullptr, nullptr, nullptr));
+    if (!rgb_sws || !gray_sws) return Status::Fail(kExitInput, info.path, "cannot convert frames of this pixel format");
+    uint8_t* d1[4] = {rgb.data(), nullptr, nullptr, nullptr};
+    int s1[4] = {rgb_size * 3, 0, 0, 0};
+    sws_scale(rgb_sws.get(), src, f->linesize, 0, h, d1, s1);
+    uint8_t* d2[4] = {gray.data(), nullptr, nullptr, nullptr};
+    int s2[4] = {gray_size, 0, 0, 0};
+    sws_scale(gray_sws.get(), src, f->linesize, 0, h, d2, s2);
+    const size_t n = size_t(rgb_size) * rgb_size;
+    for (size_t i = 0; i < n; ++i)
+      for (int c = 0; c < 3; ++c) planar[c * n + i] = rgb[i * 3 + c] * (1.0f / 255.0f);
+    if (Status st = sink(planar.data(), gray.data()); !st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
 Gray resize_gray(const Gray& src, int w, int h) {
   Gray g;
   g.w = w;

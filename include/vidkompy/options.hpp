@@ -27,6 +27,7 @@ struct Options {
   std::string alignment;       // render from a saved report
   int crf = 18;                // libx264 constant rate factor
   std::string preset = "medium";  // libx264 preset
+  std::string model;           // TorchScript frame embedder; empty: the bundled one
 };
 
 // Parses argv into opt. Returns kExitOk to continue; a different code means "exit now with it" (usage error

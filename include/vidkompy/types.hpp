@@ -55,6 +55,8 @@ struct Placement {
 struct TimeMap {
   std::vector<int64_t> map;
   double confidence = 0.0;
+  int clamped_start = 0;  // fg frames before bg starts (shown over bg's first frame)
+  int clamped_end = 0;    // fg frames after bg ends (shown over bg's last frame)
 };
 
 // Expected failures travel as a Status: an exit code and one line per problem ("<file>: <why>").

@@ -2,6 +2,7 @@
 // the composite as H.264/MP4 with audio. Interfaces (FrameSource, Encoder) are small so tests can fake them.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -66,6 +67,17 @@ Status scan_video(const Context& ctx, const VideoInfo& info, int thumb_w, int th
 // Decodes `count` consecutive frames at full resolution, starting with the one whose stream timestamp is
 // `pts` (one seek, then decoding forward).
 Status decode_gray_at(const Context& ctx, const VideoInfo& info, int64_t pts, int count, std::vector<Gray>& out);
+
+// A region of a video's frames in its own pixel coordinates.
+struct Region {
+  double x = 0, y = 0, w = 0, h = 0;
+};
+
+// One decode pass over the video (loop filter skipped). For every frame, `region` is resized to
+// rgb_size x rgb_size RGB (floats in [0, 1], planar, for the embedder) and gray_size x gray_size luma, and
+// handed to `sink`, which may return a failure to stop early.
+Status extract_region(const Context& ctx, const VideoInfo& info, const Region& region, int rgb_size, int gray_size,
+                      const std::function<Status(const float* rgb, const uint8_t* gray)>& sink);
 
 // Reads probe data. Fails with kExitInput and a one-line reason for anything that is not a decodable video.
 Status probe(const std::string& path, VideoInfo& info);

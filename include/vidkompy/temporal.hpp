@@ -1,0 +1,96 @@
+// Temporal alignment: which bg frame shows the moment of each fg frame. The overlap region of every frame is
+// embedded (TorchScript), FAISS k-NN proposes candidates, a robust line fit gives the time relation, a banded
+// monotonic DTW follows the evidence around it, and a pixel comparison of small thumbnails picks the exact frame.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vidkompy/types.hpp"
+
+namespace vidkompy {
+
+struct Context;
+
+// Input of the embedder: RGB floats in [0, 1], N x 3 x kEmbedInput x kEmbedInput. Output: N x D, L2-normalised.
+constexpr int kEmbedInput = 128;
+
+class Embedder {
+ public:
+  virtual ~Embedder() = default;
+  // Embeds n pictures (n x 3 x kEmbedInput x kEmbedInput floats) into n x dim() floats, L2-normalised.
+  virtual void embed(const float* pictures, int n, float* out) = 0;
+  virtual int dim() const = 0;
+  virtual std::string name() const = 0;
+};
+
+// Loads a TorchScript image embedder (any model with the signature above). Throws std::runtime_error.
+std::unique_ptr<Embedder> load_torchscript_embedder(const std::string& path, int threads);
+
+// Where the bundled model is: next to the binary (models/), then under the install prefix. Empty if absent.
+std::string default_model_path();
+
+// What the decode pass keeps per frame: its embedding and a small gray thumbnail of the overlap region.
+constexpr int kThumb = 32;  // thumbnails are kThumb x kThumb
+struct Features {
+  int dim = 0;
+  std::vector<float> emb;       // frames x dim
+  std::vector<uint8_t> thumbs;  // frames x kThumb x kThumb
+  size_t frames() const { return dim ? emb.size() / size_t(dim) : 0; }
+  const float* e(size_t i) const { return &emb[i * size_t(dim)]; }
+  const uint8_t* t(size_t i) const { return &thumbs[i * kThumb * kThumb]; }
+};
+
+// bg index = slope * fg index + offset.
+struct TimeLine {
+  double slope = 1.0;
+  double offset = 0.0;
+  int inliers = 0;
+};
+
+// Candidate bg frames for each fg frame (FAISS inner-product k-NN): k per fg frame, best first.
+struct Candidates {
+  int k = 0;
+  std::vector<int64_t> index;  // fg frames x k (-1 where fewer exist)
+  std::vector<float> sim;      // fg frames x k
+};
+Candidates knn(const Features& fg, const Features& bg, int k);
+
+// Robust line through the candidates: offset by weighted voting with the slope fixed to the frame-rate ratio,
+// then a least-squares fit over the inliers (which absorbs a slightly wrong nominal rate).
+TimeLine fit_line(const Candidates& c, double rate_ratio);
+
+// Weights of thumbnail pixels for border-aware matching: 1 inside, `band_weight` within the seam band
+// (the minimal border mask scaled to the thumbnail). Empty means uniform.
+struct ThumbWeights {
+  std::vector<float> w;  // kThumb x kThumb, or empty
+};
+
+struct MatchOptions {
+  int band = 12;               // DTW band half-width in bg frames around the line
+  double line_weight = 0.004;  // cost per bg frame of distance from the line (decides only where frames look alike)
+  ThumbWeights weights;
+};
+
+// Weighted NCC of two thumbnails, in [-1, 1]; 0 when either is flat.
+double thumb_ncc(const uint8_t* a, const uint8_t* b, const ThumbWeights& w);
+
+struct MatchResult {
+  TimeMap time;
+  TimeLine line;
+  int clamped_start = 0;  // fg frames before bg starts, mapped to bg frame 0
+  int clamped_end = 0;    // fg frames after bg ends, mapped to bg's last frame
+};
+
+// The map from features: line, banded DTW on embeddings, then the exact frame by thumbnails (a second DTW in a
+// narrow band). Monotonic non-decreasing. Pure: no I/O.
+MatchResult match_frames(const Features& fg, const Features& bg, double rate_ratio, const MatchOptions& opt);
+
+// Below this confidence the map is rejected (exit 3).
+constexpr double kTemporalThreshold = 0.5;
+
+// The stage: decode both videos' overlap regions, embed, match. Fails with exit 3 below the threshold.
+Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Placement& placement, TimeMap& time);
+
+}  // namespace vidkompy

@@ -1,0 +1,315 @@
+// Temporal alignment. Content, not timestamps: a frame-rate conversion shows in frame j the source frame nearest
+// j/fps, so nominal times pick a neighbour on many frames. Embeddings (k-NN via FAISS) give candidates and the
+// time line; a banded monotonic DTW follows the evidence; thumbnails decide between neighbours.
+#include "vidkompy/temporal.hpp"
+
+#include <faiss/IndexFlat.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <thread>
+
+#include "vidkompy/compositor.hpp"
+#include "vidkompy/options.hpp"
+#include "vidkompy/video.hpp"
+
+namespace vidkompy {
+
+Candidates knn(const Features& fg, const Features& bg, int k) {
+  Candidates c;
+  const size_t nq = fg.frames(), nb = bg.frames();
+  c.k = int(std::min<size_t>(size_t(std::max(k, 1)), nb));
+  c.index.assign(nq * size_t(c.k), -1);
+  c.sim.assign(nq * size_t(c.k), -1.0f);
+  if (!nq || !nb) return c;
+  faiss::IndexFlatIP index(bg.dim);
+  index.add(faiss::Index::idx_t(nb), bg.emb.data());
+  std::vector<faiss::Index::idx_t> labels(c.index.size());
+  index.search(faiss::Index::idx_t(nq), fg.emb.data(), c.k, c.sim.data(), labels.data());
+  for (size_t i = 0; i < labels.size(); ++i) c.index[i] = labels[i];
+  return c;
+}
+
+TimeLine fit_line(const Candidates& c, double rate_ratio) {
+  TimeLine line;
+  line.slope = rate_ratio;
+  const size_t n = c.k ? c.index.size() / size_t(c.k) : 0;
+  if (!n) return line;
+  // Vote for the offset (bg index minus slope x fg index) in one-frame bins, weighted by similarity; the best
+  // three candidates of each fg frame vote.
+  std::vector<std::pair<double, double>> votes;  // offset, weight
+  for (size_t i = 0; i < n; ++i)
+    for (int r = 0; r < std::min(c.k, 3); ++r) {
+      const int64_t j = c.index[i * size_t(c.k) + size_t(r)];
+      if (j < 0) continue;
+      votes.push_back({double(j) - rate_ratio * double(i), std::max(0.0f, c.sim[i * size_t(c.k) + size_t(r)])});
+    }
+  if (votes.empty()) return line;
+  double lo = votes[0].first, hi = votes[0].first;
+  for (auto& v : votes) lo = std::min(lo, v.first), hi = std::max(hi, v.first);
+  const int64_t base = int64_t(std::floor(lo));
+  std::vector<double> bins(size_t(int64_t(std::ceil(hi)) - base + 2), 0.0);
+  for (auto& v : votes) bins[size_t(int64_t(std::lround(v.first)) - base)] += v.second;
+  // Smooth over neighbouring bins: a frame-rate conversion spreads the true offset over two of them.
+  size_t best = 0;
+  double best_w = -1;
+  for (size_t b = 0; b < bins.size(); ++b) {
+    const double w = bins[b] + 0.5 * ((b ? bins[b - 1] : 0) + (b + 1 < bins.size() ? bins[b + 1] : 0));
+    if (w > best_w) best_w = w, best = b;
+  }
+  const double offset0 = double(base + int64_t(best));
+  // Least squares over the top-1 candidates that agree with the vote, when they span enough of fg.
+  double sx = 0, sy = 0, sxx = 0, sxy = 0, cnt = 0, xmin = 1e300, xmax = -1e300;
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t j = c.index[i * size_t(c.k)];
+    if (j < 0 || std::abs(double(j) - rate_ratio * double(i) - offset0) > 1.5) continue;
+    sx += double(i), sy += double(j), sxx += double(i) * double(i), sxy += double(i) * double(j), ++cnt;
+    xmin = std::min(xmin, double(i)), xmax = std::max(xmax, double(i));
+  }
+  line.inliers = int(cnt);
+  if (cnt >= 2) line.offset = (sy - rate_ratio * sx) / cnt;
+  else line.offset = offset0;
+  if (cnt >= 20 && xmax - xmin >= 20) {
+    const double slope = (cnt * sxy - sx * sy) / (cnt * sxx - sx * sx);
+    // Accept a measured slope close to the nominal one (a slightly wrong container rate, drift).
+    if (std::isfinite(slope) && std::abs(slope - rate_ratio) < 0.02 * rate_ratio) {
+      line.slope = slope;
+      line.offset = (sy - slope * sx) / cnt;
+    }
+  }
+  return line;
+}
+
+double thumb_ncc(const uint8_t* a, const uint8_t* b, const ThumbWeights& w) {
+  constexpr int n = kThumb * kThumb;
+  double sw = 0, sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+  for (int i = 0; i < n; ++i) {
+    const double wi = w.w.empty() ? 1.0 : w.w[size_t(i)];
+    const double x = a[i], y = b[i];
+    sw += wi, sa += wi * x, sb += wi * y, saa += wi * x * x, sbb += wi * y * y, sab += wi * x * y;
+  }
+  const double va = saa - sa * sa / sw, vb = sbb - sb * sb / sw;
+  if (va <= 1e-6 * sw || vb <= 1e-6 * sw) return 0.0;
+  return std::clamp((sab - sa * sb / sw) / std::sqrt(va * vb), -1.0, 1.0);
+}
+
+namespace {
+
+double dot(const float* a, const float* b, int d) {
+  double s = 0;
+  for (int i = 0; i < d; ++i) s += double(a[i]) * b[i];
+  return s;
+}
+
+// Monotonic (non-decreasing) path through per-frame candidate lists minimising the summed cost. lo[i]..hi[i]
+// are the allowed bg frames of fg frame i; cost(i, j) their cost. Returns one bg frame per fg frame.
+template <class Cost>
+std::vector<int64_t> monotonic_path(const std::vector<int64_t>& lo, const std::vector<int64_t>& hi, Cost cost) {
+  const size_t n = lo.size();
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<std::vector<double>> acc(n);
+  std::vector<std::vector<int64_t>> from(n);
+  for (size_t i = 0; i < n; ++i) {
+    const size_t w = size_t(hi[i] - lo[i] + 1);
+    acc[i].assign(w, inf);
+    from[i].assign(w, -1);
+    for (size_t q = 0; q < w; ++q) {
+      const int64_t j = lo[i] + int64_t(q);
+      double prev = 0;
+      int64_t arg = -1;
+      if (i > 0) {
+        // Best predecessor at a bg frame <= j (monotonic): a running minimum over the previous band.
+        prev = inf;
+        const int64_t top = std::min(j, hi[i - 1]);
+        for (int64_t jp = lo[i - 1]; jp <= top; ++jp) {
+          const double v = acc[i - 1][size_t(jp - lo[i - 1])];
+          if (v < prev) prev = v, arg = jp;
+        }
+        if (arg < 0) continue;
+      }
+      acc[i][q] = prev + cost(i, j);
+      from[i][q] = arg;
+    }
+  }
+  std::vector<int64_t> path(n, 0);
+  if (!n) return path;
+  size_t best = 0;
+  for (size_t q = 1; q < acc[n - 1].size(); ++q)
+    if (acc[n - 1][q] < acc[n - 1][best]) best = q;
+  int64_t j = lo[n - 1] + int64_t(best);
+  for (size_t i = n; i-- > 0;) {
+    path[i] = j;
+    j = from[i][size_t(j - lo[i])];
+  }
+  return path;
+}
+
+}  // namespace
+
+MatchResult match_frames(const Features& fg, const Features& bg, double rate_ratio, const MatchOptions& opt) {
+  MatchResult r;
+  const size_t n = fg.frames();
+  const int64_t m = int64_t(bg.frames());
+  r.time.map.assign(n, 0);
+  if (!n || !m) return r;
+  const Candidates cand = knn(fg, bg, 10);
+  r.line = fit_line(cand, rate_ratio);
+  auto line_at = [&](size_t i) { return r.line.slope * double(i) + r.line.offset; };
+
+  // fg frames whose moment lies before bg starts or after it ends are clamped; the rest are matched.
+  size_t first = 0, last = n;  // matched range [first, last)
+  while (first < n && line_at(first) < -0.5) ++first;
+  while (last > first && line_at(last - 1) > double(m) - 0.5) --last;
+  r.clamped_start = r.time.clamped_start = int(first);
+  r.clamped_end = r.time.clamped_end = int(n - last);
+  for (size_t i = 0; i < first; ++i) r.time.map[i] = 0;
+  for (size_t i = last; i < n; ++i) r.time.map[i] = m - 1;
+  if (first == last) return r;
+
+  // Pass 1: embeddings in a wide band around the line.
+  const size_t k = last - first;
+  std::vector<int64_t> lo(k), hi(k);
+  for (size_t q = 0; q < k; ++q) {
+    const int64_t c = std::llround(line_at(first + q));
+    lo[q] = std::clamp<int64_t>(c - opt.band, 0, m - 1);
+    hi[q] = std::clamp<int64_t>(c + opt.band, 0, m - 1);
+    if (q && lo[q] < lo[q - 1]) lo[q] = lo[q - 1];  // keep every band reachable from the previous one
+  }
+  const std::vector<int64_t> coarse = monotonic_path(lo, hi, [&](size_t q, int64_t j) {
+    const size_t i = first + q;
+    return (1.0 - dot(fg.e(i), bg.e(size_t(j)), fg.dim)) + opt.line_weight * std::abs(double(j) - line_at(i));
+  });
+
+  // Pass 2: the exact frame among the neighbours, by thumbnails (weighted towards the seam band).
+  for (size_t q = 0; q < k; ++q) {
+    lo[q] = std::clamp<int64_t>(coarse[q] - 2, 0, m - 1);
+    hi[q] = std::clamp<int64_t>(coarse[q] + 2, 0, m - 1);
+    if (q && lo[q] < lo[q - 1]) lo[q] = lo[q - 1];
+  }
+  std::vector<double> best_ncc(k, 0.0);
+  const std::vector<int64_t> fine = monotonic_path(lo, hi, [&](size_t q, int64_t j) {
+    const size_t i = first + q;
+    const double v = thumb_ncc(fg.t(i), bg.t(size_t(j)), opt.weights);
+    return (1.0 - v) + 0.25 * (1.0 - dot(fg.e(i), bg.e(size_t(j)), fg.dim)) +
+           opt.line_weight * std::abs(double(j) - line_at(i));
+  });
+  std::vector<double> chosen;
+  for (size_t q = 0; q < k; ++q) {
+    r.time.map[first + q] = fine[q];
+    chosen.push_back(thumb_ncc(fg.t(first + q), bg.t(size_t(fine[q])), opt.weights));
+  }
+  // Confidence: how alike the matched frames are (median thumbnail NCC), 0 for unrelated pictures.
+  std::nth_element(chosen.begin(), chosen.begin() + long(chosen.size() / 2), chosen.end());
+  r.time.confidence = std::clamp(chosen[chosen.size() / 2], 0.0, 1.0);
+  return r;
+}
+
+namespace {
+
+// Thumbnail weights for --border: the minimal border mask of the placement, scaled onto the thumbnail.
+ThumbWeights border_weights(const Layout& layout, int border) {
+  ThumbWeights w;
+  const std::vector<Rect> mask = border_mask(layout, border);
+  if (mask.empty()) return w;
+  const Rect& v = layout.visible;
+  w.w.assign(kThumb * kThumb, 1.0f);
+  for (const Rect& r : mask) {
+    // At least one thumbnail pixel wide, however thin the band is at this size.
+    const int x0 = int(std::floor(double(r.x - v.x) * kThumb / v.w)), y0 = int(std::floor(double(r.y - v.y) * kThumb / v.h));
+    const int x1 = std::max(x0 + 1, int(std::ceil(double(r.x + r.w - v.x) * kThumb / v.w)));
+    const int y1 = std::max(y0 + 1, int(std::ceil(double(r.y + r.h - v.y) * kThumb / v.h)));
+    for (int y = std::max(0, y0); y < std::min(kThumb, y1); ++y)
+      for (int x = std::max(0, x0); x < std::min(kThumb, x1); ++x) w.w[size_t(y) * kThumb + size_t(x)] = 4.0f;
+  }
+  return w;
+}
+
+Status features(Context& ctx, const VideoInfo& info, const Region& region, Embedder& embedder, Features& out) {
+  constexpr int kBatch = 32;
+  const size_t pic = size_t(3) * kEmbedInput * kEmbedInput;
+  std::vector<float> batch;
+  out = Features{};
+  out.dim = embedder.dim();
+  auto flush = [&]() {
+    const int n = int(batch.size() / pic);
+    if (!n) return;
+    const size_t at = out.emb.size();
+    out.emb.resize(at + size_t(n) * size_t(out.dim));
+    embedder.embed(batch.data(), n, out.emb.data() + at);
+    batch.clear();
+  };
+  Status st = extract_region(ctx, info, region, kEmbedInput, kThumb, [&](const float* rgb, const uint8_t* gray) {
+    batch.insert(batch.end(), rgb, rgb + pic);
+    out.thumbs.insert(out.thumbs.end(), gray, gray + kThumb * kThumb);
+    if (batch.size() / pic == kBatch) flush();
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  flush();
+  if (!out.frames()) return Status::Fail(kExitInput, info.path, "no decodable video frame");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Placement& p, TimeMap& time) {
+  const std::string model = ctx.opt.model.empty() ? default_model_path() : ctx.opt.model;
+  if (model.empty())
+    return Status::Fail(kExitInput, "vidkompy-embedder.pt",
+                        "the bundled embedding model was not found next to the binary (models/) or under the "
+                        "install prefix; pass --model PATH");
+  std::unique_ptr<Embedder> embedder;
+  try {
+    embedder = load_torchscript_embedder(model, int(std::max(1u, std::thread::hardware_concurrency())));
+  } catch (const std::exception& e) {
+    std::string why = e.what();
+    why = why.substr(0, why.find('\n'));
+    return Status::Fail(kExitInput, model, "cannot load the embedding model: " + why);
+  }
+  const int fw = std::max(1, int(std::lround(fg.width * p.scale))), fh = std::max(1, int(std::lround(fg.height * p.scale)));
+  const Layout layout = make_layout(bg.width, bg.height, fw, fh, int(std::lround(p.x)), int(std::lround(p.y)));
+  const Rect& v = layout.visible;
+  if (v.empty()) return Status::Fail(kExitAlign, fg.path, "fg does not overlap bg");
+  // The same picture from both videos: the overlap region, in each video's own pixels.
+  const Region bg_region{double(v.x), double(v.y), double(v.w), double(v.h)};
+  const Region fg_region{(v.x - p.x) / p.scale, (v.y - p.y) / p.scale, v.w / p.scale, v.h / p.scale};
+  Features ff, bf;
+  Status st;
+  try {
+    st.merge(features(ctx, fg, fg_region, *embedder, ff));
+    if (st.ok()) st.merge(features(ctx, bg, bg_region, *embedder, bf));
+  } catch (const std::exception& e) {
+    return Status::Fail(kExitInput, model, std::string("the embedding model failed: ") + e.what());
+  }
+  if (!st.ok()) return st;
+  MatchOptions opt;
+  opt.weights = border_weights(layout, ctx.opt.border);
+  MatchResult r;
+  try {
+    r = match_frames(ff, bf, bg.fps.value() / fg.fps.value(), opt);
+  } catch (const std::exception& e) {
+    return Status::Fail(kExitAlign, fg.path, std::string("temporal alignment failed: ") + e.what());
+  }
+  time = r.time;
+  ctx.log->debug("temporal: {} fg and {} bg frames, model {} ({}-d); line bg = {:.5f} x fg {:+.3f} ({} inliers); "
+                 "{} fg frames before bg starts, {} after it ends; confidence {:.3f}",
+                 ff.frames(), bf.frames(), embedder->name(), embedder->dim(), r.line.slope, r.line.offset,
+                 r.line.inliers, r.clamped_start, r.clamped_end, r.time.confidence);
+  if (r.clamped_start || r.clamped_end)
+    ctx.log->info("{} fg frame(s) before bg starts and {} after it ends show bg's first/last frame", r.clamped_start,
+                  r.clamped_end);
+  if (int64_t(time.map.size()) != fg.frames) {
+    // The header's frame count and the decodable frames disagree: the map follows what was decoded.
+    ctx.log->warn("{}: {} frames decoded, header says {}", fg.path, time.map.size(), fg.frames);
+  }
+  if (time.confidence < kTemporalThreshold)
+    return Status::Fail(kExitAlign, fg.path,
+                        fmt::format("cannot match fg frames to bg frames: confidence {:.2f}, below {:.2f}",
+                                    time.confidence, kTemporalThreshold));
+  return Status::Ok();
+}
+
+}  // namespace vidkompy
