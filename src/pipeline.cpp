@@ -100,11 +100,18 @@ Status report(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Plac
 }
 
 void print_timings(const Context& ctx) {
+  // Stages in the order they ran; "stage.part" entries are shown under their stage and not added to the total.
   double total = 0;
-  for (const StageTime& t : ctx.timings) total += t.seconds;
-  std::string table = fmt::format("{:<10} {:>9}\n", "stage", "seconds");
-  for (const StageTime& t : ctx.timings) table += fmt::format("{:<10} {:>9.3f}\n", t.name, t.seconds);
-  table += fmt::format("{:<10} {:>9.3f}\n", "total", total);
+  std::string table = fmt::format("{:<14} {:>9}\n", "stage", "seconds");
+  for (const StageTime& t : ctx.timings) {
+    if (t.name.find('.') != std::string::npos) continue;
+    total += t.seconds;
+    table += fmt::format("{:<14} {:>9.3f}\n", t.name, t.seconds);
+    for (const StageTime& p : ctx.timings)
+      if (p.name.rfind(t.name + ".", 0) == 0)
+        table += fmt::format("  {:<12} {:>9.3f}\n", p.name.substr(t.name.size() + 1), p.seconds);
+  }
+  table += fmt::format("{:<14} {:>9.3f}\n", "total", total);
   fmt::print(stderr, "{}", table);
 }
 

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <thread>
@@ -227,7 +228,8 @@ ThumbWeights border_weights(const Layout& layout, int border) {
   return w;
 }
 
-Status features(Context& ctx, const VideoInfo& info, const Region& region, Embedder& embedder, Features& out) {
+Status features(Context& ctx, const VideoInfo& info, const Region& region, Embedder& embedder, Features& out,
+                double& embed_seconds) {
   constexpr int kBatch = 32;
   const size_t pic = size_t(3) * kEmbedInput * kEmbedInput;
   std::vector<float> batch;
@@ -238,7 +240,9 @@ Status features(Context& ctx, const VideoInfo& info, const Region& region, Embed
     if (!n) return;
     const size_t at = out.emb.size();
     out.emb.resize(at + size_t(n) * size_t(out.dim));
+    const auto t0 = std::chrono::steady_clock::now();
     embedder.embed(batch.data(), n, out.emb.data() + at);
+    embed_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     batch.clear();
   };
   Status st = extract_region(ctx, info, region, kEmbedInput, kThumb, [&](const float* rgb, const uint8_t* gray) {
@@ -263,7 +267,9 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
                         "install prefix; pass --model PATH");
   std::unique_ptr<Embedder> embedder;
   try {
-    embedder = load_torchscript_embedder(model, int(std::max(1u, std::thread::hardware_concurrency())));
+    // One intra-op thread: the decoders keep the other cores busy, and OpenMP threads that spin while waiting
+    // (libgomp's default) make shared cores many times slower.
+    embedder = load_torchscript_embedder(model, 1);
   } catch (const std::exception& e) {
     std::string why = e.what();
     why = why.substr(0, why.find('\n'));
@@ -278,21 +284,28 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
   const Region fg_region{(v.x - p.x) / p.scale, (v.y - p.y) / p.scale, v.w / p.scale, v.h / p.scale};
   Features ff, bf;
   Status st;
+  double embed_s = 0;
+  const auto t0 = std::chrono::steady_clock::now();
   try {
-    st.merge(features(ctx, fg, fg_region, *embedder, ff));
-    if (st.ok()) st.merge(features(ctx, bg, bg_region, *embedder, bf));
+    st.merge(features(ctx, fg, fg_region, *embedder, ff, embed_s));
+    if (st.ok()) st.merge(features(ctx, bg, bg_region, *embedder, bf, embed_s));
   } catch (const std::exception& e) {
     return Status::Fail(kExitInput, model, std::string("the embedding model failed: ") + e.what());
   }
   if (!st.ok()) return st;
   MatchOptions opt;
   opt.weights = border_weights(layout, ctx.opt.border);
+  const auto t1 = std::chrono::steady_clock::now();
   MatchResult r;
   try {
     r = match_frames(ff, bf, bg.fps.value() / fg.fps.value(), opt);
   } catch (const std::exception& e) {
     return Status::Fail(kExitAlign, fg.path, std::string("temporal alignment failed: ") + e.what());
   }
+  const auto t2 = std::chrono::steady_clock::now();
+  ctx.timings.push_back({"match.decode", std::chrono::duration<double>(t1 - t0).count() - embed_s});
+  ctx.timings.push_back({"match.embed", embed_s});
+  ctx.timings.push_back({"match.knn_dtw", std::chrono::duration<double>(t2 - t1).count()});
   time = r.time;
   ctx.log->debug("temporal: {} fg and {} bg frames, model {} ({}-d); line bg = {:.5f} x fg {:+.3f} ({} inliers); "
                  "{} fg frames before bg starts, {} after it ends; confidence {:.3f}",

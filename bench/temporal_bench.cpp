@@ -1,0 +1,71 @@
+// Temporal alignment speed for 500 fg frames against 600 bg frames: embedding (the bundled model), FAISS k-NN,
+// and the matching (line fit + both DTW passes) on synthetic features.
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <random>
+
+#include "vidkompy/temporal.hpp"
+
+using namespace vidkompy;
+
+namespace {
+
+// fg at 30 fps and bg at 25 fps showing the same 20 s of "moments": random unit vectors and random thumbnails.
+void synthetic(Features& fg, Features& bg) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> g(0, 1);
+  std::uniform_int_distribution<int> byte(0, 255);
+  const int moments = 1200, dim = 256;
+  std::vector<float> emb(size_t(moments) * dim);
+  std::vector<uint8_t> th(size_t(moments) * kThumb * kThumb);
+  for (int m = 0; m < moments; ++m) {
+    double n = 0;
+    for (int d = 0; d < dim; ++d) n += double(emb[size_t(m) * dim + d] = g(rng)) * emb[size_t(m) * dim + d];
+    for (int d = 0; d < dim; ++d) emb[size_t(m) * dim + d] /= float(std::sqrt(n));
+    for (int p = 0; p < kThumb * kThumb; ++p) th[size_t(m) * kThumb * kThumb + p] = uint8_t(byte(rng));
+  }
+  auto take = [&](Features& f, int frames, double step, int start) {
+    f.dim = dim;
+    for (int i = 0; i < frames; ++i) {
+      const int m = std::min(moments - 1, start + int(std::lround(i * step)));
+      f.emb.insert(f.emb.end(), emb.begin() + long(m) * dim, emb.begin() + long(m + 1) * dim);
+      f.thumbs.insert(f.thumbs.end(), th.begin() + long(m) * kThumb * kThumb, th.begin() + long(m + 1) * kThumb * kThumb);
+    }
+  };
+  take(bg, 600, 2.0, 0);      // 25 fps over a 50 fps moment clock
+  take(fg, 500, 50.0 / 30, 100);  // 30 fps, starting 2 s later
+}
+
+}  // namespace
+
+static void BM_Knn500x600(benchmark::State& state) {
+  Features fg, bg;
+  synthetic(fg, bg);
+  for (auto _ : state) benchmark::DoNotOptimize(knn(fg, bg, 10).index.data());
+}
+BENCHMARK(BM_Knn500x600)->Unit(benchmark::kMillisecond);
+
+static void BM_Match500x600(benchmark::State& state) {
+  Features fg, bg;
+  synthetic(fg, bg);
+  for (auto _ : state) {
+    MatchResult r = match_frames(fg, bg, 25.0 / 30.0, {});
+    benchmark::DoNotOptimize(r.time.map.data());
+  }
+}
+BENCHMARK(BM_Match500x600)->Unit(benchmark::kMillisecond);
+
+static void BM_EmbedBatch32(benchmark::State& state) {
+  const std::string model = default_model_path();
+  if (model.empty()) {
+    state.SkipWithError("bundled model not found next to the binary");
+    return;
+  }
+  auto e = load_torchscript_embedder(model, 0);
+  std::vector<float> pics(size_t(32) * 3 * kEmbedInput * kEmbedInput, 0.25f);
+  std::vector<float> out(size_t(32) * e->dim());
+  for (auto _ : state) e->embed(pics.data(), 32, out.data());
+  state.SetItemsProcessed(state.iterations() * 32);
+}
+BENCHMARK(BM_EmbedBatch32)->Unit(benchmark::kMillisecond);
