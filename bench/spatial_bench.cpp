@@ -5,40 +5,13 @@
 #include <cmath>
 #include <random>
 
+#include "synth.hpp"
 #include "vidkompy/spatial.hpp"
 
 using namespace vidkompy;
 
-namespace {
-
-// A textured frame: smoothed random blobs, deterministic for a seed.
-Gray texture(int w, int h, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> u(0, 1);
-  std::vector<double> v(size_t(w) * h, 0.0);
-  for (int i = 0; i < 400; ++i) {
-    const double cx = u(rng) * w, cy = u(rng) * h, r = 5 + u(rng) * w / 20, a = u(rng) * 2 - 1;
-    for (int y = std::max(0, int(cy - 3 * r)); y < std::min(h, int(cy + 3 * r)); ++y)
-      for (int x = std::max(0, int(cx - 3 * r)); x < std::min(w, int(cx + 3 * r)); ++x)
-        v[size_t(y) * w + x] += a * std::exp(-((x - cx) * (x - cx) + (y - cy) * (y - cy)) / (2 * r * r));
-  }
-  Gray g;
-  g.w = w;
-  g.h = h;
-  g.px.resize(v.size());
-  for (size_t i = 0; i < v.size(); ++i) g.px[i] = uint8_t(std::clamp(128 + 60 * v[i], 0.0, 255.0));
-  return g;
-}
-
-Gray crop(const Gray& g, int x, int y, int w, int h) {
-  Gray c;
-  c.w = w;
-  c.h = h;
-  for (int r = 0; r < h; ++r) c.px.insert(c.px.end(), g.px.begin() + (size_t(y + r) * g.w + x), g.px.begin() + (size_t(y + r) * g.w + x + w));
-  return c;
-}
-
-}  // namespace
+using vt::crop;
+using vt::texture;
 
 static void BM_PhaseCorrelate1080p(benchmark::State& state) {
   const int w = fft_size(1920), h = fft_size(1080);
