@@ -251,8 +251,8 @@ Placement refine(const SpatialInput& in, const Hypothesis& chosen, double s_min,
   const Gray& fg_full = in.fg[size_t(chosen.k)];
   // The thumbnail that matched best may be a neighbour of the true moment (at 128 px they look alike): decide
   // among the neighbours at full detail.
-  const size_t first = size_t(std::max<int64_t>(0, chosen.m - 2));
-  const std::vector<Gray> near = in.bg_frames(first, 5);
+  const size_t first = size_t(std::max<int64_t>(0, chosen.m - 8));
+  const std::vector<Gray> near = in.bg_frames(first, 17);
   const double f1 = std::min(1.0, 640.0 / std::max(W, H));
   const double cx = (chosen.x + FW * chosen.s * fx / 2) / fx * f1, cy = (chosen.y + FH * chosen.s * fy / 2) / fy * f1;
   // fg shrunk once to twice the medium size: the golden-section search resizes from it many times.

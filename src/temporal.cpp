@@ -84,17 +84,47 @@ TimeLine fit_line(const Candidates& c, double rate_ratio) {
   return line;
 }
 
-double thumb_ncc(const uint8_t* a, const uint8_t* b, const ThumbWeights& w) {
-  constexpr int n = kThumb * kThumb;
+namespace {
+
+// Weighted NCC of two size x size pictures (weights empty: uniform).
+double ncc(const float* a, const float* b, const float* w, int n) {
   double sw = 0, sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
   for (int i = 0; i < n; ++i) {
-    const double wi = w.w.empty() ? 1.0 : w.w[size_t(i)];
+    const double wi = w ? w[i] : 1.0;
     const double x = a[i], y = b[i];
     sw += wi, sa += wi * x, sb += wi * y, saa += wi * x * x, sbb += wi * y * y, sab += wi * x * y;
   }
   const double va = saa - sa * sa / sw, vb = sbb - sb * sb / sw;
   if (va <= 1e-6 * sw || vb <= 1e-6 * sw) return 0.0;
   return std::clamp((sab - sa * sb / sw) / std::sqrt(va * vb), -1.0, 1.0);
+}
+
+// 2x2 box average of a size x size picture.
+std::vector<float> halve(const std::vector<float>& p, int size) {
+  const int h = size / 2;
+  std::vector<float> o(size_t(h) * h);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < h; ++x)
+      o[size_t(y) * h + x] = 0.25f * (p[size_t(2 * y) * size + 2 * x] + p[size_t(2 * y) * size + 2 * x + 1] +
+                                      p[size_t(2 * y + 1) * size + 2 * x] + p[size_t(2 * y + 1) * size + 2 * x + 1]);
+  return o;
+}
+
+}  // namespace
+
+double thumb_ncc(const uint8_t* a, const uint8_t* b, const ThumbWeights& w) {
+  // Averaged over three scales: the full thumbnail sees slow motion in fine detail, the halved ones see
+  // motion through noise and heavy compression.
+  std::vector<float> pa(a, a + kThumb * kThumb), pb(b, b + kThumb * kThumb);
+  std::vector<float> pw = w.w.empty() ? std::vector<float>(size_t(kThumb) * kThumb, 1.0f) : w.w;
+  double sum = 0;
+  int size = kThumb;
+  for (int level = 0; level < 3; ++level) {
+    sum += ncc(pa.data(), pb.data(), pw.data(), size * size);
+    pa = halve(pa, size), pb = halve(pb, size), pw = halve(pw, size);
+    size /= 2;
+  }
+  return sum / 3;
 }
 
 namespace {
@@ -195,7 +225,7 @@ MatchResult match_frames(const Features& fg, const Features& bg, double rate_rat
     const size_t i = first + q;
     const double v = thumb_ncc(fg.t(i), bg.t(size_t(j)), opt.weights);
     return (1.0 - v) + 0.25 * (1.0 - dot(fg.e(i), bg.e(size_t(j)), fg.dim)) +
-           opt.line_weight * std::abs(double(j) - line_at(i));
+           opt.fine_line_weight * std::abs(double(j) - line_at(i));
   });
   std::vector<double> chosen;
   for (size_t q = 0; q < k; ++q) {

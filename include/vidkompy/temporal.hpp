@@ -32,7 +32,7 @@ std::unique_ptr<Embedder> load_torchscript_embedder(const std::string& path, int
 std::string default_model_path();
 
 // What the decode pass keeps per frame: its embedding and a small gray thumbnail of the overlap region.
-constexpr int kThumb = 32;  // thumbnails are kThumb x kThumb
+constexpr int kThumb = 128;  // thumbnails are kThumb x kThumb
 struct Features {
   int dim = 0;
   std::vector<float> emb;       // frames x dim
@@ -69,7 +69,9 @@ struct ThumbWeights {
 
 struct MatchOptions {
   int band = 12;               // DTW band half-width in bg frames around the line
-  double line_weight = 0.004;  // cost per bg frame of distance from the line (decides only where frames look alike)
+  // Cost per bg frame of distance from the line: it decides only where frames look alike (static scenes).
+  double line_weight = 0.004;       // pass 1, embeddings: keeps the path near the line unless content disagrees
+  double fine_line_weight = 2e-4;   // pass 2, thumbnails: a tie-breaker below the NCC gap between neighbours
   ThumbWeights weights;
 };
 
