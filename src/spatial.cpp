@@ -243,56 +243,69 @@ double golden(double lo, double hi, double tol, F f) {
 
 // Medium level: scale by golden-section search with translation by hill climbing, on the full frames of the
 // paired moment. Full resolution: translation, then sub-pixel. Returns the placement with its NCC.
-Placement refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, double s_max,
-                 const SpatialOptions& opt, std::vector<std::string>& notes) {
+struct Refined {
+  Placement placement;  // confidence: NCC at the lower of the two resolutions
+  double ncc = -2;      // NCC at bg resolution: comparable between candidates
+};
+
+Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, double s_max,
+               const SpatialOptions& opt, std::vector<std::string>& notes) {
   // ---- medium: scale by golden-section search, translation by hill climbing, on the paired full frames
   const int W = in.bg_w, H = in.bg_h, FW = in.fg[0].w, FH = in.fg[0].h;
   const double fx = double(in.bg_thumbs[0].w) / W, fy = double(in.bg_thumbs[0].h) / H;
   const Gray& fg_full = in.fg[size_t(chosen.k)];
   // The thumbnail that matched best may be a neighbour of the true moment (at 128 px they look alike): decide
   // among the neighbours at full detail.
-  const size_t first = size_t(std::max<int64_t>(0, chosen.m - 8));
-  const std::vector<Gray> near = in.bg_frames(first, 17);
+  const size_t first = size_t(std::max<int64_t>(0, chosen.m - 16));
+  const std::vector<Gray> near = in.bg_frames(first, 33);
   const double f1 = std::min(1.0, 640.0 / std::max(W, H));
   const double cx = (chosen.x + FW * chosen.s * fx / 2) / fx * f1, cy = (chosen.y + FH * chosen.s * fy / 2) / fy * f1;
   // fg shrunk once to twice the medium size: the golden-section search resizes from it many times.
   const double fm = std::min(1.0, 2 * f1 * s_max);
   const Gray fg_mid = resize_gray(fg_full, std::max(1, int(std::lround(FW * fm))), std::max(1, int(std::lround(FH * fm))));
-  size_t pick = 0;
-  {
-    const int tw = std::max(1, int(std::lround(FW * chosen.s * f1)));
-    const int th = std::max(1, int(std::lround(FH * chosen.s * f1)));
-    const GrayF t = to_float(resize_gray(fg_mid, tw, th));
-    double bestv = -2;
-    for (size_t i = 0; i < near.size(); ++i) {
-      int x = int(std::lround(cx - tw / 2.0)), y = int(std::lround(cy - th / 2.0));
-      const double v = hill_climb(t, level(near[i], f1), x, y);
-      if (v > bestv) {
-        bestv = v;
-        pick = i;
-      }
-    }
-  }
-  const Gray& bg_full = near[pick];
-  const GrayF b1 = level(bg_full, f1);
-  int hx = 0, hy = 0;  // offset of the best translation from the centre-anchored guess, carried between scales
-  auto score = [&](double s, int* out_x = nullptr, int* out_y = nullptr) {
+  // Time and scale are searched together: across a zoom, a neighbouring moment at another scale looks almost
+  // the same, and only the true pair matches exactly. Each neighbour gets a coarse scale search; the best pair
+  // then a fine one.
+  struct Medium {
+    const GrayF* b = nullptr;
+    int hx = 0, hy = 0;  // offset of the best translation from the centre-anchored guess, carried between scales
+  };
+  auto score = [&](Medium& md, double s, int* out_x = nullptr, int* out_y = nullptr) {
     const int tw = std::max(1, int(std::lround(FW * s * f1))), th = std::max(1, int(std::lround(FH * s * f1)));
     const GrayF t = to_float(resize_gray(fg_mid, tw, th));
-    const int x0 = int(std::lround(cx - tw / 2.0)) + hx, y0 = int(std::lround(cy - th / 2.0)) + hy;
+    const int x0 = int(std::lround(cx - tw / 2.0)) + md.hx, y0 = int(std::lround(cy - th / 2.0)) + md.hy;
     int x = x0, y = y0;
-    const double v = hill_climb(t, b1, x, y);
-    hx += x - x0;
-    hy += y - y0;
+    const double v = hill_climb(t, *md.b, x, y);
+    md.hx += x - x0;
+    md.hy += y - y0;
     if (out_x) *out_x = x;
     if (out_y) *out_y = y;
     return v;
   };
-  score(chosen.s);
-  const double s1 = golden(std::max(s_min, chosen.s / 1.03), std::min(s_max, chosen.s * 1.03), 5e-4 * chosen.s,
-                           [&](double s) { return score(s); });
+  std::vector<GrayF> mids(near.size());
+  std::vector<bool> tried(near.size(), false);
+  size_t pick = 0;
+  double pick_s = chosen.s, pick_v = -2;
+  auto try_frame = [&](size_t i) {
+    if (i >= near.size() || tried[i]) return;
+    tried[i] = true;
+    mids[i] = level(near[i], f1);
+    Medium md{&mids[i]};
+    score(md, chosen.s);
+    const double s = golden(std::max(s_min, chosen.s / 1.1), std::min(s_max, chosen.s * 1.1), 3e-3 * chosen.s,
+                            [&](double q) { return score(md, q); });
+    const double v = score(md, s);
+    if (v > pick_v) pick_v = v, pick_s = s, pick = i;
+  };
+  for (size_t i = 0; i < near.size(); ++i) try_frame(i);
+  const Gray& bg_full = near[pick];
+  const GrayF& b1 = mids[pick];
+  Medium md{&b1};
+  score(md, pick_s);
+  const double s1 = golden(std::max(s_min, pick_s / 1.01), std::min(s_max, pick_s * 1.01), 5e-4 * pick_s,
+                           [&](double q) { return score(md, q); });
   int x1 = 0, y1 = 0;
-  const double v1 = score(s1, &x1, &y1);
+  const double v1 = score(md, s1, &x1, &y1);
 
   // ---- full resolution: scale within +-0.6%, translation, then sub-pixel. One pixel of accuracy at the far
   // edge of a 1000 px fg needs the scale to 0.1%, which the medium level cannot see.
@@ -353,9 +366,20 @@ Placement refine(const SpatialInput& in, const Hypothesis& chosen, double s_min,
   pl.x = x + subpixel(ncc_at(t, best_bg, x - 1, y), v, ncc_at(t, best_bg, x + 1, y));
   pl.y = y + subpixel(ncc_at(t, best_bg, x, y - 1), v, ncc_at(t, best_bg, x, y + 1));
   pl.confidence = v;
+  if (s2 > 1.0 && x >= 0 && y >= 0 && x + tw <= W && y + th <= H) {
+    // fg was enlarged: judge the match at fg's own resolution, where its detail is, not against the blur that
+    // enlarging made of it.
+    Gray region;
+    region.w = tw;
+    region.h = th;
+    const Gray& src = near[pick];
+    for (int r = 0; r < th; ++r)
+      region.px.insert(region.px.end(), src.px.begin() + (long(y + r) * W + x), src.px.begin() + (long(y + r) * W + x + tw));
+    pl.confidence = ncc_at(to_float(fg_full), to_float(resize_gray(region, FW, FH)), 0, 0);
+  }
   notes.push_back(fmt::format("refined x {:.2f} y {:.2f} scale {:.4f}: NCC {:.4f} (medium {:.4f}, bg frame {})",
                               pl.x, pl.y, pl.scale, v, v1, first + pick));
-  return pl;
+  return {pl, v};
 }
 
 
@@ -419,6 +443,9 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
           // A shift is known only modulo the canvas: try the wrapped-around alternatives too.
           for (int x : {p.x, p.x - cw})
             for (int y : {p.y, p.y - ch}) {
+              // fg mostly inside bg: a small picture hanging over the edge matches something by chance.
+              const int ox = std::min(x + t.w, TW) - std::max(x, 0), oy = std::min(y + t.h, TH) - std::max(y, 0);
+              if (ox <= 0 || oy <= 0 || double(ox) * oy < 0.75 * t.w * t.h) continue;
               const double v = ncc_at(t, thumb(ref_index[r]), x, y);
               if (v > 0) found.push_back({v, s, x, y, int(k), ref_index[r]});
             }
@@ -509,11 +536,10 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
   while (paired.size() > 1 && paired.back().mean < paired.front().mean - 0.02) paired.pop_back();
   if (paired.size() > 3) paired.resize(3);
 
-  Placement best;
-  best.confidence = -2;
+  Refined best;
   for (const Hypothesis& h : paired) {
-    Placement p = refine(in, h, s_min, s_max, opt, res.notes);
-    if (p.confidence > best.confidence) {
+    Refined p = refine(in, h, s_min, s_max, opt, res.notes);
+    if (p.ncc > best.ncc) {
       best = p;
       res.fg_sample = h.k;
       res.bg_thumb = h.m;
@@ -525,8 +551,8 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
     }
   }
   lap("refinement");
-  res.placement = best;
-  res.placement.confidence = std::clamp(best.confidence, 0.0, 1.0);
+  res.placement = best.placement;
+  res.placement.confidence = std::clamp(best.placement.confidence, 0.0, 1.0);
   return res;
 }
 
