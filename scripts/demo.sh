@@ -12,12 +12,7 @@ if [ ! -f "$sample/bg.mp4" ] || [ ! -f "$sample/fg.mp4" ]; then
   ffmpeg -nostdin -v error -y -i "$sample/bg.mp4" -an \
     -vf "crop=480:270:240:135,fps=30,hue=h=90:s=1.5" -t 4 -c:v libx264 -pix_fmt yuv420p "$sample/fg.mp4"
 fi
-# Automatic alignment is not in this version yet: render from the known placement and frame map.
-awk 'BEGIN {  # fg frame i (4 s at 30 fps) shows bg frame round(i * 25 / 30)
-  printf "{\"spatial\": {\"x\": 240, \"y\": 135, \"scale\": 1.0}, \"temporal\": {\"map\": ["
-  for (i = 0; i < 120; i++) { m = int((i * 25 + 15) / 30); if (m > 149) m = 149; printf "%s%d", (i ? ", " : ""), m }
-  print "]}}"
-}' > "$sample/alignment.json"
-build/vidkompy --bg "$sample/bg.mp4" --fg "$sample/fg.mp4" --alignment "$sample/alignment.json" \
-  --blend -o "$sample/overlay.mp4" -v
-echo "demo: wrote $(pwd)/$sample/overlay.mp4"
+# vidkompy finds where (x 240, y 135) and when (fg frame i shows bg frame ~i*25/30) fg sits in bg by itself.
+build/vidkompy --bg "$sample/bg.mp4" --fg "$sample/fg.mp4" --blend -o "$sample/overlay.mp4" \
+  --json "$sample/alignment.json" -v
+echo "demo: wrote $(pwd)/$sample/overlay.mp4 (alignment report: $(pwd)/$sample/alignment.json)"

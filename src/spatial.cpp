@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <map>
 
 #include "vidkompy/options.hpp"
 
@@ -257,7 +258,9 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
   // The thumbnail that matched best may be a neighbour of the true moment (at 128 px they look alike): decide
   // among the neighbours at full detail.
   const size_t first = size_t(std::max<int64_t>(0, chosen.m - 16));
+  const auto t0 = std::chrono::steady_clock::now();
   const std::vector<Gray> near = in.bg_frames(first, 33);
+  const auto t1 = std::chrono::steady_clock::now();
   const double f1 = std::min(1.0, 640.0 / std::max(W, H));
   const double cx = (chosen.x + FW * chosen.s * fx / 2) / fx * f1, cy = (chosen.y + FH * chosen.s * fy / 2) / fy * f1;
   // fg shrunk once to twice the medium size: the golden-section search resizes from it many times.
@@ -270,9 +273,21 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
     const GrayF* b = nullptr;
     int hx = 0, hy = 0;  // offset of the best translation from the centre-anchored guess, carried between scales
   };
+  // The searches ask for the same template sizes again and again: resize each size once.
+  std::map<std::pair<int, int>, GrayF> mid_cache, full_cache;
+  auto mid_templates = [&](int tw, int th) -> const GrayF& {
+    GrayF& t = mid_cache[{tw, th}];
+    if (t.px.empty()) t = to_float(resize_gray(fg_mid, tw, th));
+    return t;
+  };
+  auto full_templates = [&](int tw, int th) -> const GrayF& {
+    GrayF& t = full_cache[{tw, th}];
+    if (t.px.empty()) t = to_float(resize_gray(fg_full, tw, th));
+    return t;
+  };
   auto score = [&](Medium& md, double s, int* out_x = nullptr, int* out_y = nullptr) {
     const int tw = std::max(1, int(std::lround(FW * s * f1))), th = std::max(1, int(std::lround(FH * s * f1)));
-    const GrayF t = to_float(resize_gray(fg_mid, tw, th));
+    const GrayF& t = mid_templates(tw, th);
     const int x0 = int(std::lround(cx - tw / 2.0)) + md.hx, y0 = int(std::lround(cy - th / 2.0)) + md.hy;
     int x = x0, y = y0;
     const double v = hill_climb(t, *md.b, x, y);
@@ -297,6 +312,8 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
     const double v = score(md, s);
     if (v > pick_v) pick_v = v, pick_s = s, pick = i;
   };
+  // Every neighbouring moment is searched: along a zoom the score rises and falls more than once, so
+  // following it from the paired moment gets stuck (measured on a mandelbrot zoom).
   for (size_t i = 0; i < near.size(); ++i) try_frame(i);
   const Gray& bg_full = near[pick];
   const GrayF& b1 = mids[pick];
@@ -314,7 +331,7 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
   int fx_off = 0, fy_off = 0;
   auto full = [&](double s, int* ox = nullptr, int* oy = nullptr) {
     const int tw = std::max(1, int(std::lround(FW * s))), th = std::max(1, int(std::lround(FH * s)));
-    const GrayF t = to_float(resize_gray(fg_full, tw, th));
+    const GrayF& t = full_templates(tw, th);
     const int x0 = int(std::lround(cxf - tw / 2.0)) + fx_off, y0 = int(std::lround(cyf - th / 2.0)) + fy_off;
     int x = x0, y = y0;
     const double v = hill_climb(t, bf, x, y);
@@ -343,7 +360,7 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
   Placement pl;
   pl.scale = s2;
   const int tw = std::max(1, int(std::lround(FW * s2))), th = std::max(1, int(std::lround(FH * s2)));
-  const GrayF t = to_float(resize_gray(fg_full, tw, th));
+  const GrayF& t = full_templates(tw, th);
   int x0 = 0, y0 = 0;
   full(s2, &x0, &y0);
   // With the scale settled, the neighbouring moments compete again at full detail: a pan or tilt between
@@ -377,8 +394,12 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
       region.px.insert(region.px.end(), src.px.begin() + (long(y + r) * W + x), src.px.begin() + (long(y + r) * W + x + tw));
     pl.confidence = ncc_at(to_float(fg_full), to_float(resize_gray(region, FW, FH)), 0, 0);
   }
-  notes.push_back(fmt::format("refined x {:.2f} y {:.2f} scale {:.4f}: NCC {:.4f} (medium {:.4f}, bg frame {})",
-                              pl.x, pl.y, pl.scale, v, v1, first + pick));
+  const auto t2 = std::chrono::steady_clock::now();
+  notes.push_back(fmt::format("refined x {:.2f} y {:.2f} scale {:.4f}: NCC {:.4f} (medium {:.4f}, bg frame {}; "
+                              "decoding {:.3f} s, search {:.3f} s)",
+                              pl.x, pl.y, pl.scale, v, v1, first + pick,
+                              std::chrono::duration<double>(t1 - t0).count(),
+                              std::chrono::duration<double>(t2 - t1).count()));
   return {pl, v};
 }
 

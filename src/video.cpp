@@ -360,6 +360,56 @@ bool crop_pointers(const AVFrame* f, int& x, int& y, const uint8_t* ptr[4]) {
   return true;
 }
 
+// Exact area average (box filter) of the fractional rectangle r of an 8-bit picture, clipped to the picture,
+// into size x size. Sub-pixel and odd offsets are honoured, so the same content cut from two videos at
+// different positions gives the same thumbnail. Integrals of the piecewise-constant picture: along a row,
+// prefix sums plus the fractional part of the last pixel; down the columns, the same over the row integrals.
+void area_thumb(const uint8_t* px, int stride, int width, int height, const Region& r, int size, uint8_t* out) {
+  std::vector<double> xb(size_t(size) + 1), yb(size_t(size) + 1);
+  for (int k = 0; k <= size; ++k) {
+    xb[size_t(k)] = std::clamp(r.x + r.w * k / size, 0.0, double(width));
+    yb[size_t(k)] = std::clamp(r.y + r.h * k / size, 0.0, double(height));
+  }
+  const int x0 = std::min(int(xb[0]), width - 1), x1 = std::max(x0 + 1, std::min(width, int(std::ceil(xb[size_t(size)]))));
+  const int y0 = std::min(int(yb[0]), height - 1), y1 = std::max(y0 + 1, std::min(height, int(std::ceil(yb[size_t(size)]))));
+  std::vector<double> g((size_t(size) + 1) * size_t(size));  // integral down to yb[k], per output column
+  std::vector<double> above(size_t(size), 0.0), row(size_t(size), 0.0);
+  std::vector<int32_t> prefix(size_t(x1 - x0) + 1, 0);
+  size_t k = 0;
+  for (int y = y0; y < y1; ++y) {
+    const uint8_t* line = px + std::ptrdiff_t(y) * stride;
+    for (int x = x0; x < x1; ++x) prefix[size_t(x - x0) + 1] = prefix[size_t(x - x0)] + line[x];
+    auto integral = [&](double t) {  // of the row from x0 to t
+      const int f = std::clamp(int(t), x0, x1 - 1);
+      return prefix[size_t(f - x0)] + (t - f) * line[f];
+    };
+    double left = integral(xb[0]);
+    for (size_t o = 0; o < size_t(size); ++o) {
+      const double right = integral(xb[o + 1]);
+      row[o] = right - left;
+      left = right;
+    }
+    for (; k <= size_t(size) && yb[k] < y + 1; ++k)
+      for (size_t o = 0; o < size_t(size); ++o) g[k * size_t(size) + o] = above[o] + (yb[k] - y) * row[o];
+    for (size_t o = 0; o < size_t(size); ++o) above[o] += row[o];
+  }
+  for (; k <= size_t(size); ++k)
+    for (size_t o = 0; o < size_t(size); ++o) g[k * size_t(size) + o] = above[o];
+  for (size_t oy = 0; oy < size_t(size); ++oy)
+    for (size_t ox = 0; ox < size_t(size); ++ox) {
+      const double area = (xb[ox + 1] - xb[ox]) * (yb[oy + 1] - yb[oy]);
+      double v;
+      if (area > 1e-9) {
+        v = (g[(oy + 1) * size_t(size) + ox] - g[oy * size_t(size) + ox]) / area;
+      } else {  // nothing of the picture under this pixel (zero size, or outside): the nearest pixel
+        const int x = std::clamp(int(0.5 * (xb[ox] + xb[ox + 1])), 0, width - 1);
+        const int y = std::clamp(int(0.5 * (yb[oy] + yb[oy + 1])), 0, height - 1);
+        v = px[std::ptrdiff_t(y) * stride + x];
+      }
+      out[oy * size_t(size) + ox] = uint8_t(std::clamp(std::lround(v), 0L, 255L));
+    }
+}
+
 }  // namespace
 
 Status extract_region(const Context& ctx, const VideoInfo& info, const Region& region, int rgb_size, int gray_size,
@@ -368,7 +418,7 @@ Status extract_region(const Context& ctx, const VideoInfo& info, const Region& r
   std::string why;
   if (!dec.open(info.path, true, why)) return Status::Fail(kExitInput, info.path, why);
   dec.codec()->skip_loop_filter = AVDISCARD_ALL;
-  SwsPtr rgb_sws, gray_sws;
+  SwsPtr rgb_sws, full_gray_sws;
   std::vector<uint8_t> rgb(size_t(rgb_size) * rgb_size * 3), gray(size_t(gray_size) * gray_size);
   std::vector<float> planar(rgb.size());
   while (AVFrame* f = dec.next()) {
@@ -381,15 +431,22 @@ Status extract_region(const Context& ctx, const VideoInfo& info, const Region& r
     const AVPixelFormat fmt = AVPixelFormat(f->format);
     rgb_sws = SwsPtr(sws_getCachedContext(rgb_sws.release(), w, h, fmt, rgb_size, rgb_size, AV_PIX_FMT_RGB24, SWS_AREA,
                                           nullptr, nullptr, nullptr));
-    gray_sws = SwsPtr(sws_getCachedContext(gray_sws.release(), w, h, fmt, gray_size, gray_size, AV_PIX_FMT_GRAY8,
-                                           SWS_AREA, nullptr, nullptr, nullptr));
-    if (!rgb_sws || !gray_sws) return Status::Fail(kExitInput, info.path, "cannot convert frames of this pixel format");
+    if (!rgb_sws) return Status::Fail(kExitInput, info.path, "cannot convert frames of this pixel format");
     uint8_t* d1[4] = {rgb.data(), nullptr, nullptr, nullptr};
     int s1[4] = {rgb_size * 3, 0, 0, 0};
     sws_scale(rgb_sws.get(), src, f->linesize, 0, h, d1, s1);
-    uint8_t* d2[4] = {gray.data(), nullptr, nullptr, nullptr};
-    int s2[4] = {gray_size, 0, 0, 0};
-    sws_scale(gray_sws.get(), src, f->linesize, 0, h, d2, s2);
+    // The thumbnail decides between neighbouring frames, so it is cut exactly (not at the chroma-aligned,
+    // whole-pixel rectangle above): straight from the luma plane of 8-bit YUV, else from a gray copy.
+    const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(fmt);
+    const bool luma8 = desc && !(desc->flags & AV_PIX_FMT_FLAG_RGB) && desc->nb_components >= 1 &&
+                       desc->comp[0].plane == 0 && desc->comp[0].step == 1 && desc->comp[0].offset == 0 &&
+                       desc->comp[0].shift == 0 && desc->comp[0].depth == 8;
+    if (luma8) {
+      area_thumb(f->data[0], f->linesize[0], f->width, f->height, region, gray_size, gray.data());
+    } else {
+      const Gray g = to_gray(f, full_gray_sws);
+      area_thumb(g.px.data(), g.w, g.w, g.h, region, gray_size, gray.data());
+    }
     const size_t n = size_t(rgb_size) * rgb_size;
     for (size_t i = 0; i < n; ++i)
       for (int c = 0; c < 3; ++c) planar[c * n + i] = rgb[i * 3 + c] * (1.0f / 255.0f);
