@@ -271,7 +271,9 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
   // then a fine one.
   struct Medium {
     const GrayF* b = nullptr;
-    int hx = 0, hy = 0;  // offset of the best translation from the centre-anchored guess, carried between scales
+    // Where each climb starts: the centre-anchored guess plus this offset, fixed once per frame so that a
+    // score does not depend on which scales were tried before it.
+    int hx = 0, hy = 0;
   };
   // The searches ask for the same template sizes again and again: resize each size once.
   std::map<std::pair<int, int>, GrayF> mid_cache, full_cache;
@@ -291,11 +293,31 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
     const int x0 = int(std::lround(cx - tw / 2.0)) + md.hx, y0 = int(std::lround(cy - th / 2.0)) + md.hy;
     int x = x0, y = y0;
     const double v = hill_climb(t, *md.b, x, y);
-    md.hx += x - x0;
-    md.hy += y - y0;
     if (out_x) *out_x = x;
     if (out_y) *out_y = y;
     return v;
+  };
+  // Scale for one frame: a grid over +-10% (the score can have several maxima), then golden-section around
+  // the best grid point.
+  auto anchor = [&](Medium& md, double s) {
+    int x = 0, y = 0;
+    score(md, s, &x, &y);
+    const int tw = std::max(1, int(std::lround(FW * s * f1))), th = std::max(1, int(std::lround(FH * s * f1)));
+    md.hx = x - int(std::lround(cx - tw / 2.0));
+    md.hy = y - int(std::lround(cy - th / 2.0));
+  };
+  auto best_scale = [&](Medium& md, double around, double tol) {
+    anchor(md, around);
+    const double lo = std::max(s_min, around / 1.1), hi = std::min(s_max, around * 1.1);
+    const int steps = 10;
+    double gs = around, gv = -2;
+    for (int i = 0; i <= steps; ++i) {
+      const double s = lo * std::pow(hi / lo, double(i) / steps);
+      const double v = score(md, s);
+      if (v > gv) gv = v, gs = s;
+    }
+    const double step = std::pow(hi / lo, 1.0 / steps);
+    return golden(std::max(lo, gs / step), std::min(hi, gs * step), tol, [&](double q) { return score(md, q); });
   };
   std::vector<GrayF> mids(near.size());
   std::vector<bool> tried(near.size(), false);
@@ -306,9 +328,7 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
     tried[i] = true;
     mids[i] = level(near[i], f1);
     Medium md{&mids[i]};
-    score(md, chosen.s);
-    const double s = golden(std::max(s_min, chosen.s / 1.1), std::min(s_max, chosen.s * 1.1), 3e-3 * chosen.s,
-                            [&](double q) { return score(md, q); });
+    const double s = best_scale(md, chosen.s, 3e-3 * chosen.s);
     const double v = score(md, s);
     if (v > pick_v) pick_v = v, pick_s = s, pick = i;
   };
@@ -318,7 +338,7 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
   const Gray& bg_full = near[pick];
   const GrayF& b1 = mids[pick];
   Medium md{&b1};
-  score(md, pick_s);
+  anchor(md, pick_s);
   const double s1 = golden(std::max(s_min, pick_s / 1.01), std::min(s_max, pick_s * 1.01), 5e-4 * pick_s,
                            [&](double q) { return score(md, q); });
   int x1 = 0, y1 = 0;
@@ -328,15 +348,13 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
   // edge of a 1000 px fg needs the scale to 0.1%, which the medium level cannot see.
   const GrayF bf = f1 < 1.0 ? to_float(bg_full) : b1;
   const double cxf = (x1 + FW * s1 * f1 / 2) / f1, cyf = (y1 + FH * s1 * f1 / 2) / f1;
-  int fx_off = 0, fy_off = 0;
+  int fx_off = 0, fy_off = 0;  // fixed after the first climb, as at the medium level
   auto full = [&](double s, int* ox = nullptr, int* oy = nullptr) {
     const int tw = std::max(1, int(std::lround(FW * s))), th = std::max(1, int(std::lround(FH * s)));
     const GrayF& t = full_templates(tw, th);
     const int x0 = int(std::lround(cxf - tw / 2.0)) + fx_off, y0 = int(std::lround(cyf - th / 2.0)) + fy_off;
     int x = x0, y = y0;
     const double v = hill_climb(t, bf, x, y);
-    fx_off += x - x0;
-    fy_off += y - y0;
     if (ox) *ox = x;
     if (oy) *oy = y;
     // Score the sub-pixel peak, not the integer one: otherwise the score jumps whenever the best integer
@@ -344,7 +362,13 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
     return v + peak_gain(ncc_at(t, bf, x - 1, y), v, ncc_at(t, bf, x + 1, y)) +
            peak_gain(ncc_at(t, bf, x, y - 1), v, ncc_at(t, bf, x, y + 1));
   };
-  full(s1);
+  {
+    int x = 0, y = 0;
+    full(s1, &x, &y);
+    const int tw = std::max(1, int(std::lround(FW * s1))), th = std::max(1, int(std::lround(FH * s1)));
+    fx_off = x - int(std::lround(cxf - tw / 2.0));
+    fy_off = y - int(std::lround(cyf - th / 2.0));
+  }
   double s2 = golden(std::max(s_min, s1 / 1.006), std::min(s_max, s1 * 1.006), 1e-4 * s1,
                      [&](double s) { return full(s); });
   double v2 = full(s2);
