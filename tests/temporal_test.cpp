@@ -1,0 +1,722 @@
+// Temporal alignment: fit_line, match_frames and thumb_ncc on synthesized features; the temporal stage and the
+// binary on generated bg/fg pairs whose ground truth (the bg frames showing each fg frame's moment) is exact.
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <numbers>
+#include <random>
+#include <sstream>
+
+#include "pairgen.hpp"
+#include "testutil.hpp"
+#include "vidkompy/temporal.hpp"
+
+using namespace vidkompy;
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------------------
+// Synthesized features: a continuous "source" where nearby moments look alike. Embeddings are cos/sin pairs of
+// random frequencies (so the inner product of two moments depends only on their distance and is largest at 0);
+// thumbnails are per-pixel sinusoids with a little per-frame noise.
+
+struct SynthSource {
+  int pairs = 64;
+  std::vector<double> ew, ep, tw, tp;
+  explicit SynthSource(unsigned seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<double> w(0.08, 0.6), ph(0, 2 * std::numbers::pi);
+    for (int d = 0; d < pairs; ++d) ew.push_back(w(rng)), ep.push_back(ph(rng));
+    for (int p = 0; p < kThumb * kThumb; ++p) tw.push_back(w(rng)), tp.push_back(ph(rng));
+  }
+  // Appends the frame showing moment t.
+  void add(Features& f, double t, std::mt19937& noise) const {
+    f.dim = 2 * pairs;
+    const double norm = std::sqrt(double(pairs));
+    for (int d = 0; d < pairs; ++d) {
+      f.emb.push_back(float(std::cos(ew[d] * t + ep[d]) / norm));
+      f.emb.push_back(float(std::sin(ew[d] * t + ep[d]) / norm));
+    }
+    std::uniform_int_distribution<int> n(-3, 3);
+    for (int p = 0; p < kThumb * kThumb; ++p)
+      f.thumbs.push_back(uint8_t(std::clamp(int(std::lround(128 + 100 * std::sin(tw[p] * t + tp[p]))) + n(noise), 0, 255)));
+  }
+};
+
+// Nearest bg frames (by moment) for each fg frame.
+std::vector<std::vector<int64_t>> nearest(const std::vector<int>& fg, const std::vector<int>& bg) {
+  std::vector<std::vector<int64_t>> best(fg.size());
+  for (size_t i = 0; i < fg.size(); ++i) {
+    int d = 1 << 30;
+    for (int b : bg) d = std::min(d, std::abs(b - fg[i]));
+    for (size_t j = 0; j < bg.size(); ++j)
+      if (std::abs(bg[j] - fg[i]) == d) best[i].push_back(int64_t(j));
+  }
+  return best;
+}
+
+bool contains(const std::vector<int64_t>& v, int64_t x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+
+bool monotonic(const std::vector<int64_t>& map) {
+  for (size_t i = 1; i < map.size(); ++i)
+    if (map[i] < map[i - 1]) return false;
+  return true;
+}
+
+std::vector<uint8_t> random_thumb(unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> u(0, 255);
+  std::vector<uint8_t> t(kThumb * kThumb);
+  for (auto& x : t) x = uint8_t(u(rng));
+  return t;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------------
+// fit_line
+
+namespace {
+
+// Candidates for n fg frames whose true bg frame is round(slope * i + offset); a fraction `wrong` of them has a
+// random wrong frame ranked first (the true one second); the rest are neighbours and random frames.
+Candidates candidates(int n, int m, double slope, double offset, double wrong, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::uniform_int_distribution<int64_t> any(0, m - 1);
+  Candidates c;
+  c.k = 10;
+  for (int i = 0; i < n; ++i) {
+    const int64_t truth = std::clamp<int64_t>(std::llround(slope * i + offset), 0, m - 1);
+    std::vector<int64_t> list;
+    if (u(rng) < wrong) list = {any(rng), truth};
+    else list = {truth, std::min<int64_t>(truth + 1, m - 1), std::max<int64_t>(truth - 1, 0)};
+    while (int(list.size()) < c.k) list.push_back(any(rng));
+    for (int r = 0; r < c.k; ++r) {
+      c.index.push_back(list[size_t(r)]);
+      c.sim.push_back(float(0.95 - 0.05 * r));
+    }
+  }
+  return c;
+}
+
+}  // namespace
+
+TEST(FitLine, RecoversSlopeAndOffsetDespiteOutliers) {
+  // 30 fps fg over 25 fps bg: slope 25/30; 30% of the fg frames have a wrong best candidate.
+  const double slope = 25.0 / 30.0, offset = 37.25;
+  const Candidates c = candidates(300, 400, slope, offset, 0.3, 1);
+  const TimeLine line = fit_line(c, slope);
+  EXPECT_NEAR(line.slope, slope, 0.002);
+  EXPECT_NEAR(line.offset, offset, 0.3);
+  EXPECT_GE(line.inliers, 180);  // about 70% of 300 agree
+  // Integer bg frame of the line = the true frame for every fg frame.
+  int off = 0;
+  for (int i = 0; i < 300; ++i) off += std::llround(line.slope * i + line.offset) != std::llround(slope * i + offset);
+  EXPECT_LE(off, 3);
+}
+
+TEST(FitLine, AbsorbsASlightlyWrongNominalRate) {
+  // The container says 25/30, the content runs 1% faster (drift); the fitted slope follows the content.
+  const double nominal = 25.0 / 30.0, slope = nominal * 1.01, offset = -12.5;
+  const Candidates c = candidates(300, 400, slope, offset, 0.3, 2);
+  const TimeLine line = fit_line(c, nominal);
+  EXPECT_NEAR(line.slope, slope, 0.002);
+  EXPECT_NEAR(line.offset, offset, 0.5);
+}
+
+TEST(FitLine, NegativeOffsetWhenFgStartsFirst) {
+  // fg starts 50 bg frames before bg: the first fg frames have only clamped candidates (bg frame 0) or noise.
+  const double slope = 0.8, offset = -50;
+  Candidates c = candidates(400, 300, slope, offset, 0.3, 3);
+  const TimeLine line = fit_line(c, slope);
+  EXPECT_NEAR(line.slope, slope, 0.002);
+  EXPECT_NEAR(line.offset, offset, 0.5);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// match_frames on synthesized features
+
+TEST(MatchFrames, ExactMapAcrossRatesWithClamping) {
+  // Moments at 60 per second. bg: 24 fps over moments [100, 500); fg: 30 fps over [40, 560), so fg starts 1 s
+  // before bg and ends 1 s after it.
+  const SynthSource s(7);
+  std::mt19937 noise(8);
+  std::vector<int> bgm, fgm;
+  for (int j = 0;; ++j) {
+    const int t = 100 + (5 * j + 1) / 2;  // round half up of 2.5 j
+    if (t >= 500) break;
+    bgm.push_back(t);
+  }
+  for (int i = 0; 40 + 2 * i < 560; ++i) fgm.push_back(40 + 2 * i);
+  Features bg, fg;
+  for (int t : bgm) s.add(bg, t, noise);
+  for (int t : fgm) s.add(fg, t, noise);
+  ASSERT_EQ(bg.frames(), 160u);
+  ASSERT_EQ(fg.frames(), 260u);
+
+  const MatchResult r = match_frames(fg, bg, 24.0 / 30.0, MatchOptions{});
+  ASSERT_EQ(r.time.map.size(), fgm.size());
+  EXPECT_NEAR(r.line.slope, 0.8, 0.005);
+  EXPECT_NEAR(r.line.offset, -24.0, 0.5);  // fg moment 40 + 2i = bg moment 100 + 2.5 j
+  // fg moments 40..98 come before bg's first (100); 500..558 after its last (498).
+  EXPECT_EQ(r.clamped_start, 30);
+  EXPECT_EQ(r.clamped_end, 30);
+  EXPECT_EQ(r.time.clamped_start, 30);
+  EXPECT_EQ(r.time.clamped_end, 30);
+  EXPECT_TRUE(monotonic(r.time.map));
+  const auto best = nearest(fgm, bgm);
+  for (size_t i = 0; i < fgm.size(); ++i)
+    EXPECT_TRUE(contains(best[i], r.time.map[i])) << "fg " << i << " (moment " << fgm[i] << "): got bg "
+                                                  << r.time.map[i] << " (moment " << bgm[size_t(r.time.map[i])] << ")";
+  for (int i = 0; i < 30; ++i) EXPECT_EQ(r.time.map[size_t(i)], 0);
+  for (size_t i = 230; i < 260; ++i) EXPECT_EQ(r.time.map[i], 159);
+  EXPECT_GT(r.time.confidence, 0.9);
+}
+
+TEST(MatchFrames, EqualRatesInsideGiveTheShiftedIdentity) {
+  const SynthSource s(11);
+  std::mt19937 noise(12);
+  Features bg, fg;
+  for (int j = 0; j < 200; ++j) s.add(bg, 3.0 * j, noise);
+  for (int i = 0; i < 120; ++i) s.add(fg, 3.0 * (i + 43), noise);
+  const MatchResult r = match_frames(fg, bg, 1.0, MatchOptions{});
+  ASSERT_EQ(r.time.map.size(), 120u);
+  EXPECT_EQ(r.clamped_start, 0);
+  EXPECT_EQ(r.clamped_end, 0);
+  for (size_t i = 0; i < 120; ++i) EXPECT_EQ(r.time.map[i], int64_t(i) + 43) << "fg " << i;
+  EXPECT_GT(r.time.confidence, 0.95);
+}
+
+TEST(MatchFrames, UnrelatedPicturesGiveLowConfidence) {
+  const SynthSource a(21), b(22);
+  std::mt19937 noise(23);
+  Features bg, fg;
+  for (int j = 0; j < 100; ++j) a.add(bg, 2.0 * j, noise);
+  for (int i = 0; i < 100; ++i) b.add(fg, 2.0 * i, noise);
+  const MatchResult r = match_frames(fg, bg, 1.0, MatchOptions{});
+  EXPECT_TRUE(monotonic(r.time.map));
+  EXPECT_LT(r.time.confidence, kTemporalThreshold);
+}
+
+TEST(MatchFrames, EmptyInputs) {
+  const SynthSource s(31);
+  std::mt19937 noise(32);
+  Features none, some;
+  for (int i = 0; i < 5; ++i) s.add(some, i, noise);
+  EXPECT_TRUE(match_frames(none, some, 1.0, MatchOptions{}).time.map.empty());
+  const MatchResult r = match_frames(some, none, 1.0, MatchOptions{});
+  EXPECT_EQ(r.time.map.size(), 5u);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// thumb_ncc
+
+TEST(ThumbNcc, IdenticalInvertedFlat) {
+  const std::vector<uint8_t> a = random_thumb(1);
+  std::vector<uint8_t> inv(a.size()), flat(a.size(), 77);
+  for (size_t i = 0; i < a.size(); ++i) inv[i] = uint8_t(255 - a[i]);
+  const ThumbWeights uniform;
+  EXPECT_NEAR(thumb_ncc(a.data(), a.data(), uniform), 1.0, 1e-9);
+  EXPECT_NEAR(thumb_ncc(a.data(), inv.data(), uniform), -1.0, 1e-9);
+  EXPECT_EQ(thumb_ncc(a.data(), flat.data(), uniform), 0.0);
+  EXPECT_EQ(thumb_ncc(flat.data(), a.data(), uniform), 0.0);
+  EXPECT_EQ(thumb_ncc(flat.data(), flat.data(), uniform), 0.0);
+  // Brightness and contrast do not matter.
+  std::vector<uint8_t> dim(a.size());
+  for (size_t i = 0; i < a.size(); ++i) dim[i] = uint8_t(20 + a[i] / 2 * 2 / 3);
+  EXPECT_GT(thumb_ncc(a.data(), dim.data(), uniform), 0.99);
+  // Unrelated random pictures are nearly uncorrelated.
+  const std::vector<uint8_t> b = random_thumb(2);
+  EXPECT_LT(std::abs(thumb_ncc(a.data(), b.data(), uniform)), 0.15);
+}
+
+TEST(ThumbNcc, WeightsActOnlyWhereTheyDiffer) {
+  // An 8-pixel band along the edges (a multiple of 4, so it stays separate in the halved pictures that
+  // thumb_ncc also compares), and a centred square of about the same number of pixels.
+  constexpr int kBand = 8;
+  const int kSquare = int(std::lround(std::sqrt(double(kThumb * kThumb - (kThumb - 2 * kBand) * (kThumb - 2 * kBand)))));
+  auto in_band = [](int p) {
+    const int x = p % kThumb, y = p / kThumb;
+    return x < kBand || y < kBand || x >= kThumb - kBand || y >= kThumb - kBand;
+  };
+  auto in_square = [&](int p) {
+    const int x = p % kThumb - (kThumb - kSquare) / 2, y = p / kThumb - (kThumb - kSquare) / 2;
+    return x >= 0 && y >= 0 && x < kSquare && y < kSquare;
+  };
+  // a; edge = a with the band replaced; middle = a with the square replaced.
+  const std::vector<uint8_t> a = random_thumb(3), other = random_thumb(4);
+  std::vector<uint8_t> edge = a, middle = a;
+  for (int p = 0; p < kThumb * kThumb; ++p) {
+    if (in_band(p)) edge[size_t(p)] = other[size_t(p)];
+    if (in_square(p)) middle[size_t(p)] = other[size_t(p)];
+  }
+  auto band_weight = [&](float band) {
+    ThumbWeights w;
+    for (int p = 0; p < kThumb * kThumb; ++p) w.w.push_back(in_band(p) ? band : 1.0f);
+    return w;
+  };
+  const ThumbWeights uniform, heavy = band_weight(4), light = band_weight(0.25f), ignored = band_weight(0);
+  const double edge_u = thumb_ncc(a.data(), edge.data(), uniform);
+  const double mid_u = thumb_ncc(a.data(), middle.data(), uniform);
+  EXPECT_LT(edge_u, 0.9);
+  EXPECT_NEAR(edge_u, mid_u, 0.05);  // about as many pixels replaced
+  EXPECT_NEAR(thumb_ncc(a.data(), edge.data(), band_weight(1)), edge_u, 1e-12);
+  // A heavy band makes a difference there count more; a light one less: the better match flips.
+  EXPECT_LT(thumb_ncc(a.data(), edge.data(), heavy), edge_u - 0.1);
+  EXPECT_GT(thumb_ncc(a.data(), middle.data(), heavy), thumb_ncc(a.data(), edge.data(), heavy) + 0.1);
+  EXPECT_GT(thumb_ncc(a.data(), edge.data(), light), thumb_ncc(a.data(), middle.data(), light) + 0.1);
+  // A band of weight 0 is ignored: identical outside it.
+  EXPECT_NEAR(thumb_ncc(a.data(), edge.data(), ignored), 1.0, 1e-9);
+  EXPECT_LT(thumb_ncc(a.data(), middle.data(), ignored), mid_u);
+  // Weights that scale everything alike change nothing.
+  ThumbWeights twos;
+  twos.w.assign(size_t(kThumb) * kThumb, 2.0f);
+  EXPECT_NEAR(thumb_ncc(a.data(), middle.data(), twos), mid_u, 1e-12);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The temporal stage and the binary on generated pairs with exact ground truth (pairgen.hpp).
+
+namespace {
+
+// A clip of the source: frame rate, the source frames [first, last) it covers, extra filters and quality.
+struct Clip {
+  vt::Fps fps;
+  int first = 0;
+  int last = 1 << 30;
+  std::string vf;
+  int crf = 18;
+};
+
+Clip clip(vt::Fps fps, int first = 0, int last = 1 << 30, int crf = 18) { return Clip{fps, first, last, "", crf}; }
+
+// What fg shows: the w x h rectangle of the source at (x, y), scaled to fw x fh (0: unscaled). bg shows the
+// whole source, so this rectangle is also fg's true placement in bg.
+struct View {
+  int x = 0, y = 0, w = 0, h = 0, fw = 0, fh = 0;
+  std::string vf() const {
+    std::string f = "crop=" + std::to_string(w) + ":" + std::to_string(h) + ":" + std::to_string(x) + ":" +
+                    std::to_string(y) + ":exact=1";
+    if (fw) f += ",scale=" + std::to_string(fw) + ":" + std::to_string(fh);
+    return f;
+  }
+  Placement place() const { return {double(x), double(y), fw ? double(w) / fw : 1.0, 0.0}; }
+};
+
+vt::Source make_source(const std::vector<std::pair<std::string, double>>& parts) {
+  vt::Source s;
+  s.w = 320, s.h = 240, s.fps = {60, 1};
+  for (const auto& [graph, secs] : parts) EXPECT_TRUE(vt::append_lavfi(s, graph, secs));
+  return s;
+}
+
+const std::string kTestsrc = "testsrc2=size=320x240:rate=60";
+const std::string kMandel = "mandelbrot=size=320x240:rate=60";
+const std::string kLife = "life=size=320x240:rate=60:mold=10:ratio=0.3:seed=7:life_color=#ffcc00:death_color=#223366";
+
+// One map scored against the truth.
+struct Score {
+  std::vector<int64_t> map;
+  double exact = 0, within1 = 0;
+  int clamped_start = -1, clamped_end = -1;
+  std::string misses;  // the fg frames not exact, for failure messages
+};
+
+struct Outcome {
+  std::vector<int> bgv, fgv;  // virtual source frames of each clip
+  int want_start = 0, want_end = 0;  // fg frames before bg's first / after bg's last source frame
+  Score cli;    // the binary: placement found by the spatial stage, then the temporal stage
+  Score stage;  // the temporal stage alone, given the true placement
+};
+
+std::string model_path() {
+  return (std::filesystem::path(VIDKOMPY_BIN).parent_path() / "models" / "vidkompy-embedder.pt").string();
+}
+
+void score(const vt::Source& src, const Outcome& o, Score& s) {
+  const auto best = vt::truth(src, o.fgv, o.bgv);
+  int exact = 0, within1 = 0, listed = 0;
+  std::ostringstream miss;
+  for (size_t i = 0; i < s.map.size(); ++i) {
+    const int64_t got = s.map[i];
+    bool near = false;
+    for (int64_t b : best[i]) near = near || std::abs(b - got) <= 1;
+    exact += contains(best[i], got);
+    within1 += near;
+    if (!contains(best[i], got) && listed++ < 25) {
+      miss << "\n  fg " << i << " (src " << o.fgv[i] << "): got bg " << got;
+      if (got >= 0 && got < int64_t(o.bgv.size())) miss << " (src " << o.bgv[size_t(got)] << ")";
+      miss << ", want bg";
+      for (int64_t b : best[i]) miss << " " << b << " (src " << o.bgv[size_t(b)] << ")";
+    }
+  }
+  s.exact = double(exact) / double(std::max<size_t>(1, s.map.size()));
+  s.within1 = double(within1) / double(std::max<size_t>(1, s.map.size()));
+  s.misses = miss.str();
+}
+
+std::string summary(const Outcome& o, const Score& s) {
+  std::ostringstream out;
+  out << "exact " << s.exact << ", within1 " << s.within1 << ", clamped " << s.clamped_start << "/"
+      << s.clamped_end << " (want " << o.want_start << "/" << o.want_end << ")";
+  return out.str();
+}
+
+// Encodes bg and fg (fg shows `view` of the source), then scores two maps: the binary's
+// (`vidkompy --align-only --json -`, spatial and temporal stages) and the temporal stage's given the true
+// placement.
+void run_pair(const vt::Source& src, const Clip& bgc, Clip fgc, const View& view, Outcome& o, bool binary = true) {
+  vt::TempDir dir;
+  fgc.vf = view.vf() + (fgc.vf.empty() ? "" : "," + fgc.vf);
+  const Placement place = view.place();
+  const std::string bg = dir / "bg.mp4", fg = dir / "fg.mp4";
+  o.bgv = vt::pick(src, bgc.fps, bgc.first, bgc.last);
+  o.fgv = vt::pick(src, fgc.fps, fgc.first, fgc.last);
+  ASSERT_FALSE(o.bgv.empty());
+  ASSERT_FALSE(o.fgv.empty());
+  ASSERT_TRUE(vt::encode(src, o.bgv, bgc.fps, bgc.vf, bgc.crf, bg));
+  ASSERT_TRUE(vt::encode(src, o.fgv, fgc.fps, fgc.vf, fgc.crf, fg));
+
+  // fg frames before bg's first / after its last moment. The setup keeps them clear of the half-frame zone where
+  // "before bg starts" is a matter of rounding (there bg frame 0 is both the clamp and the nearest frame).
+  const double step = src.fps.value() / bgc.fps.value();  // source frames per bg frame
+  for (int v : o.fgv) {
+    if (v < o.bgv.front()) ++o.want_start;
+    if (v > o.bgv.back()) ++o.want_end;
+    ASSERT_FALSE(v < o.bgv.front() && v > o.bgv.front() - 0.75 * step) << "ambiguous setup: fg source frame " << v;
+    ASSERT_FALSE(v > o.bgv.back() && v < o.bgv.back() + 0.75 * step) << "ambiguous setup: fg source frame " << v;
+  }
+
+  // The binary.
+  nlohmann::json j;
+  if (binary) {
+    const vt::Run r = vt::vidkompy({"--bg", bg, "--fg", fg, "--align-only", "--json", "-"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    ASSERT_NO_THROW(j = nlohmann::json::parse(r.out)) << r.out;
+    o.cli.map = j.at("temporal").at("map").get<std::vector<int64_t>>();
+    o.cli.clamped_start = j.at("temporal").at("clamped_start").get<int>();
+    o.cli.clamped_end = j.at("temporal").at("clamped_end").get<int>();
+    ASSERT_EQ(o.cli.map.size(), o.fgv.size());
+    EXPECT_EQ(j.at("bg").at("frames").get<int64_t>(), int64_t(o.bgv.size()));
+    score(src, o, o.cli);
+  }
+
+  // The temporal stage alone, with the true placement.
+  Context ctx = vt::quiet_context();
+  ctx.opt.model = model_path();
+  VideoInfo bi, fi;
+  ASSERT_TRUE(probe(bg, bi).ok());
+  ASSERT_TRUE(probe(fg, fi).ok());
+  TimeMap time;
+  const Status st = match(ctx, bi, fi, place, time);
+  ASSERT_TRUE(st.ok()) << (st.errors.empty() ? "" : st.errors[0]);
+  o.stage.map = time.map;
+  o.stage.clamped_start = time.clamped_start;
+  o.stage.clamped_end = time.clamped_end;
+  ASSERT_EQ(o.stage.map.size(), o.fgv.size());
+  score(src, o, o.stage);
+
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::cout << "[ temporal ] " << info->test_suite_name() << "." << info->name() << ": bg " << o.bgv.size() << "f@"
+            << bgc.fps.str() << " fg " << o.fgv.size() << "f@" << fgc.fps.str() << "\n";
+  if (binary)
+    std::cout << "[ temporal ]   binary: " << summary(o, o.cli) << "; placement " << j.at("spatial").at("x") << ","
+              << j.at("spatial").at("y") << " x" << j.at("spatial").at("scale") << " (true " << place.x << ","
+              << place.y << " x" << place.scale << ")\n";
+  std::cout << "[ temporal ]   stage with the true placement: " << summary(o, o.stage) << std::endl;
+  if (binary) {
+    ::testing::Test::RecordProperty("exact", std::to_string(o.cli.exact));
+    ::testing::Test::RecordProperty("within1", std::to_string(o.cli.within1));
+  }
+  ::testing::Test::RecordProperty("stage_exact", std::to_string(o.stage.exact));
+  ::testing::Test::RecordProperty("stage_within1", std::to_string(o.stage.within1));
+}
+
+// What a realistic case must give.
+void expect_accurate(const Outcome& o, const Score& s, const char* what) {
+  SCOPED_TRACE(what);
+  EXPECT_GE(s.exact, 0.99) << s.misses;
+  EXPECT_EQ(s.within1, 1.0) << s.misses;
+  EXPECT_EQ(s.clamped_start, o.want_start);
+  EXPECT_EQ(s.clamped_end, o.want_end);
+  EXPECT_TRUE(monotonic(s.map));
+  int wrong_clamp = 0;  // fg frames outside bg not on bg's first/last frame
+  for (int i = 0; i < o.want_start; ++i) wrong_clamp += s.map[size_t(i)] != 0;
+  for (size_t i = s.map.size() - size_t(o.want_end); i < s.map.size(); ++i)
+    wrong_clamp += s.map[i] != int64_t(o.bgv.size()) - 1;
+  EXPECT_EQ(wrong_clamp, 0);
+}
+
+void expect_accurate(const Outcome& o) {
+  expect_accurate(o, o.stage, "temporal stage, true placement");
+  expect_accurate(o, o.cli, "vidkompy --align-only");
+}
+
+}  // namespace
+
+TEST(TemporalPair, Rates24To25) {
+  const vt::Source src = make_source({{kTestsrc, 5}});
+  Outcome o;
+  run_pair(src, clip({24, 1}), clip({25, 1}, 30, 270), {61, 43, 200, 150}, o);
+  if (HasFatalFailure()) return;
+  expect_accurate(o);
+}
+
+TEST(TemporalPair, Rates25To30) {
+  const vt::Source src = make_source({{kMandel, 5}});
+  Outcome o;
+  run_pair(src, clip({25, 1}), clip({30, 1}, 30, 270), {40, 30, 240, 180}, o);
+  if (HasFatalFailure()) return;
+  expect_accurate(o);
+}
+
+TEST(TemporalPair, Rates25ToNtsc) {
+  // 30000/1001 cannot be drawn exactly from a 60 fps source: the frame list drifts by one source frame in 500.
+  const vt::Source src = make_source({{kTestsrc, 5}});
+  Outcome o;
+  run_pair(src, clip({25, 1}), clip({30000, 1001}, 20, 280), {33, 25, 256, 192}, o);
+  if (HasFatalFailure()) return;
+  expect_accurate(o);
+}
+
+TEST(TemporalPair, Rates30To60) {
+  // Every other fg frame lies exactly between two bg frames: both are right.
+  const vt::Source src = make_source({{kLife, 4}});
+  Outcome o;
+  run_pair(src, clip({30, 1}), clip({60, 1}, 30, 210), {50, 40, 200, 160}, o);
+  if (HasFatalFailure()) return;
+  expect_accurate(o);
+}
+
+TEST(TemporalPair, EqualRatesGiveTheShiftedIdentity) {
+  // fg starts at source frame 36 = bg frame 15, so fg frame i shows exactly bg frame i + 15.
+  const vt::Source src = make_source({{kTestsrc, 4}});
+  Outcome o;
+  run_pair(src, clip({25, 1}), clip({25, 1}, 36, 216), {50, 40, 220, 160}, o);
+  if (HasFatalFailure()) return;
+  expect_accurate(o);
+  for (const Score* sc : {&o.stage, &o.cli})
+    for (size_t i = 0; i < sc->map.size(); ++i) EXPECT_EQ(sc->map[i], int64_t(i) + 15) << "fg " << i;
+}
+
+TEST(TemporalPair, FgStartsBeforeBg) {
+  // bg starts 1 s into the source, fg at 0: fg's first 25 frames (source 0..58) come before bg frame 0 (60).
+  const vt::Source src = make_source({{kTestsrc, 5}});
+  Outcome o;
+  run_pair(src, clip({30, 1}, 60, 300), clip({25, 1}, 0, 240), {60, 45, 200, 150}, o);
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(o.want_start, 25);
+  expect_accurate(o);
+}
+
+TEST(TemporalPair, FgEndsAfterBg) {
+  // fg starts 1 s after bg and runs 1 s past its end: 30 fg frames (source 240..298) follow bg's last (238).
+  const vt::Source src = make_source({{kTestsrc, 5}});
+  Outcome o;
+  run_pair(src, clip({25, 1}, 0, 240), clip({30, 1}, 60, 300), {60, 45, 200, 150}, o);
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(o.want_end, 30);
+  expect_accurate(o);
+}
+
+// Every TemporalPair case checks both the binary and the temporal stage given the true placement; where the
+// binary fails through the spatial stage, a TemporalStage twin keeps the stage checked. Known failures are
+// DISABLED_ with their numbers (measured at commit ea834af).
+
+namespace {
+
+void longer_than_bg(const std::string& graph, Outcome& o, bool binary) {
+  // bg covers source 1.5 s .. 4.5 s, fg all 6 s: 45 fg frames before bg, 90 inside, 45 after.
+  const vt::Source src = make_source({{graph, 6}});
+  run_pair(src, clip({25, 1}, 90, 270), clip({30, 1}, 0, 360), {60, 45, 200, 150}, o, binary);
+  EXPECT_EQ(o.want_start, 45);
+  EXPECT_EQ(o.want_end, 45);
+}
+
+void downscaled_crop(const std::string& graph, Outcome& o, bool binary) {
+  // fg = a 240x180 crop shown at 160x120 (placement scale 1.5).
+  const vt::Source src = make_source({{graph, 4}});
+  run_pair(src, clip({25, 1}), clip({30, 1}, 20, 220), {40, 30, 240, 180, 160, 120}, o, binary);
+}
+
+void upscaled_crop(const std::string& graph, Outcome& o, bool binary) {
+  // fg = a 160x120 crop at an odd offset, shown at 240x180 (placement scale 2/3).
+  const vt::Source src = make_source({{graph, 4}});
+  run_pair(src, clip({24, 1}), clip({30, 1}, 20, 220), {81, 61, 160, 120, 240, 180}, o, binary);
+}
+
+void reencoded_bg(const std::string& graph, Outcome& o, bool binary) {
+  // bg at crf 40: blocky, smeared detail.
+  const vt::Source src = make_source({{graph, 5}});
+  run_pair(src, clip({25, 1}, 0, 1 << 30, 40), clip({30, 1}, 30, 270), {60, 45, 200, 150}, o, binary);
+}
+
+void expect_stage_accurate(const Outcome& o) { expect_accurate(o, o.stage, "temporal stage, true placement"); }
+
+}  // namespace
+
+TEST(TemporalStage, FgLongerThanBgOnBothSides) {
+  Outcome o;
+  longer_than_bg(kTestsrc, o, false);
+  if (HasFatalFailure()) return;
+  expect_stage_accurate(o);
+}
+
+// Fails through the spatial stage: it places fg at y 43.04 instead of 45 (x 60.00, scale 1.0 right), and 2 px
+// of misregistration cost the exact frame on 18 of 180 fg frames, each time the farther of two neighbours
+// (exact 0.90, within1 1), e.g. fg 55 (src 110) got bg 9 (src 112) for 8 (src 109), fg 113 (src 226) got 56
+// (224) for 57 (227); clamped_start 44 of 45: fg 44 (src 88, two before bg's first at 90) was matched to bg
+// frame 0 instead of being clamped there. With the true placement the stage gives exact 0.994.
+TEST(TemporalPair, DISABLED_FgLongerThanBgOnBothSides) {
+  Outcome o;
+  longer_than_bg(kTestsrc, o, true);
+  if (HasFatalFailure()) return;
+  expect_accurate(o);
+}
+
+TEST(TemporalPair, DownscaledCrop) {
+  Outcome o;
+  downscaled_crop(kTestsrc, o, true);
+  if (HasFatalFailure()) return;
+  expect_accurate(o);
+}
+
+// Fails in the temporal stage itself, with the true placement: exact 0.96 (within1 1). Misses, each a choice
+// between a bg frame 1 source frame away and one 2 away that took the farther one: fg 31 (src 82) got bg 32
+// (src 80) for 33 (src 83); fg 38 (src 96) got 39 (98) for 38 (95); fg 41 (src 102) got 40 (100) for 41 (103);
+// fg 46 (src 112) got 44 (110) for 45 (113). fg is upscaled 1.5x (blurred) and the bg region is only 160x120.
+// The binary is worse (exact 0.78): the spatial stage places fg at x 80.00 y 61.95 scale 0.675 (true 81, 61,
+// 0.667).
+TEST(TemporalPair, DISABLED_UpscaledCrop) {
+  Outcome o;
+  upscaled_crop(kTestsrc, o, true);
+  if (HasFatalFailure()) return;
+  expect_accurate(o);
+}
+
+TEST(TemporalPair, HeavilyReencodedBg) {
+  Outcome o;
+  reencoded_bg(kTestsrc, o, true);
+  if (HasFatalFailure()) return;
+  expect_accurate(o);
+}
+
+// Mandelbrot zooms: a frame looks like a scaled version of its neighbours in time, which the spatial stage
+// confuses with the placement scale. The temporal stage with the true placement is right.
+TEST(TemporalStage, DownscaledCropMandelbrot) {
+  Outcome o;
+  downscaled_crop(kMandel, o, false);
+  if (HasFatalFailure()) return;
+  expect_stage_accurate(o);
+}
+
+// Fails through the spatial stage: placement x 7.87 y 5.79 scale 1.903 (true 40, 30, 1.5); exact 0, within1 0
+// (fg 0, src 20, got bg 26, src 62, for bg 8, src 19: the map runs 18 bg frames late), 11 fg frames reported
+// after bg. With the true placement the stage gives exact 1.
+TEST(TemporalPair, DISABLED_DownscaledCropMandelbrot) {
+  Outcome o;
+  downscaled_crop(kMandel, o, true);
+  if (HasFatalFailure()) return;
+  expect_accurate(o);
+}
+
+// Passes, but only just through the spatial stage (placement x 81.05 y 61.09 scale 0.6687, true 81, 61,
+// 0.6667): with an earlier encode it found scale 0.658, and the map ran one bg frame late (exact 0.18).
+TEST(TemporalPair, UpscaledCropMandelbrot) {
+  Outcome o;
+  upscaled_crop(kMandel, o, true);
+  if (HasFatalFailure()) return;
+  expect_accurate(o);
+}
+
+// Fails in both. Binary: placement x 39.35 y 30.02 scale 1.203 (true 60, 45, 1.0): exact 0.42, within1 0.44,
+// clamped 29/61 (want 45/45); e.g. fg 30..45 (src 60..90, before bg) got bg 1..13. Stage with the true
+// placement: exact 1, within1 1, but clamped_end 46 (want 45): fg 134 shows source frame 268, bg's last frame
+// (bg 74), and was reported as after bg, because the fitted line puts it past 74.5 (the map is still right).
+TEST(TemporalPair, DISABLED_FgLongerThanBgOnBothSidesMandelbrot) {
+  Outcome o;
+  longer_than_bg(kMandel, o, true);
+  if (HasFatalFailure()) return;
+  expect_accurate(o);
+}
+
+// Fails in both. Stage with the true placement: exact 0.80 (within1 1); 24 misses spread over the clip, in both
+// directions, some where bg holds the very same source frame: fg 14 (src 58) got bg 25 (src 60) for 24 (src 58);
+// fg 38 (src 106) got 45 (108) for 44 (106); fg 57 (src 144) got 61 (146) for 60 (144); fg 105 (src 240) got 99
+// (238) for 100 (240). crf 40 noise exceeds the change between neighbouring moments of the slow zoom.
+// Binary: placement x 61.53 y 45.56 scale 0.9875 (true 60, 45, 1.0): exact 0.28, within1 0.93.
+TEST(TemporalPair, DISABLED_HeavilyReencodedBgMandelbrot) {
+  Outcome o;
+  reencoded_bg(kMandel, o, true);
+  if (HasFatalFailure()) return;
+  expect_accurate(o);
+}
+
+TEST(TemporalPair, StaticSegment) {
+  // Source frame 150 held for one extra second in both videos: any bg frame showing it is right.
+  vt::Source src = make_source({{kTestsrc, 5}});
+  vt::hold(src, 150, 60);
+  Outcome o;
+  run_pair(src, clip({25, 1}), clip({30, 1}, 30, 330), {60, 45, 200, 150}, o);
+  if (HasFatalFailure()) return;
+  expect_accurate(o);
+}
+
+TEST(TemporalPair, HardCut) {
+  // testsrc2 for 3 s, then mandelbrot: nothing in the first half looks like the second.
+  const vt::Source src = make_source({{kTestsrc, 3}, {kMandel, 3}});
+  Outcome o;
+  run_pair(src, clip({25, 1}), clip({30, 1}, 30, 330), {60, 45, 200, 150}, o);
+  if (HasFatalFailure()) return;
+  expect_accurate(o);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// --model errors
+
+namespace {
+
+void make_simple_pair(const vt::TempDir& dir) {
+  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25:duration=2 -c:v libx264 -preset veryfast "
+                         "-pix_fmt yuv420p " + vt::quote(dir / "bg.mp4")));
+  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25:duration=2 -vf crop=160:120:40:30 -c:v libx264 "
+                         "-preset veryfast -pix_fmt yuv420p " + vt::quote(dir / "fg.mp4")));
+}
+
+}  // namespace
+
+TEST(TemporalModel, MissingModelFileIsAnInputError) {
+  vt::TempDir dir;
+  make_simple_pair(dir);
+  const std::string model = dir / "no-such-model.pt";
+  const vt::Run r =
+      vt::vidkompy({"--bg", dir / "bg.mp4", "--fg", dir / "fg.mp4", "--align-only", "--json", "-", "--model", model});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("vidkompy: error: " + model + ": cannot load the embedding model"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
+}
+
+TEST(TemporalModel, GarbageModelFileIsAnInputError) {
+  vt::TempDir dir;
+  make_simple_pair(dir);
+  const std::string model = dir / "garbage.pt";
+  {
+    std::ofstream f(model, std::ios::binary);
+    std::mt19937 rng(5);
+    f << "PK\x03\x04 this is not a TorchScript archive\n";
+    for (int i = 0; i < 4096; ++i) f.put(char(rng() & 0xff));
+  }
+  const vt::Run r =
+      vt::vidkompy({"--bg", dir / "bg.mp4", "--fg", dir / "fg.mp4", "--align-only", "--json", "-", "--model", model});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("vidkompy: error: " + model + ": cannot load the embedding model"), std::string::npos) << r.err;
+  // One line per problem: torch's multi-line message is cut to its first line, so every line is ours.
+  std::istringstream lines(r.err);
+  for (std::string line; std::getline(lines, line);) EXPECT_EQ(line.rfind("vidkompy: ", 0), 0u) << line;
+  EXPECT_EQ(r.out, "");
+}
+
