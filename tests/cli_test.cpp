@@ -238,20 +238,26 @@ TEST_F(Cli, BothInputsBadReportsBoth) {
 
 // ------------------------------------------------------------------------------------------------ align (3)
 
-TEST_F(Cli, WithoutAlignmentExitsThree) {
-  // A pair that really matches (fg is a crop of bg), so the only thing missing is the automatic alignment.
+TEST_F(Cli, AlignsAndRendersByItself) {
+  // fg is a crop of bg at (40, 60), frame for frame: with no --alignment, vidkompy finds both by itself.
   vt::TempDir dir, out;
   ASSERT_TRUE(
       vt::ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25 -frames:v 25 -pix_fmt yuv420p " + quote(dir / "b.mp4")));
   ASSERT_TRUE(
       vt::ffmpeg("-i " + quote(dir / "b.mp4") + " -vf crop=160:120:40:60 -pix_fmt yuv420p " + quote(dir / "f.mp4")));
-  const vt::Run r = vt::vidkompy({"--bg", dir / "b.mp4", "--fg", dir / "f.mp4", "-o", out / "out.mp4"});
-  EXPECT_EQ(r.code, 3) << r.err;
-  expect_one_error_line(r);
-  EXPECT_NE(r.err.find("alignment is not available"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("--alignment"), std::string::npos) << r.err;  // says what to do instead
+  const vt::Run r = vt::vidkompy({"--bg", dir / "b.mp4", "--fg", dir / "f.mp4", "-o", out / "out.mp4", "--json",
+                                  out / "report.json", "-q"});
+  ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(r.out.empty()) << r.out;
-  EXPECT_TRUE(out.list().empty());
+  EXPECT_TRUE(r.err.empty()) << r.err;
+  EXPECT_EQ(out.list(), (std::vector<std::string>{"out.mp4", "report.json"}));
+  const nlohmann::json rep = nlohmann::json::parse(vt::slurp(out / "report.json"));
+  EXPECT_NEAR(rep["spatial"]["x"].get<double>(), 40.0, 1.0);
+  EXPECT_NEAR(rep["spatial"]["y"].get<double>(), 60.0, 1.0);
+  EXPECT_NEAR(rep["spatial"]["scale"].get<double>(), 1.0, 0.01);
+  const std::vector<int64_t> map = rep["temporal"]["map"].get<std::vector<int64_t>>();
+  ASSERT_EQ(map.size(), 25u);
+  for (size_t i = 0; i < map.size(); ++i) EXPECT_EQ(map[i], int64_t(i)) << "fg frame " << i;
 }
 
 // ------------------------------------------------------------------------------------------------ alignment file (2)
