@@ -86,7 +86,20 @@ Status align(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& 
     st = place(ctx, bg, fg, spatial);
   }
   if (!st.ok()) return st;
-  ScopedTimer t(ctx, "match");  // which bg frame shows each fg frame's moment
+  {
+    ScopedTimer t(ctx, "match");  // which bg frame shows each fg frame's moment
+    st = match(ctx, bg, fg, spatial, temporal);
+  }
+  if (!st.ok()) return st;
+  // Second look at the placement, now on frame pairs known to show the same moment (a pan or zoom can fake a
+  // match at another moment). If it moved, the map was matched on a slightly wrong region: match again.
+  bool moved = false;
+  {
+    ScopedTimer t(ctx, "recheck");
+    st = recheck_placement(ctx, bg, fg, temporal, spatial, moved);
+  }
+  if (!st.ok() || !moved) return st;
+  ScopedTimer t(ctx, "rematch");
   return match(ctx, bg, fg, spatial, temporal);
 }
 

@@ -28,7 +28,10 @@ class TempFile {
   explicit TempFile(const std::string& target) : target_(target) {
     fs::path t(target);
     fs::path dir = t.parent_path();
-    std::string name = "." + t.filename().string() + ".vidkompy-XXXXXX";
+    // Built with += : GCC 12 warns falsely (-Wrestrict) about "literal" + std::string&&.
+    std::string name = ".";
+    name += t.filename().string();
+    name += ".vidkompy-XXXXXX";
     std::string templ = (dir.empty() ? fs::path(name) : dir / name).string();
     int fd = ::mkstemp(templ.data());
     if (fd < 0) return;

@@ -601,6 +601,96 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
   return res;
 }
 
+Placement refine_on_pairs(const std::vector<Gray>& fg, const std::vector<Gray>& bg, const Placement& start,
+                          const SpatialOptions& opt) {
+  struct Fit {
+    double x, y, s, v;
+  };
+  std::vector<Fit> fits;
+  for (size_t p = 0; p < fg.size() && p < bg.size(); ++p) {
+    const Gray& f = fg[p];
+    const GrayF b = to_float(bg[p]);
+    const int FW = f.w, FH = f.h;
+    const double cx = start.x + FW * start.scale / 2, cy = start.y + FH * start.scale / 2;
+    std::map<std::pair<int, int>, GrayF> cache;
+    auto templ = [&](double s) -> const GrayF& {
+      const int tw = std::max(1, int(std::lround(FW * s))), th = std::max(1, int(std::lround(FH * s)));
+      GrayF& t = cache[{tw, th}];
+      if (t.px.empty()) t = to_float(resize_gray(f, tw, th));
+      return t;
+    };
+    int ox = 0, oy = 0;  // anchor offset, fixed after the first climb
+    auto full = [&](double s, int* px = nullptr, int* py = nullptr) {
+      const GrayF& t = templ(s);
+      int x = int(std::lround(cx - t.w / 2.0)) + ox, y = int(std::lround(cy - t.h / 2.0)) + oy;
+      const double v = hill_climb(t, b, x, y);
+      if (px) *px = x;
+      if (py) *py = y;
+      return v + peak_gain(ncc_at(t, b, x - 1, y), v, ncc_at(t, b, x + 1, y)) +
+             peak_gain(ncc_at(t, b, x, y - 1), v, ncc_at(t, b, x, y + 1));
+    };
+    {
+      int x = 0, y = 0;
+      full(start.scale, &x, &y);
+      const GrayF& t = templ(start.scale);
+      ox = x - int(std::lround(cx - t.w / 2.0));
+      oy = y - int(std::lround(cy - t.h / 2.0));
+    }
+    double s = golden(start.scale / 1.01, start.scale * 1.01, 1e-4 * start.scale, [&](double q) { return full(q); });
+    if (s != 1.0 && std::abs(s - 1.0) < 0.03 && full(1.0) >= full(s) - opt.prefer_unscaled) s = 1.0;
+    int x = 0, y = 0;
+    full(s, &x, &y);
+    const GrayF& t = templ(s);
+    const double v = ncc_at(t, b, x, y);
+    fits.push_back({x + subpixel(ncc_at(t, b, x - 1, y), v, ncc_at(t, b, x + 1, y)),
+                    y + subpixel(ncc_at(t, b, x, y - 1), v, ncc_at(t, b, x, y + 1)), s, v});
+  }
+  if (fits.empty()) return start;
+  double best = -2;
+  for (const Fit& f : fits) best = std::max(best, f.v);
+  std::vector<double> xs, ys, ss;
+  for (const Fit& f : fits)
+    if (f.v >= best - 0.02) xs.push_back(f.x), ys.push_back(f.y), ss.push_back(f.s);
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  };
+  Placement out = start;
+  out.x = median(xs);
+  out.y = median(ys);
+  out.scale = median(ss);
+  return out;
+}
+
+Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const TimeMap& time,
+                         Placement& placement, bool& moved) {
+  moved = false;
+  const int64_t n = int64_t(time.map.size());
+  const int64_t lo = time.clamped_start, hi = n - time.clamped_end;
+  if (hi - lo < 1) return Status::Ok();
+  // Early in the matched range, so that decoding them again costs a fraction of a pass.
+  std::vector<int64_t> fi, bi;
+  for (double q : {0.1, 0.2, 0.3}) {
+    const int64_t i = lo + int64_t(q * double(hi - lo));
+    if (fi.empty() || fi.back() != i) fi.push_back(i), bi.push_back(time.map[size_t(i)]);
+  }
+  std::vector<Gray> fgs, bgs;
+  Status st;
+  st.merge(decode_gray_frames(ctx, fg, fi, fgs));
+  if (st.ok()) st.merge(decode_gray_frames(ctx, bg, bi, bgs));
+  if (!st.ok()) return st;
+  const Placement p = refine_on_pairs(fgs, bgs, placement);
+  const double dx = std::abs(p.x - placement.x), dy = std::abs(p.y - placement.y);
+  const double ds = std::abs(p.scale - placement.scale) * std::max(fg.width, fg.height);
+  ctx.log->debug("spatial recheck on {} matched pairs: x {:.2f} y {:.2f} scale {:.4f} (was {:.2f}, {:.2f}, {:.4f})",
+                 fi.size(), p.x, p.y, p.scale, placement.x, placement.y, placement.scale);
+  moved = dx > 0.5 || dy > 0.5 || ds > 0.5;
+  placement.x = p.x;
+  placement.y = p.y;
+  placement.scale = p.scale;
+  return Status::Ok();
+}
+
 Status place(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& placement) {
   // Thumbnails about 128 px on the long side keep the coarse search cheap and still find fg at 10% of bg.
   const double f = std::min(1.0, 128.0 / std::max(bg.width, bg.height));

@@ -455,6 +455,28 @@ Status extract_region(const Context& ctx, const VideoInfo& info, const Region& r
   return Status::Ok();
 }
 
+Status decode_gray_frames(const Context& ctx, const VideoInfo& info, const std::vector<int64_t>& indices,
+                          std::vector<Gray>& out) {
+  out.clear();
+  if (indices.empty()) return Status::Ok();
+  Decoder dec;
+  std::string why;
+  if (!dec.open(info.path, true, why)) return Status::Fail(kExitInput, info.path, why);
+  SwsPtr sws;
+  size_t k = 0;
+  for (int64_t idx = 0; k < indices.size(); ++idx) {
+    if (ctx.interrupted()) return Status::Fail(ctx.interrupted() == SIGTERM ? kExitSigterm : kExitSigint, "", "interrupted");
+    AVFrame* f = dec.next();
+    if (!f) break;
+    while (k < indices.size() && indices[k] == idx) {
+      out.push_back(to_gray(f, sws));
+      ++k;
+    }
+  }
+  if (out.size() != indices.size()) return Status::Fail(kExitInput, info.path, "cannot decode the frames again");
+  return Status::Ok();
+}
+
 Gray resize_gray(const Gray& src, int w, int h) {
   Gray g;
   g.w = w;

@@ -60,7 +60,10 @@ std::string slurp(const std::string& path) {
 Run vidkompy(const std::vector<std::string>& args) {
   TempDir io;
   std::string cmd = quote(VIDKOMPY_BIN);
-  for (const std::string& a : args) cmd += " " + quote(a);
+  for (const std::string& a : args) {
+    cmd += ' ';  // not " " + quote(a): GCC 12 warns falsely (-Wrestrict) about "literal" + std::string&&
+    cmd += quote(a);
+  }
   cmd += " </dev/null >" + quote(io / "out") + " 2>" + quote(io / "err");
   const int rc = std::system(cmd.c_str());
   Run r;

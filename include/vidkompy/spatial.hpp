@@ -80,6 +80,18 @@ struct SpatialResult {
 // Full resolution: translation, then sub-pixel.
 SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOptions& opt = {});
 
+// Re-fits a placement on frame pairs known to show the same moment (from the temporal map): scale within +-1%,
+// translation by hill climbing, then sub-pixel, at full resolution. Each pair is fitted on its own; the result
+// is the median of the fits that score within 0.02 NCC of the best. Pure: no I/O.
+Placement refine_on_pairs(const std::vector<Gray>& fg, const std::vector<Gray>& bg, const Placement& start,
+                          const SpatialOptions& opt = {});
+
+// The stage's second look: decodes three fg frames early in the matched range and the bg frames the map gives
+// them, and re-fits the placement there (refine_on_pairs). `moved` tells whether it changed by over half a pixel
+// (at fg's far edge), in which case the map should be matched again.
+Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const TimeMap& time,
+                         Placement& placement, bool& moved);
+
 // Below this confidence the placement is rejected (exit 3): measured on unrelated pairs, see README.
 constexpr double kSpatialThreshold = 0.7;
 

@@ -79,6 +79,11 @@ struct Region {
 Status extract_region(const Context& ctx, const VideoInfo& info, const Region& region, int rgb_size, int gray_size,
                       const std::function<Status(const float* rgb, const uint8_t* gray)>& sink);
 
+// Full-resolution luma of the frames at these (ascending) indices, in one sequential pass that stops after the
+// last of them.
+Status decode_gray_frames(const Context& ctx, const VideoInfo& info, const std::vector<int64_t>& indices,
+                          std::vector<Gray>& out);
+
 // Reads probe data. Fails with kExitInput and a one-line reason for anything that is not a decodable video.
 Status probe(const std::string& path, VideoInfo& info);
 
