@@ -601,15 +601,24 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
   return res;
 }
 
-Placement refine_on_pairs(const std::vector<Gray>& fg, const std::vector<Gray>& bg, const Placement& start,
-                          const SpatialOptions& opt) {
+Placement refine_on_pairs(const std::vector<Gray>& fg, const std::vector<std::vector<Gray>>& bg,
+                          const Placement& start, const SpatialOptions& opt) {
   struct Fit {
     double x, y, s, v;
   };
   std::vector<Fit> fits;
+  std::vector<double> before;  // NCC of the start placement on the same frames
   for (size_t p = 0; p < fg.size() && p < bg.size(); ++p) {
+   Fit best_fit{0, 0, 0, -2};
+   double best_start = -2;
+   for (const Gray& candidate : bg[p]) {
     const Gray& f = fg[p];
-    const GrayF b = to_float(bg[p]);
+    const GrayF b = to_float(candidate);
+    {
+      const int tw = std::max(1, int(std::lround(f.w * start.scale))), th = std::max(1, int(std::lround(f.h * start.scale)));
+      best_start = std::max(best_start, ncc_at(to_float(resize_gray(f, tw, th)), b, int(std::lround(start.x)),
+                                               int(std::lround(start.y))));
+    }
     const int FW = f.w, FH = f.h;
     const double cx = start.x + FW * start.scale / 2, cy = start.y + FH * start.scale / 2;
     std::map<std::pair<int, int>, GrayF> cache;
@@ -642,10 +651,18 @@ Placement refine_on_pairs(const std::vector<Gray>& fg, const std::vector<Gray>& 
     full(s, &x, &y);
     const GrayF& t = templ(s);
     const double v = ncc_at(t, b, x, y);
-    fits.push_back({x + subpixel(ncc_at(t, b, x - 1, y), v, ncc_at(t, b, x + 1, y)),
-                    y + subpixel(ncc_at(t, b, x, y - 1), v, ncc_at(t, b, x, y + 1)), s, v});
+    if (v > best_fit.v)
+      best_fit = {x + subpixel(ncc_at(t, b, x - 1, y), v, ncc_at(t, b, x + 1, y)),
+                  y + subpixel(ncc_at(t, b, x, y - 1), v, ncc_at(t, b, x, y + 1)), s, v};
+   }
+   if (best_fit.v > -2) fits.push_back(best_fit), before.push_back(best_start);
   }
   if (fits.empty()) return start;
+  // Move only when the fits match clearly better than the start did: on smooth content (a sky) the score hardly
+  // depends on the position, and the fits would only wander.
+  double gain = 0;
+  for (size_t p = 0; p < fits.size(); ++p) gain += fits[p].v - before[p];
+  if (gain / double(fits.size()) < 1e-3) return start;
   double best = -2;
   for (const Fit& f : fits) best = std::max(best, f.v);
   std::vector<double> xs, ys, ss;
@@ -672,13 +689,27 @@ Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
   std::vector<int64_t> fi, bi;
   for (double q : {0.1, 0.2, 0.3}) {
     const int64_t i = lo + int64_t(q * double(hi - lo));
-    if (fi.empty() || fi.back() != i) fi.push_back(i), bi.push_back(time.map[size_t(i)]);
+    if (fi.empty() || fi.back() != i) fi.push_back(i);
   }
-  std::vector<Gray> fgs, bgs;
+  // Each fg frame with its matched bg frame and both neighbours: where the rates differ, the matched frame may
+  // show a moment a fraction of a frame away, and motion in between would bias the fit.
+  const int64_t last = std::max<int64_t>(0, bg.frames - 1);
+  for (int64_t i : fi)
+    for (int64_t d = -1; d <= 1; ++d) bi.push_back(std::clamp<int64_t>(time.map[size_t(i)] + d, 0, last));
+  std::vector<int64_t> sorted = bi;
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  std::vector<Gray> fgs, decoded;
   Status st;
   st.merge(decode_gray_frames(ctx, fg, fi, fgs));
-  if (st.ok()) st.merge(decode_gray_frames(ctx, bg, bi, bgs));
+  if (st.ok()) st.merge(decode_gray_frames(ctx, bg, sorted, decoded));
   if (!st.ok()) return st;
+  std::vector<std::vector<Gray>> bgs(fi.size());
+  for (size_t k = 0; k < fi.size(); ++k)
+    for (int d = 0; d < 3; ++d) {
+      const int64_t j = bi[k * 3 + size_t(d)];
+      bgs[k].push_back(decoded[size_t(std::lower_bound(sorted.begin(), sorted.end(), j) - sorted.begin())]);
+    }
   const Placement p = refine_on_pairs(fgs, bgs, placement);
   const double dx = std::abs(p.x - placement.x), dy = std::abs(p.y - placement.y);
   const double ds = std::abs(p.scale - placement.scale) * std::max(fg.width, fg.height);

@@ -80,11 +80,13 @@ struct SpatialResult {
 // Full resolution: translation, then sub-pixel.
 SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOptions& opt = {});
 
-// Re-fits a placement on frame pairs known to show the same moment (from the temporal map): scale within +-1%,
-// translation by hill climbing, then sub-pixel, at full resolution. Each pair is fitted on its own; the result
-// is the median of the fits that score within 0.02 NCC of the best. Pure: no I/O.
-Placement refine_on_pairs(const std::vector<Gray>& fg, const std::vector<Gray>& bg, const Placement& start,
-                          const SpatialOptions& opt = {});
+// Re-fits a placement on fg frames and the bg frames the temporal map gives them (bg[k]: the matched frame and
+// its neighbours; the one showing the very same moment fits best, the others show motion): scale within +-1%,
+// translation by hill climbing, then sub-pixel, at full resolution. Each fg frame keeps its best-fitting bg
+// frame; the result is the median of those fits that score within 0.02 NCC of the best, or the start unless
+// they match better than it by 0.001 NCC on average. Pure: no I/O.
+Placement refine_on_pairs(const std::vector<Gray>& fg, const std::vector<std::vector<Gray>>& bg,
+                          const Placement& start, const SpatialOptions& opt = {});
 
 // The stage's second look: decodes three fg frames early in the matched range and the bg frames the map gives
 // them, and re-fits the placement there (refine_on_pairs). `moved` tells whether it changed by over half a pixel
