@@ -80,13 +80,13 @@ struct SpatialResult {
 // Full resolution: translation, then sub-pixel.
 SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOptions& opt = {});
 
-// Re-fits a placement on fg frames and the bg frames the temporal map gives them (bg[k]: the matched frame and
-// its neighbours; the one showing the very same moment fits best, the others show motion): scale within +-1%,
-// translation by hill climbing, then sub-pixel, at full resolution. Each fg frame keeps its best-fitting bg
-// frame; the result is the median of those fits that score within 0.02 NCC of the best, or the start unless
-// they match better than it by 0.001 NCC on average. Pure: no I/O.
+// Re-fits the translation of a placement on fg frames and the bg frames the temporal map gives them (bg[k]: the
+// matched frame and its neighbours; the one showing the very same moment fits best): hill climbing on NCC, then
+// sub-pixel, at full resolution; the scale stays. Each fg frame keeps its best-fitting bg frame; the result is
+// the median of those fits that score within 0.02 NCC of the best, or the start unless they match better than
+// it by 0.001 NCC on average (on smooth content the fits would only wander). Pure: no I/O.
 Placement refine_on_pairs(const std::vector<Gray>& fg, const std::vector<std::vector<Gray>>& bg,
-                          const Placement& start, const SpatialOptions& opt = {});
+                          const Placement& start);
 
 // The stage's second look: decodes three fg frames early in the matched range and the bg frames the map gives
 // them, and re-fits the placement there (refine_on_pairs). `moved` tells whether it changed by over half a pixel
