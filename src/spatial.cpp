@@ -320,100 +320,95 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
     return golden(std::max(lo, gs / step), std::min(hi, gs * step), tol, [&](double q) { return score(md, q); });
   };
   std::vector<GrayF> mids(near.size());
-  std::vector<bool> tried(near.size(), false);
-  size_t pick = 0;
-  double pick_s = chosen.s, pick_v = -2;
-  auto try_frame = [&](size_t i) {
-    if (i >= near.size() || tried[i]) return;
-    tried[i] = true;
+  struct FrameFit {
+    double v, s;
+    size_t i;
+  };
+  std::vector<FrameFit> frame_fits;
+  // Every neighbouring moment is searched: along a zoom the score rises and falls more than once, so
+  // following it from the paired moment gets stuck (measured on a mandelbrot zoom).
+  for (size_t i = 0; i < near.size(); ++i) {
     mids[i] = level(near[i], f1);
     Medium md{&mids[i]};
     const double s = best_scale(md, chosen.s, 3e-3 * chosen.s);
-    const double v = score(md, s);
-    if (v > pick_v) pick_v = v, pick_s = s, pick = i;
-  };
-  // Every neighbouring moment is searched: along a zoom the score rises and falls more than once, so
-  // following it from the paired moment gets stuck (measured on a mandelbrot zoom).
-  for (size_t i = 0; i < near.size(); ++i) try_frame(i);
-  const Gray& bg_full = near[pick];
-  const GrayF& b1 = mids[pick];
-  Medium md{&b1};
-  anchor(md, pick_s);
-  const double s1 = golden(std::max(s_min, pick_s / 1.01), std::min(s_max, pick_s * 1.01), 5e-4 * pick_s,
-                           [&](double q) { return score(md, q); });
-  int x1 = 0, y1 = 0;
-  const double v1 = score(md, s1, &x1, &y1);
-
-  // ---- full resolution: scale within +-0.6%, translation, then sub-pixel. One pixel of accuracy at the far
-  // edge of a 1000 px fg needs the scale to 0.1%, which the medium level cannot see.
-  const GrayF bf = f1 < 1.0 ? to_float(bg_full) : b1;
-  const double cxf = (x1 + FW * s1 * f1 / 2) / f1, cyf = (y1 + FH * s1 * f1 / 2) / f1;
-  int fx_off = 0, fy_off = 0;  // fixed after the first climb, as at the medium level
-  auto full = [&](double s, int* ox = nullptr, int* oy = nullptr) {
-    const int tw = std::max(1, int(std::lround(FW * s))), th = std::max(1, int(std::lround(FH * s)));
-    const GrayF& t = full_templates(tw, th);
-    const int x0 = int(std::lround(cxf - tw / 2.0)) + fx_off, y0 = int(std::lround(cyf - th / 2.0)) + fy_off;
-    int x = x0, y = y0;
-    const double v = hill_climb(t, bf, x, y);
-    if (ox) *ox = x;
-    if (oy) *oy = y;
-    // Score the sub-pixel peak, not the integer one: otherwise the score jumps whenever the best integer
-    // translation does, and the scale search chases the jumps.
-    return v + peak_gain(ncc_at(t, bf, x - 1, y), v, ncc_at(t, bf, x + 1, y)) +
-           peak_gain(ncc_at(t, bf, x, y - 1), v, ncc_at(t, bf, x, y + 1));
-  };
-  {
-    int x = 0, y = 0;
-    full(s1, &x, &y);
-    const int tw = std::max(1, int(std::lround(FW * s1))), th = std::max(1, int(std::lround(FH * s1)));
-    fx_off = x - int(std::lround(cxf - tw / 2.0));
-    fy_off = y - int(std::lround(cyf - th / 2.0));
+    frame_fits.push_back({score(md, s), s, i});
   }
-  double s2 = golden(std::max(s_min, s1 / 1.006), std::min(s_max, s1 * 1.006), 1e-4 * s1,
-                     [&](double s) { return full(s); });
-  double v2 = full(s2);
-  // Users overlay unscaled clips most: take 1.0 when it scores as well (exactly, fg needs no resampling then).
-  if (s2 != 1.0 && std::abs(s2 - 1.0) < 0.03 && s_min <= 1.0 && 1.0 <= s_max) {
-    const double vu = full(1.0);
-    notes.push_back(fmt::format("scale {:.4f}: NCC {:.4f}; scale 1: NCC {:.4f}", s2, v2, vu));
-    if (vu >= v2 - opt.prefer_unscaled) {
-      s2 = 1.0;
-      v2 = vu;
+  std::sort(frame_fits.begin(), frame_fits.end(), [](const FrameFit& a, const FrameFit& b) { return a.v > b.v; });
+  if (frame_fits.size() > 3) frame_fits.resize(3);
+
+  // ---- full resolution, for the three best moments: along a zoom the medium level cannot tell the true moment
+  // from its neighbours at slightly other scales, full detail can. Scale within +-0.6% (one pixel at the far edge
+  // of a 1000 px fg needs it to 0.1%), translation, then sub-pixel.
+  struct FullFit {
+    double v = -2, s = 1, v1 = -2;
+    int x = 0, y = 0;
+    size_t i = 0;
+    GrayF b;
+  };
+  FullFit best;
+  for (const FrameFit& ff : frame_fits) {
+    const GrayF& b1 = mids[ff.i];
+    Medium md{&b1};
+    anchor(md, ff.s);
+    const double s1 = golden(std::max(s_min, ff.s / 1.01), std::min(s_max, ff.s * 1.01), 5e-4 * ff.s,
+                             [&](double q) { return score(md, q); });
+    int x1 = 0, y1 = 0;
+    const double v1 = score(md, s1, &x1, &y1);
+    GrayF bf = f1 < 1.0 ? to_float(near[ff.i]) : b1;
+    const double cxf = (x1 + FW * s1 * f1 / 2) / f1, cyf = (y1 + FH * s1 * f1 / 2) / f1;
+    int fx_off = 0, fy_off = 0;  // fixed after the first climb, as at the medium level
+    auto full = [&](double s, int* ox = nullptr, int* oy = nullptr) {
+      const int tw = std::max(1, int(std::lround(FW * s))), th = std::max(1, int(std::lround(FH * s)));
+      const GrayF& t = full_templates(tw, th);
+      int x = int(std::lround(cxf - tw / 2.0)) + fx_off, y = int(std::lround(cyf - th / 2.0)) + fy_off;
+      const double v = hill_climb(t, bf, x, y);
+      if (ox) *ox = x;
+      if (oy) *oy = y;
+      // Score the sub-pixel peak, not the integer one: otherwise the score jumps whenever the best integer
+      // translation does, and the scale search chases the jumps.
+      return v + peak_gain(ncc_at(t, bf, x - 1, y), v, ncc_at(t, bf, x + 1, y)) +
+             peak_gain(ncc_at(t, bf, x, y - 1), v, ncc_at(t, bf, x, y + 1));
+    };
+    {
+      int x = 0, y = 0;
+      full(s1, &x, &y);
+      const int tw = std::max(1, int(std::lround(FW * s1))), th = std::max(1, int(std::lround(FH * s1)));
+      fx_off = x - int(std::lround(cxf - tw / 2.0));
+      fy_off = y - int(std::lround(cyf - th / 2.0));
+    }
+    double s2 = golden(std::max(s_min, s1 / 1.006), std::min(s_max, s1 * 1.006), 1e-4 * s1,
+                       [&](double q) { return full(q); });
+    double v2 = full(s2);
+    // Users overlay unscaled clips most: take 1.0 when it scores as well (exactly, fg needs no resampling then).
+    if (s2 != 1.0 && std::abs(s2 - 1.0) < 0.03 && s_min <= 1.0 && 1.0 <= s_max) {
+      const double vu = full(1.0);
+      if (vu >= v2 - opt.prefer_unscaled) s2 = 1.0, v2 = vu;
+    }
+    int x = 0, y = 0;
+    full(s2, &x, &y);
+    const int tw = std::max(1, int(std::lround(FW * s2))), th = std::max(1, int(std::lround(FH * s2)));
+    const double v = ncc_at(full_templates(tw, th), bf, x, y);
+    if (v > best.v) {
+      best.v = v, best.s = s2, best.v1 = v1, best.x = x, best.y = y, best.i = ff.i;
+      best.b = std::move(bf);
     }
   }
   Placement pl;
-  pl.scale = s2;
-  const int tw = std::max(1, int(std::lround(FW * s2))), th = std::max(1, int(std::lround(FH * s2)));
+  pl.scale = best.s;
+  const int tw = std::max(1, int(std::lround(FW * best.s))), th = std::max(1, int(std::lround(FH * best.s)));
   const GrayF& t = full_templates(tw, th);
-  int x0 = 0, y0 = 0;
-  full(s2, &x0, &y0);
-  // With the scale settled, the neighbouring moments compete again at full detail: a pan or tilt between
-  // them would otherwise show up as an offset.
-  double v = -2;
-  int x = x0, y = y0;
-  GrayF best_bg;
-  for (size_t i = 0; i < near.size(); ++i) {
-    GrayF b = i == pick ? bf : to_float(near[i]);
-    int xi = x0, yi = y0;
-    const double vi = hill_climb(t, b, xi, yi, 4);
-    if (vi > v) {
-      v = vi;
-      x = xi;
-      y = yi;
-      best_bg = std::move(b);
-      pick = i;
-    }
-  }
-  pl.x = x + subpixel(ncc_at(t, best_bg, x - 1, y), v, ncc_at(t, best_bg, x + 1, y));
-  pl.y = y + subpixel(ncc_at(t, best_bg, x, y - 1), v, ncc_at(t, best_bg, x, y + 1));
+  const int x = best.x, y = best.y;
+  const double v = best.v;
+  pl.x = x + subpixel(ncc_at(t, best.b, x - 1, y), v, ncc_at(t, best.b, x + 1, y));
+  pl.y = y + subpixel(ncc_at(t, best.b, x, y - 1), v, ncc_at(t, best.b, x, y + 1));
   pl.confidence = v;
-  if (s2 > 1.0 && x >= 0 && y >= 0 && x + tw <= W && y + th <= H) {
+  if (best.s > 1.0 && x >= 0 && y >= 0 && x + tw <= W && y + th <= H) {
     // fg was enlarged: judge the match at fg's own resolution, where its detail is, not against the blur that
     // enlarging made of it.
     Gray region;
     region.w = tw;
     region.h = th;
-    const Gray& src = near[pick];
+    const Gray& src = near[best.i];
     for (int r = 0; r < th; ++r)
       region.px.insert(region.px.end(), src.px.begin() + (long(y + r) * W + x), src.px.begin() + (long(y + r) * W + x + tw));
     pl.confidence = ncc_at(to_float(fg_full), to_float(resize_gray(region, FW, FH)), 0, 0);
@@ -421,7 +416,7 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
   const auto t2 = std::chrono::steady_clock::now();
   notes.push_back(fmt::format("refined x {:.2f} y {:.2f} scale {:.4f}: NCC {:.4f} (medium {:.4f}, bg frame {}; "
                               "decoding {:.3f} s, search {:.3f} s)",
-                              pl.x, pl.y, pl.scale, v, v1, first + pick,
+                              pl.x, pl.y, pl.scale, v, best.v1, first + best.i,
                               std::chrono::duration<double>(t1 - t0).count(),
                               std::chrono::duration<double>(t2 - t1).count()));
   return {pl, v};
@@ -568,8 +563,9 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
       refit(h);
     }
     pair_all(h, bm, bv);
-    res.notes.push_back(fmt::format("candidate x {:.1f} y {:.1f} scale {:.3f}: mean NCC {:.3f} over {} fg samples",
-                                    h.x / fx, h.y / fy, h.s, h.mean, K));
+    res.notes.push_back(fmt::format("candidate x {:.1f} y {:.1f} scale {:.3f}: mean NCC {:.3f} over {} fg samples "
+                                    "(fg sample {} best with bg frame {})",
+                                    h.x / fx, h.y / fy, h.s, h.mean, K, h.k, h.m));
     // Seeds often converge on the same placement once paired: refine each placement once.
     if (std::none_of(paired.begin(), paired.end(), [&](const Hypothesis& d) { return same_place(h, d); }))
       paired.push_back(h);
