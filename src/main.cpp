@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   TimeMap temporal;
   Status st;
   st = check_output(ctx);                                              // fail before any work
+  if (st.ok()) st = check_gpu(ctx);
   {
     ScopedTimer t(ctx, "probe");                                        // both inputs, all problems at once
     if (st.ok()) st = probe_inputs(ctx, bg, fg);

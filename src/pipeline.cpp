@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "vidkompy/gpu.hpp"
 #include "vidkompy/report.hpp"
 #include "vidkompy/spatial.hpp"
 #include "vidkompy/temporal.hpp"
@@ -69,6 +70,16 @@ Status check_output(const Context& ctx) {
   if (!fs::is_directory(dir, ec)) return Status::Fail(kExitOutput, out, "folder " + dir.string() + " does not exist");
   if (::access(dir.c_str(), W_OK | X_OK) != 0)
     return Status::Fail(kExitOutput, out, "cannot write to folder " + dir.string() + ": " + std::strerror(errno));
+  return Status::Ok();
+}
+
+Status check_gpu(const Context& ctx) {
+  const int devices = cuda_device_count();
+  if (ctx.opt.gpu == "on" && devices == 0)
+    return Status::Fail(kExitInput, "--gpu on",
+                        "no usable NVIDIA GPU (no device or driver, or this build has no CUDA support)");
+  if (ctx.opt.gpu != "off" && devices > 0)
+    ctx.log->debug("{} CUDA device(s) found; this version runs every stage on the CPU", devices);
   return Status::Ok();
 }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "testutil.hpp"
+#include "vidkompy/gpu.hpp"
 #include "vidkompy/types.hpp"
 #include "vidkompy/video.hpp"
 
@@ -237,6 +238,17 @@ TEST_F(Cli, BothInputsBadReportsBoth) {
 }
 
 // ------------------------------------------------------------------------------------------------ align (3)
+
+TEST_F(Cli, GpuOnWithoutDeviceExitsTwo) {
+  if (vidkompy::cuda_device_count() > 0) GTEST_SKIP() << "a CUDA device is present";
+  vt::TempDir out;
+  const vt::Run r = vt::vidkompy({"--bg", bg(), "--fg", fg(), "--alignment", align(), "--gpu", "on", "-o",
+                                  out / "out.mp4"});
+  EXPECT_EQ(r.code, 2) << r.err;
+  expect_one_error_line(r);
+  EXPECT_EQ(r.err.rfind(kErr + std::string("--gpu on: no usable NVIDIA GPU"), 0), 0u) << r.err;
+  EXPECT_TRUE(out.list().empty());
+}
 
 TEST_F(Cli, AlignsAndRendersByItself) {
   // fg is a crop of bg at (40, 60), frame for frame: with no --alignment, vidkompy finds both by itself.

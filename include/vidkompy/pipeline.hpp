@@ -11,6 +11,9 @@ Status probe_inputs(Context& ctx, VideoInfo& bg, VideoInfo& fg);
 // The output (and the --json report) must be creatable and must not be one of the inputs.
 Status check_output(const Context& ctx);
 
+// --gpu on needs a usable CUDA device (input error otherwise); auto and off never fail.
+Status check_gpu(const Context& ctx);
+
 // Reads --alignment and checks it against the inputs.
 Status load_alignment(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& spatial, TimeMap& temporal);
 
