@@ -605,54 +605,22 @@ Placement refine_on_pairs(const std::vector<Gray>& fg, const std::vector<std::ve
   std::vector<Fit> fits;
   std::vector<double> before;  // NCC of the start placement on the same frames
   for (size_t p = 0; p < fg.size() && p < bg.size(); ++p) {
-   Fit best_fit{0, 0, 0, -2};
-   double best_start = -2;
-   for (const Gray& candidate : bg[p]) {
     const Gray& f = fg[p];
-    const GrayF b = to_float(candidate);
-    {
-      const int tw = std::max(1, int(std::lround(f.w * start.scale))), th = std::max(1, int(std::lround(f.h * start.scale)));
-      best_start = std::max(best_start, ncc_at(to_float(resize_gray(f, tw, th)), b, int(std::lround(start.x)),
-                                               int(std::lround(start.y))));
-    }
-    const int FW = f.w, FH = f.h;
-    const double cx = start.x + FW * start.scale / 2, cy = start.y + FH * start.scale / 2;
-    std::map<std::pair<int, int>, GrayF> cache;
-    auto templ = [&](double s) -> const GrayF& {
-      const int tw = std::max(1, int(std::lround(FW * s))), th = std::max(1, int(std::lround(FH * s)));
-      GrayF& t = cache[{tw, th}];
-      if (t.px.empty()) t = to_float(resize_gray(f, tw, th));
-      return t;
-    };
-    int ox = 0, oy = 0;  // anchor offset, fixed after the first climb
-    auto full = [&](double s, int* px = nullptr, int* py = nullptr) {
-      const GrayF& t = templ(s);
-      int x = int(std::lround(cx - t.w / 2.0)) + ox, y = int(std::lround(cy - t.h / 2.0)) + oy;
+    const int tw = std::max(1, int(std::lround(f.w * start.scale))), th = std::max(1, int(std::lround(f.h * start.scale)));
+    const GrayF t = to_float(resize_gray(f, tw, th));
+    const int x0 = int(std::lround(start.x)), y0 = int(std::lround(start.y));
+    Fit best_fit{0, 0, 0, -2};
+    double best_start = -2;
+    for (const Gray& candidate : bg[p]) {
+      const GrayF b = to_float(candidate);
+      best_start = std::max(best_start, ncc_at(t, b, x0, y0));
+      int x = x0, y = y0;
       const double v = hill_climb(t, b, x, y);
-      if (px) *px = x;
-      if (py) *py = y;
-      return v + peak_gain(ncc_at(t, b, x - 1, y), v, ncc_at(t, b, x + 1, y)) +
-             peak_gain(ncc_at(t, b, x, y - 1), v, ncc_at(t, b, x, y + 1));
-    };
-    {
-      int x = 0, y = 0;
-      full(start.scale, &x, &y);
-      const GrayF& t = templ(start.scale);
-      ox = x - int(std::lround(cx - t.w / 2.0));
-      oy = y - int(std::lround(cy - t.h / 2.0));
+      if (v > best_fit.v)
+        best_fit = {x + subpixel(ncc_at(t, b, x - 1, y), v, ncc_at(t, b, x + 1, y)),
+                    y + subpixel(ncc_at(t, b, x, y - 1), v, ncc_at(t, b, x, y + 1)), start.scale, v};
     }
-    // The scale stays: the search settled it on full frames already, and a scale search per pair at full
-    // resolution costs seconds at 1080p. What the pairs correct is the translation.
-    const double s = start.scale;
-    int x = 0, y = 0;
-    full(s, &x, &y);
-    const GrayF& t = templ(s);
-    const double v = ncc_at(t, b, x, y);
-    if (v > best_fit.v)
-      best_fit = {x + subpixel(ncc_at(t, b, x - 1, y), v, ncc_at(t, b, x + 1, y)),
-                  y + subpixel(ncc_at(t, b, x, y - 1), v, ncc_at(t, b, x, y + 1)), s, v};
-   }
-   if (best_fit.v > -2) fits.push_back(best_fit), before.push_back(best_start);
+    if (best_fit.v > -2) fits.push_back(best_fit), before.push_back(best_start);
   }
   if (fits.empty()) return start;
   // Move only when the fits match clearly better than the start did: on smooth content (a sky) the score hardly
