@@ -49,7 +49,14 @@ class AudioBase : public AudioTrack {
     pkt->stream_index = stream_->index;
     if (int err = av_interleaved_write_frame(out_, pkt); err < 0)
       return Status::Fail(kExitOutput, out_->url ? out_->url : "", "write failed: " + av_error(err));
+    ++written_;
     return Status::Ok();
+  }
+
+  // Says so when no audio fell within the output's time span (bg's audio ended before the mapped start, say).
+  void warn_if_silent() const {
+    if (!written_)
+      ctx_.log->warn("{}: its audio does not reach the output's time span; the audio track is empty", plan_.path);
   }
 
   const Context& ctx_;
@@ -59,6 +66,7 @@ class AudioBase : public AudioTrack {
   int index_ = -1;
   AVStream* stream_ = nullptr;
   PacketPtr pkt_;
+  int64_t written_ = 0;
 };
 
 class CopiedAudio final : public AudioBase {
@@ -108,7 +116,11 @@ class CopiedAudio final : public AudioBase {
     return Status::Ok();
   }
 
-  Status finish() override { return write_until(plan_.duration); }
+  Status finish() override {
+    Status st = write_until(plan_.duration);
+    if (st.ok()) warn_if_silent();
+    return st;
+  }
 
  private:
   bool have_pkt_ = false;
@@ -185,7 +197,9 @@ class EncodedAudio final : public AudioBase {
     if (Status st = write_until(plan_.duration); !st.ok()) return st;
     if (Status st = encode_fifo(true); !st.ok()) return st;
     avcodec_send_frame(enc_.get(), nullptr);
-    return drain();
+    Status st = drain();
+    if (st.ok()) warn_if_silent();
+    return st;
   }
 
  private:
