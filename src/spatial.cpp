@@ -695,7 +695,7 @@ Status place(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& 
   Scan bgs, fgs;
   Status st;
   const auto t0 = std::chrono::steady_clock::now();
-  st.merge(scan_video(ctx, fg, 16, 16, 3, fgs));
+  st.merge(scan_video(ctx, fg, 0, 0, 3, fgs));
   const auto t1 = std::chrono::steady_clock::now();
   st.merge(scan_video(ctx, bg, tw, th, 0, bgs));
   const auto t2 = std::chrono::steady_clock::now();

@@ -274,6 +274,16 @@ Status scan_video(const Context& ctx, const VideoInfo& info, int thumb_w, int th
     if (ctx.interrupted()) return Status::Fail(ctx.interrupted() == SIGTERM ? kExitSigterm : kExitSigint, "", "interrupted");
     AVFrame* f = dec.next();
     if (!f) break;
+    out.pts.push_back(f->best_effort_timestamp);
+    if (k < samples && idx == (2 * k + 1) * n / (2 * samples)) {
+      out.samples.push_back(to_gray(f, full_sws));
+      out.sample_index.push_back(idx);
+      ++k;
+    }
+    if (thumb_w <= 0 || thumb_h <= 0) {  // samples only: stop after the last one
+      if (k == samples) break;
+      continue;
+    }
     Gray t;
     t.w = thumb_w;
     t.h = thumb_h;
@@ -284,15 +294,8 @@ Status scan_video(const Context& ctx, const VideoInfo& info, int thumb_w, int th
     int stride[4] = {thumb_w, 0, 0, 0};
     if (thumb_sws) sws_scale(thumb_sws.get(), f->data, f->linesize, 0, f->height, dst, stride);
     out.thumbs.push_back(std::move(t));
-    out.pts.push_back(f->best_effort_timestamp);
-    // Samples at the centres of `samples` equal spans (of the frame count the probe gave).
-    if (k < samples && idx == (2 * k + 1) * n / (2 * samples)) {
-      out.samples.push_back(to_gray(f, full_sws));
-      out.sample_index.push_back(idx);
-      ++k;
-    }
   }
-  if (out.thumbs.empty()) return Status::Fail(kExitInput, info.path, "no decodable video frame");
+  if (out.pts.empty()) return Status::Fail(kExitInput, info.path, "no decodable video frame");
   if (out.samples.empty()) {  // the file has fewer frames than its header said
     std::vector<Gray> g;
     if (Status st = decode_gray_at(ctx, info, out.pts.front(), 1, g); !st.ok()) return st;

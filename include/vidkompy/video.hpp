@@ -60,8 +60,9 @@ struct Scan {
   std::vector<int64_t> sample_index;
 };
 
-// Decodes the whole video once (sequentially, loop filter skipped: matching does not need the last bit of
-// quality) into a Scan. Thumbnails are thumb_w x thumb_h; `samples` full-resolution frames are kept.
+// Decodes the video once (sequentially, loop filter skipped: matching does not need the last bit of quality)
+// into a Scan. Thumbnails are thumb_w x thumb_h; `samples` full-resolution frames are kept, at the centres of
+// equal spans. With thumb_w = 0 no thumbnails are made and decoding stops after the last sample.
 Status scan_video(const Context& ctx, const VideoInfo& info, int thumb_w, int thumb_h, int samples, Scan& out);
 
 // Decodes `count` consecutive frames at full resolution, starting with the one whose stream timestamp is
