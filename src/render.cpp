@@ -101,7 +101,8 @@ Status render(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Plac
   const int64_t frames = int64_t(temporal.map.size());
 
   Status st;
-  auto bg_src = open_frames(ctx, bg.path, {}, st);
+  // At the probed size: a stream that changes size midway is scaled back, never overruns the output buffer.
+  auto bg_src = open_frames(ctx, bg.path, {bg.width, bg.height}, st);
   if (!st.ok()) return st;
   auto fg_src = open_frames(ctx, fg.path, {fw, fh}, st);
   if (!st.ok()) return st;

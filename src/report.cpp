@@ -69,11 +69,17 @@ std::string report_json(const Report& r) {
         {"clamped_end", r.temporal.clamped_end}}},
       {"timings", timings},
   };
-  return j.dump(2) + "\n";
+  // File names need not be UTF-8; replace what is not rather than throw.
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 Status write_report(const std::string& dest, const Report& r) {
-  const std::string text = report_json(r);
+  std::string text;
+  try {
+    text = report_json(r);
+  } catch (const std::exception& e) {
+    return Status::Fail(kExitOutput, dest, std::string("cannot write the report: ") + e.what());
+  }
   if (dest == "-") {
     std::cout << text << std::flush;
     return std::cout ? Status::Ok() : Status::Fail(kExitOutput, "<stdout>", "cannot write the report");

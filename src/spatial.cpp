@@ -1,7 +1,7 @@
-// Spatial alignment, coarse to fine. Coarse (bg ~192 px): every fg sample at every scale of a geometric grid
-// is phase-correlated against all bg samples at once; the surface's peaks (wrap-around resolved) are verified
-// by NCC. Medium (~640 px): golden-section search over scale with a hill-climbed translation. Full resolution:
-// translation by hill climbing, then a parabola through the NCC values for sub-pixel precision.
+// Spatial alignment, coarse to fine. Coarse (bg thumbnails ~128 px): every fg sample at every scale of a
+// geometric grid is phase-correlated against 32 bg thumbnails at once; the peaks (wrap-around resolved) are
+// verified by NCC, then paired with the bg moment they show. Medium (~640 px): moment and scale searched
+// together. Full resolution: scale, translation by hill climbing, then a parabola for sub-pixel precision.
 #include "vidkompy/spatial.hpp"
 
 #include <spdlog/spdlog.h>
@@ -402,7 +402,7 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
   pl.x = x + subpixel(ncc_at(t, best.b, x - 1, y), v, ncc_at(t, best.b, x + 1, y));
   pl.y = y + subpixel(ncc_at(t, best.b, x, y - 1), v, ncc_at(t, best.b, x, y + 1));
   pl.confidence = v;
-  if (best.s > 1.0 && x >= 0 && y >= 0 && x + tw <= W && y + th <= H) {
+  if (best.s > 1.0 && x >= 0 && y >= 0 && x + tw <= W && y + th <= H && near[best.i].w == W && near[best.i].h == H) {
     // fg was enlarged: judge the match at fg's own resolution, where its detail is, not against the blur that
     // enlarging made of it.
     Gray region;
@@ -600,7 +600,7 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
 Placement refine_on_pairs(const std::vector<Gray>& fg, const std::vector<std::vector<Gray>>& bg,
                           const Placement& start) {
   struct Fit {
-    double x, y, s, v;
+    double x, y, v;
   };
   std::vector<Fit> fits;
   std::vector<double> before;  // NCC of the start placement on the same frames
@@ -609,7 +609,7 @@ Placement refine_on_pairs(const std::vector<Gray>& fg, const std::vector<std::ve
     const int tw = std::max(1, int(std::lround(f.w * start.scale))), th = std::max(1, int(std::lround(f.h * start.scale)));
     const GrayF t = to_float(resize_gray(f, tw, th));
     const int x0 = int(std::lround(start.x)), y0 = int(std::lround(start.y));
-    Fit best_fit{0, 0, 0, -2};
+    Fit best_fit{0, 0, -2};
     double best_start = -2;
     for (const Gray& candidate : bg[p]) {
       const GrayF b = to_float(candidate);
@@ -618,7 +618,7 @@ Placement refine_on_pairs(const std::vector<Gray>& fg, const std::vector<std::ve
       const double v = hill_climb(t, b, x, y);
       if (v > best_fit.v)
         best_fit = {x + subpixel(ncc_at(t, b, x - 1, y), v, ncc_at(t, b, x + 1, y)),
-                    y + subpixel(ncc_at(t, b, x, y - 1), v, ncc_at(t, b, x, y + 1)), start.scale, v};
+                    y + subpixel(ncc_at(t, b, x, y - 1), v, ncc_at(t, b, x, y + 1)), v};
     }
     if (best_fit.v > -2) fits.push_back(best_fit), before.push_back(best_start);
   }
@@ -630,9 +630,9 @@ Placement refine_on_pairs(const std::vector<Gray>& fg, const std::vector<std::ve
   if (gain / double(fits.size()) < 1e-3) return start;
   double best = -2;
   for (const Fit& f : fits) best = std::max(best, f.v);
-  std::vector<double> xs, ys, ss;
+  std::vector<double> xs, ys;
   for (const Fit& f : fits)
-    if (f.v >= best - 0.02) xs.push_back(f.x), ys.push_back(f.y), ss.push_back(f.s);
+    if (f.v >= best - 0.02) xs.push_back(f.x), ys.push_back(f.y);
   auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
     return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
@@ -640,7 +640,6 @@ Placement refine_on_pairs(const std::vector<Gray>& fg, const std::vector<std::ve
   Placement out = start;
   out.x = median(xs);
   out.y = median(ys);
-  out.scale = median(ss);
   return out;
 }
 
@@ -707,11 +706,15 @@ Status place(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& 
   in.bg_h = bg.height;
   in.fg = std::move(fgs.samples);
   in.bg_thumbs = std::move(bgs.thumbs);
-  Status fetch;
   in.bg_frames = [&](size_t first, size_t count) {
     std::vector<Gray> g;
-    fetch.merge(decode_gray_at(ctx, bg, bgs.pts[first], int(count), g));
-    if (g.empty()) g.push_back(resize_gray(in.bg_thumbs[first], bg.width, bg.height));
+    // A frame that cannot be decoded again (damaged after a seek) falls back to its thumbnail, enlarged: the
+    // search goes on with less detail, with a warning rather than a failure.
+    Status again = decode_gray_at(ctx, bg, bgs.pts[first], int(count), g);
+    if (g.empty()) {
+      ctx.log->warn("{}: {}; matching on the thumbnail instead", bg.path, again.errors.empty() ? "" : again.errors[0]);
+      g.push_back(resize_gray(in.bg_thumbs[first], bg.width, bg.height));
+    }
     return g;
   };
   SpatialResult r;
@@ -721,7 +724,6 @@ Status place(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& 
   } catch (const std::exception& e) {
     return Status::Fail(kExitAlign, fg.path, std::string("spatial alignment failed: ") + e.what());
   }
-  if (!fetch.ok()) return fetch;
   for (const std::string& n : r.notes) ctx.log->debug("spatial: {}", n);
   placement = r.placement;
   ctx.log->debug("spatial: x {:.2f} y {:.2f} scale {:.4f} confidence {:.3f} (fg sample {} with bg frame {}; {} of {} "

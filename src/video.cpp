@@ -509,6 +509,7 @@ class FfmpegFrames final : public FrameSource {
   Status open() {
     dec_ = std::make_unique<Decoder>();
     index_ = -1;
+    reported_ = 0;
     std::string why;
     if (!dec_->open(path_, true, why)) status_ = Status::Fail(kExitInput, path_, why);
     return status_;
@@ -525,12 +526,19 @@ class FfmpegFrames final : public FrameSource {
     ++index_;
     const int w = opt_.width > 0 ? opt_.width : f->width;
     const int h = opt_.height > 0 ? opt_.height : f->height;
-    if (f->format == AV_PIX_FMT_YUV420P && f->width == w && f->height == h) {
+    if (f->format == AV_PIX_FMT_YUV420P && f->width == w && f->height == h && f->buf[0]) {
+      // No copy: hold a reference of our own, so the picture stays valid even after the decoder has released
+      // its frame (at the end of the stream, say, while the caller still shows the last bg frame).
+      av_frame_unref(held_.get());
+      if (av_frame_ref(held_.get(), f) < 0) {
+        status_ = Status::Fail(kExitInput, path_, "out of memory");
+        return false;
+      }
       out.width = w;
       out.height = h;
       for (int i = 0; i < 3; ++i) {
         const int pw = i ? (w + 1) / 2 : w, ph = i ? (h + 1) / 2 : h;
-        out.plane[i] = {f->data[i], f->linesize[i], pw, ph};
+        out.plane[i] = {held_->data[i], held_->linesize[i], pw, ph};
       }
       return true;
     }
@@ -569,6 +577,7 @@ class FfmpegFrames final : public FrameSource {
   std::string path_;
   DecodeOptions opt_;
   std::unique_ptr<Decoder> dec_;
+  FramePtr held_{av_frame_alloc()};
   SwsPtr sws_;
   ImageBuffer buf_;
   int64_t index_ = -1;
@@ -608,6 +617,7 @@ class Mp4Encoder final : public Encoder {
     const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
     if (!codec) return fail("this FFmpeg has no libx264 encoder");
     enc_.reset(avcodec_alloc_context3(codec));
+    if (!enc_) return fail("out of memory");
     enc_->width = opt_.width;
     enc_->height = opt_.height;
     enc_->pix_fmt = AV_PIX_FMT_YUV420P;

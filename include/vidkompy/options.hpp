@@ -30,15 +30,15 @@ struct Options {
   std::string model;           // TorchScript frame embedder; empty: the bundled one
 };
 
-// Parses argv into opt. Returns kExitOk to continue; a different code means "exit now with it" (usage error
-// = 1, --help/--version = 0 with `done` set). Messages for usage errors go into status.
+// Parses argv into opt. `done` is set when --help or --version was printed (exit 0); a usage error comes back
+// in `status` (exit 1). CLI11 checks the value ranges.
 struct CliResult {
   bool done = false;  // --help or --version was printed
   Status status;
 };
 CliResult parse_cli(int argc, char** argv, Options& opt);
 
-// Fills in derived defaults (the output name) and checks value ranges.
+// Fills in derived defaults (the output name) and checks what CLI11 cannot (-v with -q).
 Status finish_options(Options& opt);
 
 struct StageTime {
