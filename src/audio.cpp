@@ -106,7 +106,7 @@ class CopiedAudio final : public AudioBase {
       have_pkt_ = false;
       // Packets before output time 0 are dropped, except the one just before it: MDCT codecs (AAC) need it
       // to decode the first kept packet. It keeps its negative timestamp, and the MP4 muxer writes an edit list.
-      if (t + 2 * pkt_->duration * av_q2d(tb) <= 0) continue;
+      if (t < 0 && t + 2 * pkt_->duration * av_q2d(tb) <= 0) continue;
       pkt_->pts -= shift;
       pkt_->dts = pkt_->dts == AV_NOPTS_VALUE ? pkt_->pts : pkt_->dts - shift;
       pkt_->pos = -1;

@@ -3,6 +3,7 @@
 #include "vidkompy/report.hpp"
 
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -84,8 +85,13 @@ Status write_report(const std::string& dest, const Report& r) {
     std::cout << text << std::flush;
     return std::cout ? Status::Ok() : Status::Fail(kExitOutput, "<stdout>", "cannot write the report");
   }
-  // Same rule as the video: write a temporary file, rename when complete.
-  const std::string tmp = dest + ".tmp";
+  // Same rule as the video: write a hidden temporary file next to it, rename when complete.
+  const fs::path d(dest);
+  std::string name = ".";  // built with += : GCC 12 warns falsely (-Wrestrict) about "literal" + std::string&&
+  name += d.filename().string();
+  name += ".vidkompy-";
+  name += std::to_string(::getpid());
+  const std::string tmp = (d.parent_path() / name).string();
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) return Status::Fail(kExitOutput, dest, "cannot create the report file");
