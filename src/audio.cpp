@@ -233,7 +233,9 @@ class EncodedAudio final : public AudioBase {
         if (pos + n <= 0) continue;  // wholly before output time 0
         started_ = true;
         if (pos < 0) skip = int(-pos);
-        if (pos > 0) write_silence(std::min(pos, total_));  // audio starts later than the video
+        if (pos > 0) {  // audio starts later than the video
+          if (Status st = write_silence(std::min(pos, total_)); !st.ok()) return st;
+        }
       }
       const int64_t keep = std::min<int64_t>(n - skip, total_ - queued_);
       if (keep <= 0) {
@@ -249,17 +251,23 @@ class EncodedAudio final : public AudioBase {
     return Status::Ok();
   }
 
-  void write_silence(int64_t samples) {
-    if (samples <= 0) return;
+  // Lead-in silence, in chunks that are encoded as they go: an hour's gap must not sit in memory at once.
+  Status write_silence(int64_t samples) {
+    constexpr int kChunk = 4096;
     FramePtr silence(av_frame_alloc());
     silence->format = enc_->sample_fmt;
-    silence->nb_samples = int(samples);
+    silence->nb_samples = kChunk;
     av_channel_layout_copy(&silence->ch_layout, &enc_->ch_layout);
-    if (av_frame_get_buffer(silence.get(), 0) < 0) return;
-    av_samples_set_silence(silence->data, 0, silence->nb_samples, silence->ch_layout.nb_channels,
-                           AVSampleFormat(silence->format));
-    av_audio_fifo_write(fifo_.get(), reinterpret_cast<void**>(silence->data), silence->nb_samples);
-    queued_ += samples;
+    if (av_frame_get_buffer(silence.get(), 0) < 0) return Status::Fail(kExitOutput, out_->url, "out of memory");
+    av_samples_set_silence(silence->data, 0, kChunk, silence->ch_layout.nb_channels, AVSampleFormat(silence->format));
+    while (samples > 0) {
+      const int n = int(std::min<int64_t>(samples, kChunk));
+      av_audio_fifo_write(fifo_.get(), reinterpret_cast<void**>(silence->data), n);
+      queued_ += n;
+      samples -= n;
+      if (Status st = encode_fifo(false); !st.ok()) return st;
+    }
+    return Status::Ok();
   }
 
   Status encode_fifo(bool all) {
