@@ -194,8 +194,8 @@ MatchResult match_frames(const Features& fg, const Features& bg, double rate_rat
   size_t first = 0, last = n;  // matched range [first, last)
   while (first < n && line_at(first) < -0.5) ++first;
   while (last > first && line_at(last - 1) > double(m) - 0.5) --last;
-  r.clamped_start = r.time.clamped_start = int(first);
-  r.clamped_end = r.time.clamped_end = int(n - last);
+  r.time.clamped_start = int(first);
+  r.time.clamped_end = int(n - last);
   for (size_t i = 0; i < first; ++i) r.time.map[i] = 0;
   for (size_t i = last; i < n; ++i) r.time.map[i] = m - 1;
   if (first == last) return r;
@@ -346,10 +346,10 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
   ctx.log->debug("temporal: {} fg and {} bg frames, model {} ({}-d); line bg = {:.5f} x fg {:+.3f} ({} inliers); "
                  "{} fg frames before bg starts, {} after it ends; confidence {:.3f}",
                  ff.frames(), bf.frames(), embedder->name(), embedder->dim(), r.line.slope, r.line.offset,
-                 r.line.inliers, r.clamped_start, r.clamped_end, r.time.confidence);
-  if (r.clamped_start || r.clamped_end)
-    ctx.log->info("{} fg frame(s) before bg starts and {} after it ends show bg's first/last frame", r.clamped_start,
-                  r.clamped_end);
+                 r.line.inliers, r.time.clamped_start, r.time.clamped_end, r.time.confidence);
+  if (r.time.clamped_start || r.time.clamped_end)
+    ctx.log->info("{} fg frame(s) before bg starts and {} after it ends show bg's first/last frame",
+                  r.time.clamped_start, r.time.clamped_end);
   if (int64_t(time.map.size()) != fg.frames) {
     // The header's frame count and the decodable frames disagree: the map follows what was decoded.
     ctx.log->warn("{}: {} frames decoded, header says {}", fg.path, time.map.size(), fg.frames);

@@ -36,6 +36,11 @@ void ImageBuffer::fill(uint8_t y, uint8_t u, uint8_t v) {
 
 namespace {
 
+// The status a pass returns when SIGINT/SIGTERM arrived: exit 130/143.
+Status interrupted(const Context& ctx) {
+  return Status::Fail(ctx.interrupted() == SIGTERM ? kExitSigterm : kExitSigint, "", "interrupted");
+}
+
 // Why a path cannot be opened before FFmpeg gets to guess: missing, a directory, empty.
 std::string check_path(const std::string& path) {
   struct stat st {};
@@ -271,7 +276,7 @@ Status scan_video(const Context& ctx, const VideoInfo& info, int thumb_w, int th
   samples = int(std::min<int64_t>(samples, n));
   int k = 0;
   for (int64_t idx = 0;; ++idx) {
-    if (ctx.interrupted()) return Status::Fail(ctx.interrupted() == SIGTERM ? kExitSigterm : kExitSigint, "", "interrupted");
+    if (ctx.interrupted()) return interrupted(ctx);
     AVFrame* f = dec.next();
     if (!f) break;
     out.pts.push_back(f->best_effort_timestamp);
@@ -425,7 +430,7 @@ Status extract_region(const Context& ctx, const VideoInfo& info, const Region& r
   std::vector<uint8_t> rgb(size_t(rgb_size) * rgb_size * 3), gray(size_t(gray_size) * gray_size);
   std::vector<float> planar(rgb.size());
   while (AVFrame* f = dec.next()) {
-    if (ctx.interrupted()) return Status::Fail(ctx.interrupted() == SIGTERM ? kExitSigterm : kExitSigint, "", "interrupted");
+    if (ctx.interrupted()) return interrupted(ctx);
     int x = std::clamp(int(std::floor(region.x)), 0, f->width - 1), y = std::clamp(int(std::floor(region.y)), 0, f->height - 1);
     const uint8_t* src[4];
     if (!crop_pointers(f, x, y, src)) return Status::Fail(kExitInput, info.path, "unsupported pixel format");
@@ -468,7 +473,7 @@ Status decode_gray_frames(const Context& ctx, const VideoInfo& info, const std::
   SwsPtr sws;
   size_t k = 0;
   for (int64_t idx = 0; k < indices.size(); ++idx) {
-    if (ctx.interrupted()) return Status::Fail(ctx.interrupted() == SIGTERM ? kExitSigterm : kExitSigint, "", "interrupted");
+    if (ctx.interrupted()) return interrupted(ctx);
     AVFrame* f = dec.next();
     if (!f) break;
     while (k < indices.size() && indices[k] == idx) {

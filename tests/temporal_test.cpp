@@ -163,8 +163,8 @@ TEST(MatchFrames, ExactMapAcrossRatesWithClamping) {
   EXPECT_NEAR(r.line.slope, 0.8, 0.005);
   EXPECT_NEAR(r.line.offset, -24.0, 0.5);  // fg moment 40 + 2i = bg moment 100 + 2.5 j
   // fg moments 40..98 come before bg's first (100); 500..558 after its last (498).
-  EXPECT_EQ(r.clamped_start, 30);
-  EXPECT_EQ(r.clamped_end, 30);
+  EXPECT_EQ(r.time.clamped_start, 30);
+  EXPECT_EQ(r.time.clamped_end, 30);
   EXPECT_EQ(r.time.clamped_start, 30);
   EXPECT_EQ(r.time.clamped_end, 30);
   EXPECT_TRUE(monotonic(r.time.map));
@@ -185,8 +185,8 @@ TEST(MatchFrames, EqualRatesInsideGiveTheShiftedIdentity) {
   for (int i = 0; i < 120; ++i) s.add(fg, 3.0 * (i + 43), noise);
   const MatchResult r = match_frames(fg, bg, 1.0, MatchOptions{});
   ASSERT_EQ(r.time.map.size(), 120u);
-  EXPECT_EQ(r.clamped_start, 0);
-  EXPECT_EQ(r.clamped_end, 0);
+  EXPECT_EQ(r.time.clamped_start, 0);
+  EXPECT_EQ(r.time.clamped_end, 0);
   for (size_t i = 0; i < 120; ++i) EXPECT_EQ(r.time.map[i], int64_t(i) + 43) << "fg " << i;
   EXPECT_GT(r.time.confidence, 0.95);
 }

@@ -81,8 +81,6 @@ double thumb_ncc(const uint8_t* a, const uint8_t* b, const ThumbWeights& w);
 struct MatchResult {
   TimeMap time;
   TimeLine line;
-  int clamped_start = 0;  // fg frames before bg starts, mapped to bg frame 0
-  int clamped_end = 0;    // fg frames after bg ends, mapped to bg's last frame
 };
 
 // The map from features: line, banded DTW on embeddings, then the exact frame by thumbnails (a second DTW in a
