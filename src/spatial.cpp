@@ -242,6 +242,178 @@ double golden(double lo, double hi, double tol, F f) {
   return (lo + hi) / 2;
 }
 
+namespace {
+
+// One fg frame and the bg frame showing the same moment, prepared for sub-pixel refinement: fg at about bg's
+// resolution (when it is larger there), both lightly smoothed, bg's gradients.
+struct LkPair {
+  int tw = 0, th = 0, W = 0, H = 0;
+  double kx = 1, ky = 1;  // fg pixels per template pixel
+  std::vector<float> t, b, gx, gy;
+};
+
+// 3-tap binomial blur in both directions: a wider basin for Gauss-Newton and less weight on coding noise.
+std::vector<float> smooth(const std::vector<float>& p, int w, int h) {
+  std::vector<float> a(p.size()), o(p.size());
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      const size_t i = size_t(y) * w + x;
+      a[i] = 0.5f * p[i] + 0.25f * (p[x ? i - 1 : i] + p[x + 1 < w ? i + 1 : i]);
+    }
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      const size_t i = size_t(y) * w + x;
+      o[i] = 0.5f * a[i] + 0.25f * (a[y ? i - size_t(w) : i] + a[y + 1 < h ? i + size_t(w) : i]);
+    }
+  return o;
+}
+
+LkPair lk_pair(const Gray& fg, const Gray& bg, double scale) {
+  LkPair p;
+  // Shrink fg to bg's resolution when it is larger there: the bg picture cannot show finer detail.
+  const Gray t = scale < 1.0 ? resize_gray(fg, std::max(8, int(std::lround(fg.w * scale))),
+                                           std::max(8, int(std::lround(fg.h * scale))))
+                             : fg;
+  p.tw = t.w, p.th = t.h, p.W = bg.w, p.H = bg.h;
+  p.kx = double(fg.w) / t.w, p.ky = double(fg.h) / t.h;
+  auto flt = [](const Gray& g) {
+    std::vector<float> f(g.px.size());
+    for (size_t i = 0; i < f.size(); ++i) f[i] = g.px[i] * (1.0f / 255.0f);
+    return f;
+  };
+  p.t = smooth(flt(t), t.w, t.h);
+  p.b = smooth(flt(bg), bg.w, bg.h);
+  p.gx.assign(p.b.size(), 0.0f);
+  p.gy.assign(p.b.size(), 0.0f);
+  for (int y = 1; y + 1 < bg.h; ++y)
+    for (int x = 1; x + 1 < bg.w; ++x) {
+      const size_t i = size_t(y) * bg.w + x;
+      p.gx[i] = 0.5f * (p.b[i + 1] - p.b[i - 1]);
+      p.gy[i] = 0.5f * (p.b[i + size_t(bg.w)] - p.b[i - size_t(bg.w)]);
+    }
+  return p;
+}
+
+// Visits template samples (on a grid of about 200k points) with the bg position they fall on under (x, y, s),
+// bilinear weights ready: f(template value, centre offsets cx cy in fg pixels, sample of img at that position).
+template <class F>
+void lk_visit(const LkPair& p, double x, double y, double s, F f) {
+  const int step = std::max(1, int(std::lround(std::sqrt(double(p.tw) * p.th / 2e5))));
+  for (int v = 1; v + 1 < p.th; v += step) {
+    const double cy = p.ky * (v + 0.5), Y = y + s * cy - 0.5;
+    if (!(Y >= 1 && Y < p.H - 2)) continue;
+    const int y0 = int(Y);
+    const float wy = float(Y - y0);
+    for (int u = 1; u + 1 < p.tw; u += step) {
+      const double cx = p.kx * (u + 0.5), X = x + s * cx - 0.5;
+      if (!(X >= 1 && X < p.W - 2)) continue;
+      const int x0 = int(X);
+      const float wx = float(X - x0);
+      const size_t i = size_t(y0) * p.W + x0;
+      auto at = [&](const std::vector<float>& img) {
+        return (1 - wy) * ((1 - wx) * img[i] + wx * img[i + 1]) +
+               wy * ((1 - wx) * img[i + size_t(p.W)] + wx * img[i + size_t(p.W) + 1]);
+      };
+      f(p.t[size_t(v) * p.tw + u], cx, cy, at);
+    }
+  }
+}
+
+// Mean NCC over the pairs of the template and bg under (x, y, s).
+double lk_ncc(const std::vector<LkPair>& pairs, double x, double y, double s) {
+  double total = 0;
+  for (const LkPair& p : pairs) {
+    double n = 0, st = 0, sb = 0, stt = 0, sbb = 0, stb = 0;
+    lk_visit(p, x, y, s, [&](float t, double, double, auto at) {
+      const double b = at(p.b);
+      n += 1, st += t, sb += b, stt += double(t) * t, sbb += b * b, stb += t * b;
+    });
+    const double vt = stt - st * st / n, vb = sbb - sb * sb / n;
+    total += n > 16 && vt > 1e-9 && vb > 1e-9 ? (stb - st * sb / n) / std::sqrt(vt * vb) : 0.0;
+  }
+  return pairs.empty() ? 0.0 : total / double(pairs.size());
+}
+
+// Solves the n x n system a x = r in place (Gaussian elimination with partial pivoting); false if singular.
+bool solve(std::vector<double>& a, std::vector<double>& r, int n) {
+  for (int c = 0; c < n; ++c) {
+    int piv = c;
+    for (int k = c + 1; k < n; ++k)
+      if (std::abs(a[size_t(k * n + c)]) > std::abs(a[size_t(piv * n + c)])) piv = k;
+    if (!(std::abs(a[size_t(piv * n + c)]) > 1e-12)) return false;
+    for (int k = 0; k < n; ++k) std::swap(a[size_t(c * n + k)], a[size_t(piv * n + k)]);
+    std::swap(r[size_t(c)], r[size_t(piv)]);
+    for (int k = c + 1; k < n; ++k) {
+      const double f = a[size_t(k * n + c)] / a[size_t(c * n + c)];
+      for (int j = c; j < n; ++j) a[size_t(k * n + j)] -= f * a[size_t(c * n + j)];
+      r[size_t(k)] -= f * r[size_t(c)];
+    }
+  }
+  for (int c = n - 1; c >= 0; --c) {
+    for (int j = c + 1; j < n; ++j) r[size_t(c)] -= a[size_t(c * n + j)] * r[size_t(j)];
+    r[size_t(c)] /= a[size_t(c * n + c)];
+  }
+  return true;
+}
+
+}  // namespace
+
+Placement refine_subpixel(const std::vector<std::pair<const Gray*, const Gray*>>& frames, const Placement& start,
+                          bool fix_scale) {
+  std::vector<LkPair> pairs;
+  for (const auto& [f, b] : frames) pairs.push_back(lk_pair(*f, *b, start.scale));
+  if (pairs.empty()) return start;
+  // Gauss-Newton on  bg(x + s cx, y + s cy) = a_p fg + b_p  (gain and offset per pair): the scale is continuous
+  // here, where the searches before it could only try whole-pixel template sizes.
+  const int P = int(pairs.size()), n = 3 + 2 * P;
+  std::vector<double> q(size_t(n), 0.0);
+  q[0] = start.x, q[1] = start.y, q[2] = start.scale;
+  for (int k = 0; k < P; ++k) q[size_t(3 + 2 * k)] = 1.0;
+  const double fw = double(frames[0].first->w), fh = double(frames[0].first->h);
+  // Robust (Huber) weights from the second iteration on: parts that moved between the two moments, or that only
+  // one video shows (a logo, a subtitle), must not pull the fit. sigma: from the mean absolute residual.
+  double huber = std::numeric_limits<double>::infinity();
+  for (int iter = 0; iter < 30; ++iter) {
+    std::vector<double> A(size_t(n) * n, 0.0), r(size_t(n), 0.0);
+    double abs_sum = 0, count = 0;
+    for (int k = 0; k < P; ++k) {
+      const LkPair& p = pairs[size_t(k)];
+      const double ga = q[size_t(3 + 2 * k)], gb = q[size_t(4 + 2 * k)];
+      const size_t ia = size_t(3 + 2 * k), ib = ia + 1;
+      lk_visit(p, q[0], q[1], q[2], [&](float t, double cx, double cy, auto at) {
+        const double e = at(p.b) - ga * t - gb;
+        abs_sum += std::abs(e), count += 1;
+        const double w = std::abs(e) <= huber ? 1.0 : huber / std::abs(e);
+        const double gx = at(p.gx), gy = at(p.gy);
+        const double j[5] = {gx, gy, gx * cx + gy * cy, -double(t), -1.0};
+        const size_t idx[5] = {0, 1, 2, ia, ib};
+        for (int u = 0; u < 5; ++u) {
+          r[idx[u]] -= w * j[u] * e;
+          for (int v = 0; v < 5; ++v) A[idx[u] * size_t(n) + idx[v]] += w * j[u] * j[v];
+        }
+      });
+    }
+    if (count > 0) huber = 3.0 * 1.25 * abs_sum / count;
+    if (fix_scale) {
+      for (int k = 0; k < n; ++k) A[size_t(2 * n + k)] = A[size_t(k * n + 2)] = 0.0;
+      A[size_t(2 * n + 2)] = 1.0, r[2] = 0.0;
+    }
+    for (int k = 0; k < n; ++k) A[size_t(k * n + k)] *= 1.0 + 1e-6;  // a touch of damping on flat pictures
+    if (!solve(A, r, n)) return start;
+    for (int k = 0; k < n; ++k) q[size_t(k)] += r[size_t(k)];
+    if (!std::isfinite(q[0] + q[1] + q[2]) || q[2] <= 0) return start;
+    if (std::abs(r[0]) < 1e-3 && std::abs(r[1]) < 1e-3 && std::abs(r[2]) * std::max(fw, fh) < 1e-3) break;
+  }
+  // Gauss-Newton only polishes: a result far from the start, or fitting worse, is not trusted.
+  if (std::abs(q[0] - start.x) > 2 || std::abs(q[1] - start.y) > 2 ||
+      std::abs(q[2] - start.scale) * std::max(fw, fh) > 2)
+    return start;
+  if (lk_ncc(pairs, q[0], q[1], q[2]) < lk_ncc(pairs, start.x, start.y, start.scale)) return start;
+  Placement out = start;
+  out.x = q[0], out.y = q[1], out.scale = q[2];
+  return out;
+}
+
 // Medium level: scale by golden-section search with translation by hill climbing, on the full frames of the
 // paired moment. Full resolution: translation, then sub-pixel. Returns the placement with its NCC.
 struct Refined {
@@ -402,6 +574,7 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
   pl.x = x + subpixel(ncc_at(t, best.b, x - 1, y), v, ncc_at(t, best.b, x + 1, y));
   pl.y = y + subpixel(ncc_at(t, best.b, x, y - 1), v, ncc_at(t, best.b, x, y + 1));
   pl.confidence = v;
+  pl = refine_subpixel({{&fg_full, &near[best.i]}}, pl, best.s == 1.0);
   if (best.s > 1.0 && x >= 0 && y >= 0 && x + tw <= W && y + th <= H && near[best.i].w == W && near[best.i].h == H) {
     // fg was enlarged: judge the match at fg's own resolution, where its detail is, not against the blur that
     // enlarging made of it.
@@ -601,6 +774,7 @@ Placement refine_on_pairs(const std::vector<Gray>& fg, const std::vector<std::ve
                           const Placement& start) {
   struct Fit {
     double x, y, v;
+    const Gray* b;  // the bg frame it fits best
   };
   std::vector<Fit> fits;
   std::vector<double> before;  // NCC of the start placement on the same frames
@@ -609,7 +783,7 @@ Placement refine_on_pairs(const std::vector<Gray>& fg, const std::vector<std::ve
     const int tw = std::max(1, int(std::lround(f.w * start.scale))), th = std::max(1, int(std::lround(f.h * start.scale)));
     const GrayF t = to_float(resize_gray(f, tw, th));
     const int x0 = int(std::lround(start.x)), y0 = int(std::lround(start.y));
-    Fit best_fit{0, 0, -2};
+    Fit best_fit{0, 0, -2, nullptr};
     double best_start = -2;
     for (const Gray& candidate : bg[p]) {
       const GrayF b = to_float(candidate);
@@ -618,29 +792,34 @@ Placement refine_on_pairs(const std::vector<Gray>& fg, const std::vector<std::ve
       const double v = hill_climb(t, b, x, y);
       if (v > best_fit.v)
         best_fit = {x + subpixel(ncc_at(t, b, x - 1, y), v, ncc_at(t, b, x + 1, y)),
-                    y + subpixel(ncc_at(t, b, x, y - 1), v, ncc_at(t, b, x, y + 1)), v};
+                    y + subpixel(ncc_at(t, b, x, y - 1), v, ncc_at(t, b, x, y + 1)), v, &candidate};
     }
     if (best_fit.v > -2) fits.push_back(best_fit), before.push_back(best_start);
   }
   if (fits.empty()) return start;
-  // Move only when the fits match clearly better than the start did: on smooth content (a sky) the score hardly
-  // depends on the position, and the fits would only wander.
-  double gain = 0;
-  for (size_t p = 0; p < fits.size(); ++p) gain += fits[p].v - before[p];
-  if (gain / double(fits.size()) < 1e-3) return start;
+  // Pairs that show the very same moment fit best; the others differ by motion, which would bias the fit.
   double best = -2;
   for (const Fit& f : fits) best = std::max(best, f.v);
+  double gain = 0;
   std::vector<double> xs, ys;
-  for (const Fit& f : fits)
-    if (f.v >= best - 0.02) xs.push_back(f.x), ys.push_back(f.y);
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-  };
+  std::vector<std::pair<const Gray*, const Gray*>> pairs;
+  for (size_t p = 0; p < fits.size(); ++p)
+    if (fits[p].v >= best - 0.002) {
+      gain += fits[p].v - before[p];
+      xs.push_back(fits[p].x), ys.push_back(fits[p].y), pairs.push_back({&fg[p], fits[p].b});
+    }
+  // Move by whole pixels only when the fits match clearly better than the start did: on smooth content (a sky)
+  // the score hardly depends on the position, and the fits would only wander.
   Placement out = start;
-  out.x = median(xs);
-  out.y = median(ys);
-  return out;
+  if (gain / double(pairs.size()) >= 1e-3) {
+    auto median = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+    };
+    out.x = median(xs);
+    out.y = median(ys);
+  }
+  return refine_subpixel(pairs, out, start.scale == 1.0);
 }
 
 Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const TimeMap& time,
@@ -652,7 +831,7 @@ Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
   // Early in the matched range, so that decoding them again costs a fraction of a pass; not too early (at
   // 4-12% a testsrc2 test pair had no frame there that pins the placement down).
   std::vector<int64_t> fi, bi;
-  for (double q : {0.1, 0.2, 0.3}) {
+  for (double q : {0.1, 0.15, 0.2, 0.25, 0.3, 0.35}) {
     const int64_t i = lo + int64_t(q * double(hi - lo));
     if (fi.empty() || fi.back() != i) fi.push_back(i);
   }

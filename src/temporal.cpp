@@ -214,23 +214,31 @@ MatchResult match_frames(const Features& fg, const Features& bg, double rate_rat
     return (1.0 - dot(fg.e(i), bg.e(size_t(j)), fg.dim)) + opt.line_weight * std::abs(double(j) - line_at(i));
   });
 
-  // Pass 2: the exact frame among the neighbours, by thumbnails (weighted towards the seam band).
+  // Pass 2: the exact frame among the neighbours, by thumbnails (weighted towards the seam band). The line's pull
+  // is counted in units of each fg frame's noise floor (1 - its best NCC in the band): where neighbours differ
+  // by more than coding noise the content decides (timestamps alone pick a neighbour on many frames of a rate
+  // conversion); where they differ by less (slow motion, still shots) the line does.
   for (size_t q = 0; q < k; ++q) {
     lo[q] = std::clamp<int64_t>(coarse[q] - 2, 0, m - 1);
     hi[q] = std::clamp<int64_t>(coarse[q] + 2, 0, m - 1);
     if (q && lo[q] < lo[q - 1]) lo[q] = lo[q - 1];
   }
-  std::vector<double> best_ncc(k, 0.0);
+  std::vector<std::vector<double>> nccs(k);
+  std::vector<double> noise(k, 1.0);
+  for (size_t q = 0; q < k; ++q) {
+    for (int64_t j = lo[q]; j <= hi[q]; ++j) {
+      nccs[q].push_back(thumb_ncc(fg.t(first + q), bg.t(size_t(j)), opt.weights));
+      noise[q] = std::min(noise[q], 1.0 - nccs[q].back());
+    }
+  }
   const std::vector<int64_t> fine = monotonic_path(lo, hi, [&](size_t q, int64_t j) {
-    const size_t i = first + q;
-    const double v = thumb_ncc(fg.t(i), bg.t(size_t(j)), opt.weights);
-    return (1.0 - v) + 0.25 * (1.0 - dot(fg.e(i), bg.e(size_t(j)), fg.dim)) +
-           opt.fine_line_weight * std::abs(double(j) - line_at(i));
+    return (1.0 - nccs[q][size_t(j - lo[q])]) +
+           opt.fine_line_weight * (noise[q] + 1e-6) * std::abs(double(j) - line_at(first + q));
   });
   std::vector<double> chosen;
   for (size_t q = 0; q < k; ++q) {
     r.time.map[first + q] = fine[q];
-    chosen.push_back(thumb_ncc(fg.t(first + q), bg.t(size_t(fine[q])), opt.weights));
+    chosen.push_back(nccs[q][size_t(fine[q] - lo[q])]);
   }
   // Confidence: how alike the matched frames are (median thumbnail NCC), 0 for unrelated pictures.
   std::nth_element(chosen.begin(), chosen.begin() + long(chosen.size() / 2), chosen.end());

@@ -80,6 +80,12 @@ struct SpatialResult {
 // Full resolution: translation, then sub-pixel.
 SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOptions& opt = {});
 
+// Sub-pixel polish of a placement on fg frames paired with the bg frames of the same moment (fg, bg): Gauss-Newton
+// on the pixel difference over x, y and a continuous scale (kept when fix_scale), with gain and offset per pair.
+// Returns the start when it does not converge near it or fits worse. Pure: no I/O.
+Placement refine_subpixel(const std::vector<std::pair<const Gray*, const Gray*>>& frames, const Placement& start,
+                          bool fix_scale);
+
 // Re-fits the translation of a placement on fg frames and the bg frames the temporal map gives them (bg[k]: the
 // matched frame and its neighbours; the one showing the very same moment fits best): hill climbing on NCC, then
 // sub-pixel, at full resolution; the scale stays. Each fg frame keeps its best-fitting bg frame; the result is

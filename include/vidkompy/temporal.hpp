@@ -71,7 +71,7 @@ struct MatchOptions {
   int band = 12;               // DTW band half-width in bg frames around the line
   // Cost per bg frame of distance from the line: it decides only where frames look alike (static scenes).
   double line_weight = 0.004;       // pass 1, embeddings: keeps the path near the line unless content disagrees
-  double fine_line_weight = 2e-4;   // pass 2, thumbnails: a tie-breaker below the NCC gap between neighbours
+  double fine_line_weight = 0.25;   // pass 2, thumbnails: the line's pull per bg frame, in units of the noise floor
   ThumbWeights weights;
 };
 
