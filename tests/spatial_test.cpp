@@ -600,3 +600,64 @@ TEST_F(Cli, BlackFgIsRejected) {
 
 }  // namespace
 
+
+// fg resampled (bilinear) from bg at a known fractional offset and scale: fg pixel centre (u + 0.5, v + 0.5)
+// shows bg's continuous point (x + s (u + 0.5), y + s (v + 0.5)).
+vidkompy::Gray resample(const vidkompy::Gray& bg, double x, double y, double s, int w, int h) {
+  vidkompy::Gray g;
+  g.w = w;
+  g.h = h;
+  g.px.resize(size_t(w) * h);
+  for (int v = 0; v < h; ++v)
+    for (int u = 0; u < w; ++u) {
+      const double X = x + s * (u + 0.5) - 0.5, Y = y + s * (v + 0.5) - 0.5;
+      const int x0 = int(X), y0 = int(Y);
+      const double fx = X - x0, fy = Y - y0;
+      auto at = [&](int xx, int yy) { return double(bg.px[size_t(yy) * bg.w + xx]); };
+      const double val = (1 - fy) * ((1 - fx) * at(x0, y0) + fx * at(x0 + 1, y0)) +
+                         fy * ((1 - fx) * at(x0, y0 + 1) + fx * at(x0 + 1, y0 + 1));
+      g.px[size_t(v) * w + u] = uint8_t(std::lround(val));
+    }
+  return g;
+}
+
+TEST(RefineSubpixel, RecoversFractionalOffsetAndScale) {
+  const vidkompy::Gray bg = vt::texture(640, 360, 7);
+  const double x = 100.3, y = 50.7, s = 0.7;
+  const vidkompy::Gray fg = resample(bg, x, y, s, 400, 250);
+  vidkompy::Placement start;
+  start.x = x + 0.6, start.y = y - 0.5, start.scale = s * 1.004;
+  const vidkompy::Placement p = vidkompy::refine_subpixel({{&fg, &bg}}, start, false);
+  EXPECT_NEAR(p.x, x, 0.05);
+  EXPECT_NEAR(p.y, y, 0.05);
+  EXPECT_NEAR(p.scale, s, 2e-4);
+}
+
+TEST(RefineSubpixel, FixedScaleRecoversOffsetOverSeveralPairs) {
+  const double x = 60.25, y = 41.6;
+  std::vector<vidkompy::Gray> bgs, fgs;
+  for (unsigned seed : {3u, 4u, 5u}) {
+    bgs.push_back(vt::texture(320, 240, seed));
+    fgs.push_back(resample(bgs.back(), x, y, 1.0, 200, 150));
+  }
+  vidkompy::Placement start;
+  start.x = 60, start.y = 42, start.scale = 1.0;
+  const vidkompy::Placement p =
+      vidkompy::refine_subpixel({{&fgs[0], &bgs[0]}, {&fgs[1], &bgs[1]}, {&fgs[2], &bgs[2]}}, start, true);
+  EXPECT_NEAR(p.x, x, 0.03);
+  EXPECT_NEAR(p.y, y, 0.03);
+  EXPECT_EQ(p.scale, 1.0);
+}
+
+TEST(RefineSubpixel, FlatPicturesKeepTheStart) {
+  vidkompy::Gray flat;
+  flat.w = 320, flat.h = 240;
+  flat.px.assign(size_t(320) * 240, 90);
+  vidkompy::Gray small = vt::crop(flat, 0, 0, 100, 80);
+  vidkompy::Placement start;
+  start.x = 10.5, start.y = 20.25, start.scale = 1.0;
+  const vidkompy::Placement p = vidkompy::refine_subpixel({{&small, &flat}}, start, false);
+  EXPECT_EQ(p.x, start.x);
+  EXPECT_EQ(p.y, start.y);
+  EXPECT_EQ(p.scale, start.scale);
+}
