@@ -9,8 +9,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
 #include "vidkompy/gpu.hpp"
 #include "vidkompy/report.hpp"
@@ -90,16 +92,56 @@ Status load_alignment(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Pl
   return check_alignment(ctx.opt.alignment, bg, fg, spatial, temporal);
 }
 
+namespace {
+
+// Reel sizes: 512 px on the long side (fg at the same scale as bg when it is smaller), within a memory budget;
+// shrunk for long videos, where the temporal stage then decodes the regions again rather than hold them.
+void reel_sizes(const VideoInfo& bg, const VideoInfo& fg, int& bw, int& bh, int& fw, int& fh) {
+  constexpr double kLongSide = 512, kBudget = 1024.0 * 1024 * 1024;
+  double f = std::min(1.0, kLongSide / std::max(bg.width, bg.height));
+  double g = std::min(1.0, kLongSide / std::max(fg.width, fg.height));
+  const double bytes = 1.5 * (double(bg.width) * bg.height * f * f * double(bg.frames) +
+                              double(fg.width) * fg.height * g * g * double(fg.frames));
+  if (bytes > kBudget) {
+    const double k = std::sqrt(kBudget / bytes);
+    f *= k, g *= k;
+  }
+  auto even = [](double v) { return std::max(16, 2 * int(std::lround(v / 2))); };
+  bw = even(bg.width * f), bh = even(bg.height * f), fw = even(fg.width * g), fh = even(fg.height * g);
+}
+
+// Both videos decoded at once, one thread each: the alignment's only full pass over them.
+Status read_reels(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Reel& bg_reel, Reel& fg_reel) {
+  int bw, bh, fw, fh;
+  reel_sizes(bg, fg, bw, bh, fw, fh);
+  Status fs;
+  std::thread fg_thread([&] { fs = read_reel(ctx, fg, fw, fh, 3, fg_reel); });
+  Status st = read_reel(ctx, bg, bw, bh, 0, bg_reel);
+  fg_thread.join();
+  st.merge(fs);
+  ctx.log->debug("reels: bg {}x{} x {} frames, fg {}x{} x {} frames, {:.0f} MB", bw, bh, bg_reel.frames(), fw, fh,
+                 fg_reel.frames(), double(bg_reel.yuv.size() + fg_reel.yuv.size()) / 1e6);
+  return st;
+}
+
+}  // namespace
+
 Status align(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& spatial, TimeMap& temporal) {
+  Reel bg_reel, fg_reel;
   Status st;
   {
+    ScopedTimer t(ctx, "decode");  // one pass over both videos, scaled down, for everything below
+    st = read_reels(ctx, bg, fg, bg_reel, fg_reel);
+  }
+  if (!st.ok()) return st;
+  {
     ScopedTimer t(ctx, "place");  // where fg sits in bg
-    st = place(ctx, bg, fg, spatial);
+    st = place(ctx, bg, fg, bg_reel, fg_reel, spatial);
   }
   if (!st.ok()) return st;
   {
     ScopedTimer t(ctx, "match");  // which bg frame shows each fg frame's moment
-    st = match(ctx, bg, fg, spatial, temporal);
+    st = match(ctx, bg, fg, spatial, temporal, &bg_reel, &fg_reel);
   }
   if (!st.ok()) return st;
   // Second look at the placement, now on frame pairs known to show the same moment (a pan or zoom can fake a
@@ -107,11 +149,11 @@ Status align(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& 
   bool moved = false;
   {
     ScopedTimer t(ctx, "recheck");
-    st = recheck_placement(ctx, bg, fg, temporal, spatial, moved);
+    st = recheck_placement(ctx, bg, fg, bg_reel, fg_reel, temporal, spatial, moved);
   }
   if (!st.ok() || !moved) return st;
   ScopedTimer t(ctx, "rematch");
-  return match(ctx, bg, fg, spatial, temporal);
+  return match(ctx, bg, fg, spatial, temporal, &bg_reel, &fg_reel);
 }
 
 Status report(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Placement& spatial,

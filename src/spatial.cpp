@@ -771,7 +771,7 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
 }
 
 Placement refine_on_pairs(const std::vector<Gray>& fg, const std::vector<std::vector<Gray>>& bg,
-                          const Placement& start) {
+                          const Placement& start, bool fix_scale) {
   struct Fit {
     double x, y, v;
     const Gray* b;  // the bg frame it fits best
@@ -819,80 +819,69 @@ Placement refine_on_pairs(const std::vector<Gray>& fg, const std::vector<std::ve
     out.x = median(xs);
     out.y = median(ys);
   }
-  return refine_subpixel(pairs, out, start.scale == 1.0);
+  return refine_subpixel(pairs, out, fix_scale);
 }
 
-Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const TimeMap& time,
-                         Placement& placement, bool& moved) {
+Status recheck_placement(Context& ctx, const VideoInfo&, const VideoInfo& fg, const Reel& bg_reel,
+                         const Reel& fg_reel, const TimeMap& time, Placement& placement, bool& moved) {
   moved = false;
-  const int64_t n = int64_t(time.map.size());
+  const int64_t n = int64_t(std::min(time.map.size(), fg_reel.frames()));
   const int64_t lo = time.clamped_start, hi = n - time.clamped_end;
-  if (hi - lo < 1) return Status::Ok();
-  // Early in the matched range, so that decoding them again costs a fraction of a pass; not too early (at
-  // 4-12% a testsrc2 test pair had no frame there that pins the placement down).
-  std::vector<int64_t> fi, bi;
-  for (double q : {0.1, 0.15, 0.2, 0.25, 0.3, 0.35}) {
-    const int64_t i = lo + int64_t(q * double(hi - lo));
-    if (fi.empty() || fi.back() != i) fi.push_back(i);
+  if (hi - lo < 1 || bg_reel.frames() == 0) return Status::Ok();
+  // Twelve fg frames spread over the matched range, from the reels (no decoding): each with its matched bg frame
+  // and both neighbours, since where the rates differ the matched frame may show a moment a fraction of a frame
+  // away, and motion in between would bias the fit. The reels' many pixels pin the placement down to a small
+  // fraction of a reel pixel.
+  std::vector<Gray> fgs;
+  std::vector<std::vector<Gray>> bgs;
+  const int64_t last = int64_t(bg_reel.frames()) - 1;
+  for (int k = 0; k < 12; ++k) {
+    const int64_t i = lo + int64_t((k + 0.5) / 12 * double(hi - lo));
+    if (!fgs.empty() && i == lo + int64_t((k - 0.5) / 12 * double(hi - lo))) continue;
+    fgs.push_back(fg_reel.luma(size_t(i)));
+    bgs.emplace_back();
+    for (int64_t d = -1; d <= 1; ++d)
+      bgs.back().push_back(bg_reel.luma(size_t(std::clamp<int64_t>(time.map[size_t(i)] + d, 0, last))));
   }
-  // Each fg frame with its matched bg frame and both neighbours: where the rates differ, the matched frame may
-  // show a moment a fraction of a frame away, and motion in between would bias the fit.
-  const int64_t last = std::max<int64_t>(0, bg.frames - 1);
-  for (int64_t i : fi)
-    for (int64_t d = -1; d <= 1; ++d) bi.push_back(std::clamp<int64_t>(time.map[size_t(i)] + d, 0, last));
-  std::vector<int64_t> sorted = bi;
-  std::sort(sorted.begin(), sorted.end());
-  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
-  std::vector<Gray> fgs, decoded;
-  Status st;
-  st.merge(decode_gray_frames(ctx, fg, fi, fgs));
-  if (st.ok()) st.merge(decode_gray_frames(ctx, bg, sorted, decoded));
-  if (!st.ok()) return st;
-  std::vector<std::vector<Gray>> bgs(fi.size());
-  for (size_t k = 0; k < fi.size(); ++k)
-    for (int d = 0; d < 3; ++d) {
-      const int64_t j = bi[k * 3 + size_t(d)];
-      bgs[k].push_back(decoded[size_t(std::lower_bound(sorted.begin(), sorted.end(), j) - sorted.begin())]);
-    }
-  const Placement p = refine_on_pairs(fgs, bgs, placement);
+  // In reel pixels: bg's reel point sx_b X shows fg's reel point sx_f u.
+  Placement r = placement;
+  r.x *= bg_reel.sx, r.y *= bg_reel.sy, r.scale *= bg_reel.sx / fg_reel.sx;
+  Placement p = refine_on_pairs(fgs, bgs, r, placement.scale == 1.0);
+  p.x /= bg_reel.sx, p.y /= bg_reel.sy, p.scale = placement.scale == 1.0 ? 1.0 : p.scale * fg_reel.sx / bg_reel.sx;
   const double dx = std::abs(p.x - placement.x), dy = std::abs(p.y - placement.y);
   const double ds = std::abs(p.scale - placement.scale) * std::max(fg.width, fg.height);
   ctx.log->debug("spatial recheck on {} matched pairs: x {:.2f} y {:.2f} scale {:.4f} (was {:.2f}, {:.2f}, {:.4f})",
-                 fi.size(), p.x, p.y, p.scale, placement.x, placement.y, placement.scale);
-  moved = dx > 0.5 || dy > 0.5 || ds > 0.5;
-  placement.x = p.x;
-  placement.y = p.y;
-  placement.scale = p.scale;
+                 fgs.size(), p.x, p.y, p.scale, placement.x, placement.y, placement.scale);
+  // Reduced reels cannot sharpen a placement that full-resolution frames fitted to a fraction of a pixel
+  // (measured: they moved a right one by 0.6 px on a fast-moving clip): they correct only mistakes of over half a
+  // reel pixel, such as a match faked at another moment.
+  moved = dx * bg_reel.sx > 0.5 || dy * bg_reel.sy > 0.5 || ds * bg_reel.sx > 0.5;
+  if (moved) {
+    placement.x = p.x;
+    placement.y = p.y;
+    placement.scale = p.scale;
+  }
   return Status::Ok();
 }
 
-Status place(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& placement) {
+Status place(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel& bg_reel, const Reel& fg_reel,
+             Placement& placement) {
   // Thumbnails about 128 px on the long side keep the coarse search cheap and still find fg at 10% of bg.
   const double f = std::min(1.0, 128.0 / std::max(bg.width, bg.height));
   const int tw = std::max(8, int(std::lround(bg.width * f))), th = std::max(8, int(std::lround(bg.height * f)));
-  Scan bgs, fgs;
-  Status st;
-  const auto t0 = std::chrono::steady_clock::now();
-  st.merge(scan_video(ctx, fg, 0, 0, 3, fgs));
-  const auto t1 = std::chrono::steady_clock::now();
-  st.merge(scan_video(ctx, bg, tw, th, 0, bgs));
-  const auto t2 = std::chrono::steady_clock::now();
-  if (!st.ok()) return st;
-  ctx.log->debug("spatial: fg scan {:.3f} s, bg scan {:.3f} s", std::chrono::duration<double>(t1 - t0).count(),
-                 std::chrono::duration<double>(t2 - t1).count());
   SpatialInput in;
   in.bg_w = bg.width;
   in.bg_h = bg.height;
-  in.fg = std::move(fgs.samples);
-  in.bg_thumbs = std::move(bgs.thumbs);
+  in.fg = fg_reel.samples;
+  for (size_t i = 0; i < bg_reel.frames(); ++i) in.bg_thumbs.push_back(resize_gray(bg_reel.luma(i), tw, th));
   in.bg_frames = [&](size_t first, size_t count) {
     std::vector<Gray> g;
-    // A frame that cannot be decoded again (damaged after a seek) falls back to its thumbnail, enlarged: the
+    // A frame that cannot be decoded again (damaged after a seek) falls back to its reel picture, enlarged: the
     // search goes on with less detail, with a warning rather than a failure.
-    Status again = decode_gray_at(ctx, bg, bgs.pts[first], int(count), g);
+    Status again = decode_gray_at(ctx, bg, bg_reel.pts[first], int(count), g);
     if (g.empty()) {
-      ctx.log->warn("{}: {}; matching on the thumbnail instead", bg.path, again.errors.empty() ? "" : again.errors[0]);
-      g.push_back(resize_gray(in.bg_thumbs[first], bg.width, bg.height));
+      ctx.log->warn("{}: {}; matching on the reduced picture instead", bg.path, again.errors.empty() ? "" : again.errors[0]);
+      g.push_back(resize_gray(bg_reel.luma(first), bg.width, bg.height));
     }
     return g;
   };

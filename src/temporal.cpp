@@ -266,8 +266,8 @@ ThumbWeights border_weights(const Layout& layout, int border) {
   return w;
 }
 
-Status features(Context& ctx, const VideoInfo& info, const Region& region, Embedder& embedder, Features& out,
-                double& embed_seconds) {
+Status features(Context& ctx, const VideoInfo& info, const Reel* reel, const Region& region, Embedder& embedder,
+                Features& out, double& embed_seconds) {
   constexpr int kBatch = 32;
   const size_t pic = size_t(3) * kEmbedInput * kEmbedInput;
   std::vector<float> batch;
@@ -283,12 +283,16 @@ Status features(Context& ctx, const VideoInfo& info, const Region& region, Embed
     embed_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     batch.clear();
   };
-  Status st = extract_region(ctx, info, region, kEmbedInput, kThumb, [&](const float* rgb, const uint8_t* gray) {
+  auto sink = [&](const float* rgb, const uint8_t* gray) {
     batch.insert(batch.end(), rgb, rgb + pic);
     out.thumbs.insert(out.thumbs.end(), gray, gray + kThumb * kThumb);
     if (batch.size() / pic == kBatch) flush();
     return Status::Ok();
-  });
+  };
+  // From the reel when it shows the region with enough detail for the thumbnails; else decode the file again.
+  const bool detailed = reel && reel->frames() && region.w * reel->sx >= 0.75 * kThumb && region.h * reel->sy >= 0.75 * kThumb;
+  Status st = detailed ? reel_regions(ctx, *reel, region, kEmbedInput, kThumb, sink)
+                       : extract_region(ctx, info, region, kEmbedInput, kThumb, sink);
   if (!st.ok()) return st;
   flush();
   if (!out.frames()) return Status::Fail(kExitInput, info.path, "no decodable video frame");
@@ -297,7 +301,8 @@ Status features(Context& ctx, const VideoInfo& info, const Region& region, Embed
 
 }  // namespace
 
-Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Placement& p, TimeMap& time) {
+Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Placement& p, TimeMap& time,
+             const Reel* bg_reel, const Reel* fg_reel) {
   const std::string model = ctx.opt.model.empty() ? default_model_path() : ctx.opt.model;
   if (model.empty())
     return Status::Fail(kExitInput, "vidkompy-embedder.pt",
@@ -325,8 +330,8 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
   double embed_s = 0;
   const auto t0 = std::chrono::steady_clock::now();
   try {
-    st.merge(features(ctx, fg, fg_region, *embedder, ff, embed_s));
-    if (st.ok()) st.merge(features(ctx, bg, bg_region, *embedder, bf, embed_s));
+    st.merge(features(ctx, fg, fg_reel, fg_region, *embedder, ff, embed_s));
+    if (st.ok()) st.merge(features(ctx, bg, bg_reel, bg_region, *embedder, bf, embed_s));
   } catch (const std::exception& e) {
     return Status::Fail(kExitInput, model, std::string("the embedding model failed: ") + e.what());
   }

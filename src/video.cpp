@@ -419,30 +419,29 @@ void area_thumb(const uint8_t* px, int stride, int width, int height, const Regi
 
 }  // namespace
 
-Status extract_region(const Context& ctx, const VideoInfo& info, const Region& region, int rgb_size, int gray_size,
-                      const std::function<Status(const float* rgb, const uint8_t* gray)>& sink) {
-  Decoder dec;
-  std::string why;
-  if (!dec.open(info.path, true, why)) return Status::Fail(kExitInput, info.path, why);
-  // The loop filter stays on here: without it a heavily compressed bg frame is blocky enough to blur the
-  // difference between neighbouring frames (a bbb pair at CRF 30: 97.5% exact frames with it skipped, 100% with it).
-  SwsPtr rgb_sws, full_gray_sws;
-  std::vector<uint8_t> rgb(size_t(rgb_size) * rgb_size * 3), gray(size_t(gray_size) * gray_size);
-  std::vector<float> planar(rgb.size());
-  while (AVFrame* f = dec.next()) {
-    if (ctx.interrupted()) return interrupted(ctx);
+namespace {
+
+// The embedder's RGB and the thumbnail of `region` of one picture (an AVFrame's planes, or a reel frame's).
+class RegionCutter {
+ public:
+  RegionCutter(int rgb_size, int gray_size)
+      : rgb_size_(rgb_size), gray_size_(gray_size), rgb_(size_t(rgb_size) * rgb_size * 3),
+        gray_(size_t(gray_size) * gray_size), planar_(rgb_.size()) {}
+
+  // False for pixel formats that cannot be cut.
+  bool cut(const AVFrame* f, const Region& region) {
     int x = std::clamp(int(std::floor(region.x)), 0, f->width - 1), y = std::clamp(int(std::floor(region.y)), 0, f->height - 1);
     const uint8_t* src[4];
-    if (!crop_pointers(f, x, y, src)) return Status::Fail(kExitInput, info.path, "unsupported pixel format");
+    if (!crop_pointers(f, x, y, src)) return false;
     const int w = std::clamp(int(std::ceil(region.x + region.w)) - x, 1, f->width - x);
     const int h = std::clamp(int(std::ceil(region.y + region.h)) - y, 1, f->height - y);
     const AVPixelFormat fmt = AVPixelFormat(f->format);
-    rgb_sws = SwsPtr(sws_getCachedContext(rgb_sws.release(), w, h, fmt, rgb_size, rgb_size, AV_PIX_FMT_RGB24, SWS_AREA,
-                                          nullptr, nullptr, nullptr));
-    if (!rgb_sws) return Status::Fail(kExitInput, info.path, "cannot convert frames of this pixel format");
-    uint8_t* d1[4] = {rgb.data(), nullptr, nullptr, nullptr};
-    int s1[4] = {rgb_size * 3, 0, 0, 0};
-    sws_scale(rgb_sws.get(), src, f->linesize, 0, h, d1, s1);
+    rgb_sws_ = SwsPtr(sws_getCachedContext(rgb_sws_.release(), w, h, fmt, rgb_size_, rgb_size_, AV_PIX_FMT_RGB24,
+                                           SWS_AREA, nullptr, nullptr, nullptr));
+    if (!rgb_sws_) return false;
+    uint8_t* d1[4] = {rgb_.data(), nullptr, nullptr, nullptr};
+    int s1[4] = {rgb_size_ * 3, 0, 0, 0};
+    sws_scale(rgb_sws_.get(), src, f->linesize, 0, h, d1, s1);
     // The thumbnail decides between neighbouring frames, so it is cut exactly (not at the chroma-aligned,
     // whole-pixel rectangle above): straight from the luma plane of 8-bit YUV, else from a gray copy.
     const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(fmt);
@@ -450,15 +449,123 @@ Status extract_region(const Context& ctx, const VideoInfo& info, const Region& r
                        desc->comp[0].plane == 0 && desc->comp[0].step == 1 && desc->comp[0].offset == 0 &&
                        desc->comp[0].shift == 0 && desc->comp[0].depth == 8;
     if (luma8) {
-      area_thumb(f->data[0], f->linesize[0], f->width, f->height, region, gray_size, gray.data());
+      area_thumb(f->data[0], f->linesize[0], f->width, f->height, region, gray_size_, gray_.data());
     } else {
-      const Gray g = to_gray(f, full_gray_sws);
-      area_thumb(g.px.data(), g.w, g.w, g.h, region, gray_size, gray.data());
+      const Gray g = to_gray(f, full_gray_sws_);
+      area_thumb(g.px.data(), g.w, g.w, g.h, region, gray_size_, gray_.data());
     }
-    const size_t n = size_t(rgb_size) * rgb_size;
+    const size_t n = size_t(rgb_size_) * rgb_size_;
     for (size_t i = 0; i < n; ++i)
-      for (int c = 0; c < 3; ++c) planar[c * n + i] = rgb[i * 3 + c] * (1.0f / 255.0f);
-    if (Status st = sink(planar.data(), gray.data()); !st.ok()) return st;
+      for (int c = 0; c < 3; ++c) planar_[c * n + i] = rgb_[i * 3 + c] * (1.0f / 255.0f);
+    return true;
+  }
+  const float* rgb() const { return planar_.data(); }
+  const uint8_t* gray() const { return gray_.data(); }
+
+ private:
+  int rgb_size_, gray_size_;
+  SwsPtr rgb_sws_, full_gray_sws_;
+  std::vector<uint8_t> rgb_, gray_;
+  std::vector<float> planar_;
+};
+
+}  // namespace
+
+Status extract_region(const Context& ctx, const VideoInfo& info, const Region& region, int rgb_size, int gray_size,
+                      const std::function<Status(const float* rgb, const uint8_t* gray)>& sink) {
+  Decoder dec;
+  std::string why;
+  if (!dec.open(info.path, true, why)) return Status::Fail(kExitInput, info.path, why);
+  // The loop filter stays on: without it a heavily compressed bg frame is blocky enough to blur the difference
+  // between neighbouring frames (a bbb pair at CRF 30: 97.5% exact frames with it skipped, 100% with it).
+  RegionCutter cutter(rgb_size, gray_size);
+  while (AVFrame* f = dec.next()) {
+    if (ctx.interrupted()) return interrupted(ctx);
+    if (!cutter.cut(f, region)) return Status::Fail(kExitInput, info.path, "unsupported pixel format");
+    if (Status st = sink(cutter.rgb(), cutter.gray()); !st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+Status read_reel(const Context& ctx, const VideoInfo& info, int w, int h, int samples, Reel& out) {
+  out = Reel{};
+  Decoder dec;
+  std::string why;
+  if (!dec.open(info.path, true, why)) return Status::Fail(kExitInput, info.path, why);
+  out.w = w, out.h = h;
+  out.sx = double(w) / info.width, out.sy = double(h) / info.height;
+  const size_t bytes = out.frame_bytes();
+  if (info.frames > 0) out.yuv.reserve(size_t(info.frames) * bytes);
+  SwsPtr reel_sws, full_sws;
+  const int64_t n = std::max<int64_t>(info.frames, 1);
+  samples = int(std::min<int64_t>(samples, n));
+  int k = 0;
+  for (int64_t idx = 0;; ++idx) {
+    if (ctx.interrupted()) return interrupted(ctx);
+    AVFrame* f = dec.next();
+    if (!f) break;
+    out.pts.push_back(f->best_effort_timestamp);
+    if (k < samples && idx == (2 * k + 1) * n / (2 * samples)) {
+      out.samples.push_back(to_gray(f, full_sws));
+      out.sample_index.push_back(idx);
+      ++k;
+    }
+    if (f->width != info.width || f->height != info.height) {  // a size change mid-stream: scale to the first
+      out.sx = double(w) / f->width, out.sy = double(h) / f->height;
+    }
+    const size_t at = out.yuv.size();
+    out.yuv.resize(at + bytes);
+    Image img = out.image(out.frames() - 1);
+    reel_sws = SwsPtr(sws_getCachedContext(reel_sws.release(), f->width, f->height, AVPixelFormat(f->format), w, h,
+                                           AV_PIX_FMT_YUV420P, SWS_AREA, nullptr, nullptr, nullptr));
+    if (!reel_sws) return Status::Fail(kExitInput, info.path, "cannot convert frames of this pixel format");
+    uint8_t* dst[4] = {img.plane[0].data, img.plane[1].data, img.plane[2].data, nullptr};
+    int stride[4] = {img.plane[0].stride, img.plane[1].stride, img.plane[2].stride, 0};
+    sws_scale(reel_sws.get(), f->data, f->linesize, 0, f->height, dst, stride);
+  }
+  if (out.pts.empty()) return Status::Fail(kExitInput, info.path, "no decodable video frame");
+  if (out.samples.empty()) {  // the file has fewer frames than its header said
+    std::vector<Gray> g;
+    if (Status st = decode_gray_at(ctx, info, out.pts.front(), 1, g); !st.ok()) return st;
+    out.samples.push_back(std::move(g[0]));
+    out.sample_index.push_back(0);
+  }
+  return Status::Ok();
+}
+
+Image Reel::image(size_t i) const {
+  const int cw = (w + 1) / 2, ch = (h + 1) / 2;
+  uint8_t* base = const_cast<uint8_t*>(yuv.data()) + i * frame_bytes();
+  Image img;
+  img.width = w, img.height = h;
+  img.plane[0] = {base, w, w, h};
+  img.plane[1] = {base + size_t(w) * h, cw, cw, ch};
+  img.plane[2] = {base + size_t(w) * h + size_t(cw) * ch, cw, cw, ch};
+  return img;
+}
+
+Gray Reel::luma(size_t i) const {
+  Gray g;
+  g.w = w, g.h = h;
+  const uint8_t* p = yuv.data() + i * frame_bytes();
+  g.px.assign(p, p + size_t(w) * h);
+  return g;
+}
+
+Status reel_regions(const Context& ctx, const Reel& reel, const Region& region, int rgb_size, int gray_size,
+                    const std::function<Status(const float* rgb, const uint8_t* gray)>& sink) {
+  RegionCutter cutter(rgb_size, gray_size);
+  const Region r{region.x * reel.sx, region.y * reel.sy, region.w * reel.sx, region.h * reel.sy};
+  FramePtr f(av_frame_alloc());
+  if (!f) return Status::Fail(kExitInput, "", "out of memory");
+  for (size_t i = 0; i < reel.frames(); ++i) {
+    if (ctx.interrupted()) return interrupted(ctx);
+    const Image img = reel.image(i);
+    f->format = AV_PIX_FMT_YUV420P;
+    f->width = img.width, f->height = img.height;
+    for (int p = 0; p < 3; ++p) f->data[p] = img.plane[p].data, f->linesize[p] = img.plane[p].stride;
+    if (!cutter.cut(f.get(), r)) return Status::Fail(kExitInput, "", "unsupported pixel format");
+    if (Status st = sink(cutter.rgb(), cutter.gray()); !st.ok()) return st;
   }
   return Status::Ok();
 }

@@ -92,18 +92,20 @@ Placement refine_subpixel(const std::vector<std::pair<const Gray*, const Gray*>>
 // the median of those fits that score within 0.02 NCC of the best, or the start unless they match better than
 // it by 0.001 NCC on average (on smooth content the fits would only wander). Pure: no I/O.
 Placement refine_on_pairs(const std::vector<Gray>& fg, const std::vector<std::vector<Gray>>& bg,
-                          const Placement& start);
+                          const Placement& start, bool fix_scale);
 
-// The stage's second look: decodes three fg frames early in the matched range and the bg frames the map gives
-// them, and re-fits the placement there (refine_on_pairs). `moved` tells whether it changed by over half a pixel
-// (at fg's far edge), in which case the map should be matched again.
-Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const TimeMap& time,
-                         Placement& placement, bool& moved);
+// The stage's second look: twelve fg frames spread over the matched range and the bg frames the map gives them,
+// from the reels (nothing decoded again), and re-fits the placement there (refine_on_pairs). Only a change of
+// over half a reel pixel (at fg's far edge) is taken; `moved` tells so, and the map should then be matched again.
+Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel& bg_reel,
+                         const Reel& fg_reel, const TimeMap& time, Placement& placement, bool& moved);
 
 // Below this confidence the placement is rejected (exit 3): measured on unrelated pairs, see README.
 constexpr double kSpatialThreshold = 0.7;
 
-// The stage: decode sample frames of both videos, find the placement, fail with exit 3 below the threshold.
-Status place(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& placement);
+// The stage: find the placement from the reels (bg thumbnails, fg samples) and a few bg frames decoded again at
+// full size; fail with exit 3 below the threshold.
+Status place(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel& bg_reel, const Reel& fg_reel,
+             Placement& placement);
 
 }  // namespace vidkompy

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "vidkompy/types.hpp"
+#include "vidkompy/video.hpp"
 
 namespace vidkompy {
 
@@ -90,7 +91,9 @@ MatchResult match_frames(const Features& fg, const Features& bg, double rate_rat
 // Below this confidence the map is rejected (exit 3).
 constexpr double kTemporalThreshold = 0.5;
 
-// The stage: decode both videos' overlap regions, embed, match. Fails with exit 3 below the threshold.
-Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Placement& placement, TimeMap& time);
+// The stage: the overlap region of every frame of both videos (from the reels when they show it in enough detail,
+// else decoded again), embed, match. Fails with exit 3 below the threshold.
+Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Placement& placement, TimeMap& time,
+             const Reel* bg_reel = nullptr, const Reel* fg_reel = nullptr);
 
 }  // namespace vidkompy

@@ -80,6 +80,28 @@ struct Region {
 Status extract_region(const Context& ctx, const VideoInfo& info, const Region& region, int rgb_size, int gray_size,
                       const std::function<Status(const float* rgb, const uint8_t* gray)>& sink);
 
+// The alignment's one decode pass over a video: every frame scaled down to w x h (YUV 4:2:0, area average), its
+// timestamp, and a few full-resolution luma samples at the centres of equal spans. Spatial and temporal
+// alignment both work from it, so neither has to decode the file again.
+struct Reel {
+  int w = 0, h = 0;
+  double sx = 1, sy = 1;     // reel pixels per video pixel
+  std::vector<uint8_t> yuv;  // frames x frame_bytes()
+  std::vector<int64_t> pts;  // stream timestamp of each frame (for decoding one again at full size)
+  std::vector<Gray> samples;
+  std::vector<int64_t> sample_index;
+  size_t frames() const { return pts.size(); }
+  size_t frame_bytes() const { return size_t(w) * h + 2 * size_t((w + 1) / 2) * ((h + 1) / 2); }
+  Image image(size_t i) const;  // views into yuv
+  Gray luma(size_t i) const;
+};
+
+Status read_reel(const Context& ctx, const VideoInfo& info, int w, int h, int samples, Reel& out);
+
+// extract_region on a reel: `region` in the video's pixels, cut from the reel's scaled frames.
+Status reel_regions(const Context& ctx, const Reel& reel, const Region& region, int rgb_size, int gray_size,
+                    const std::function<Status(const float* rgb, const uint8_t* gray)>& sink);
+
 // Full-resolution luma of the frames at these (ascending) indices, in one sequential pass that stops after the
 // last of them.
 Status decode_gray_frames(const Context& ctx, const VideoInfo& info, const std::vector<int64_t>& indices,
