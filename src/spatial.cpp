@@ -11,6 +11,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <thread>
 
 #include "vidkompy/options.hpp"
 
@@ -551,10 +552,11 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
     double s2 = golden(std::max(s_min, s1 / 1.006), std::min(s_max, s1 * 1.006), 1e-4 * s1,
                        [&](double q) { return full(q); });
     double v2 = full(s2);
-    // Users overlay unscaled clips most: take 1.0 when it scores as well (exactly, fg needs no resampling then).
-    if (s2 != 1.0 && std::abs(s2 - 1.0) < 0.03 && s_min <= 1.0 && 1.0 <= s_max) {
-      const double vu = full(1.0);
-      if (vu >= v2 - opt.prefer_unscaled) s2 = 1.0, v2 = vu;
+    // Users overlay unscaled clips most: take that scale when it scores as well (exactly, fg needs no resampling).
+    const double one = opt.unscaled;
+    if (s2 != one && std::abs(s2 / one - 1.0) < 0.03 && s_min <= one && one <= s_max) {
+      const double vu = full(one);
+      if (vu >= v2 - opt.prefer_unscaled) s2 = one, v2 = vu;
     }
     int x = 0, y = 0;
     full(s2, &x, &y);
@@ -574,8 +576,8 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
   pl.x = x + subpixel(ncc_at(t, best.b, x - 1, y), v, ncc_at(t, best.b, x + 1, y));
   pl.y = y + subpixel(ncc_at(t, best.b, x, y - 1), v, ncc_at(t, best.b, x, y + 1));
   pl.confidence = v;
-  pl = refine_subpixel({{&fg_full, &near[best.i]}}, pl, best.s == 1.0);
-  if (best.s > 1.0 && x >= 0 && y >= 0 && x + tw <= W && y + th <= H && near[best.i].w == W && near[best.i].h == H) {
+  pl = refine_subpixel({{&fg_full, &near[best.i]}}, pl, best.s == opt.unscaled);
+  if (best.s > opt.unscaled && x >= 0 && y >= 0 && x + tw <= W && y + th <= H && near[best.i].w == W && near[best.i].h == H) {
     // fg was enlarged: judge the match at fg's own resolution, where its detail is, not against the blur that
     // enlarging made of it.
     Gray region;
@@ -642,11 +644,14 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
   }
   std::vector<double> scales;
   for (double s = s_max; s >= s_min * 0.999; s /= 1.05) scales.push_back(s);
-  if (s_min <= 1.0 && 1.0 <= s_max) scales.push_back(1.0);
+  if (s_min <= opt.unscaled && opt.unscaled <= s_max) scales.push_back(opt.unscaled);
 
-  std::vector<Hypothesis> found;
-  std::vector<std::vector<float>> surfaces;
-  for (size_t k = 0; k < K; ++k) {
+  // One fg sample per thread (the references' spectra and thumbnails are only read); the candidates are joined
+  // in sample order, so the result does not depend on the threads.
+  std::vector<std::vector<Hypothesis>> found_by(K);
+  auto search = [&](size_t k) {
+    std::vector<Hypothesis>& found = found_by[k];
+    std::vector<std::vector<float>> surfaces;
     for (double s : scales) {
       const GrayF t = coarse_fg(k, s);
       if (t.w < 6 || t.h < 6 || t.w > TW || t.h > TH) continue;
@@ -665,7 +670,19 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
         }
       }
     }
+  };
+  {
+    const size_t threads = std::min<size_t>(K, std::max(1u, std::thread::hardware_concurrency()));
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < threads; ++t)
+      pool.emplace_back([&, t] {
+        for (size_t k = t; k < K; k += threads) search(k);
+      });
+    for (size_t k = 0; k < K; k += threads) search(k);
+    for (std::thread& th : pool) th.join();
   }
+  std::vector<Hypothesis> found;
+  for (const auto& f : found_by) found.insert(found.end(), f.begin(), f.end());
   if (found.empty()) {
     res.notes.push_back("no candidate: fg or bg has no detail to match");
     return res;
@@ -864,36 +881,36 @@ Status recheck_placement(Context& ctx, const VideoInfo&, const VideoInfo& fg, co
   return Status::Ok();
 }
 
-Status place(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel& bg_reel, const Reel& fg_reel,
+Status place(Context& ctx, const VideoInfo&, const VideoInfo& fg, const Reel& bg_reel, const Reel& fg_reel,
              Placement& placement) {
-  // Thumbnails about 128 px on the long side keep the coarse search cheap and still find fg at 10% of bg.
-  const double f = std::min(1.0, 128.0 / std::max(bg.width, bg.height));
-  const int tw = std::max(8, int(std::lround(bg.width * f))), th = std::max(8, int(std::lround(bg.height * f)));
+  // All from the reels, nothing decoded again: bg at reel size (its pixels are the search's pixels), fg's
+  // full-resolution samples. The result is converted back to bg's pixels; unscaled fg is scale sx there.
+  const double f = std::min(1.0, 128.0 / std::max(bg_reel.w, bg_reel.h));
+  const int tw = std::max(8, int(std::lround(bg_reel.w * f))), th = std::max(8, int(std::lround(bg_reel.h * f)));
   SpatialInput in;
-  in.bg_w = bg.width;
-  in.bg_h = bg.height;
+  in.bg_w = bg_reel.w;
+  in.bg_h = bg_reel.h;
   in.fg = fg_reel.samples;
   for (size_t i = 0; i < bg_reel.frames(); ++i) in.bg_thumbs.push_back(resize_gray(bg_reel.luma(i), tw, th));
   in.bg_frames = [&](size_t first, size_t count) {
     std::vector<Gray> g;
-    // A frame that cannot be decoded again (damaged after a seek) falls back to its reel picture, enlarged: the
-    // search goes on with less detail, with a warning rather than a failure.
-    Status again = decode_gray_at(ctx, bg, bg_reel.pts[first], int(count), g);
-    if (g.empty()) {
-      ctx.log->warn("{}: {}; matching on the reduced picture instead", bg.path, again.errors.empty() ? "" : again.errors[0]);
-      g.push_back(resize_gray(bg_reel.luma(first), bg.width, bg.height));
-    }
+    for (size_t i = first; i < std::min(bg_reel.frames(), first + count); ++i) g.push_back(bg_reel.luma(i));
     return g;
   };
+  SpatialOptions opt;
+  opt.unscaled = bg_reel.sx;
   SpatialResult r;
   try {
     auto fft = make_cpu_fft();
-    r = find_placement(in, *fft);
+    r = find_placement(in, *fft, opt);
   } catch (const std::exception& e) {
     return Status::Fail(kExitAlign, fg.path, std::string("spatial alignment failed: ") + e.what());
   }
   for (const std::string& n : r.notes) ctx.log->debug("spatial: {}", n);
   placement = r.placement;
+  placement.x /= bg_reel.sx;
+  placement.y /= bg_reel.sy;
+  placement.scale = r.placement.scale == opt.unscaled ? 1.0 : r.placement.scale / bg_reel.sx;
   ctx.log->debug("spatial: x {:.2f} y {:.2f} scale {:.4f} confidence {:.3f} (fg sample {} with bg frame {}; {} of {} "
                  "fg samples confirm it)",
                  placement.x, placement.y, placement.scale, placement.confidence, r.fg_sample, r.bg_thumb,

@@ -11,6 +11,8 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <exception>
+#include <mutex>
 #include <thread>
 
 #include "vidkompy/compositor.hpp"
@@ -267,7 +269,7 @@ ThumbWeights border_weights(const Layout& layout, int border) {
 }
 
 Status features(Context& ctx, const VideoInfo& info, const Reel* reel, const Region& region, Embedder& embedder,
-                Features& out, double& embed_seconds) {
+                Features& out, double& embed_seconds, std::mutex& embed_lock) {
   constexpr int kBatch = 32;
   const size_t pic = size_t(3) * kEmbedInput * kEmbedInput;
   std::vector<float> batch;
@@ -278,6 +280,7 @@ Status features(Context& ctx, const VideoInfo& info, const Reel* reel, const Reg
     if (!n) return;
     const size_t at = out.emb.size();
     out.emb.resize(at + size_t(n) * size_t(out.dim));
+    std::lock_guard<std::mutex> hold(embed_lock);  // one model, shared by the two videos' threads
     const auto t0 = std::chrono::steady_clock::now();
     embedder.embed(batch.data(), n, out.emb.data() + at);
     embed_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -330,8 +333,27 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
   double embed_s = 0;
   const auto t0 = std::chrono::steady_clock::now();
   try {
-    st.merge(features(ctx, fg, fg_reel, fg_region, *embedder, ff, embed_s));
-    if (st.ok()) st.merge(features(ctx, bg, bg_reel, bg_region, *embedder, bf, embed_s));
+    // Both videos at once: cutting the regions is most of the work, the model runs one batch at a time.
+    std::mutex lock;
+    Status fs;
+    std::exception_ptr fg_error;
+    std::thread fg_thread([&] {
+      try {
+        fs = features(ctx, fg, fg_reel, fg_region, *embedder, ff, embed_s, lock);
+      } catch (...) {
+        fg_error = std::current_exception();
+      }
+    });
+    try {
+      st.merge(features(ctx, bg, bg_reel, bg_region, *embedder, bf, embed_s, lock));
+    } catch (...) {
+      fg_thread.join();
+      throw;
+    }
+    fg_thread.join();
+    if (fg_error) std::rethrow_exception(fg_error);
+    fs.merge(st);
+    st = fs;
   } catch (const std::exception& e) {
     return Status::Fail(kExitInput, model, std::string("the embedding model failed: ") + e.what());
   }

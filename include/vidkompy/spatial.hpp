@@ -52,8 +52,10 @@ int fft_size(int n);
 struct SpatialOptions {
   // Smallest fg on bg the search considers, as a fraction of bg's width (or height, whichever is larger).
   double min_cover = 0.1;
-  // Prefer scale 1.0 when it scores within this much NCC of the best scale.
+  // Prefer the unscaled placement when it scores within this much NCC of the best scale.
   double prefer_unscaled = 0.01;
+  // The scale that shows fg unscaled: 1.0, or the reel's factor when bg is searched at reduced size.
+  double unscaled = 1.0;
 };
 
 struct SpatialInput {
@@ -103,8 +105,8 @@ Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
 // Below this confidence the placement is rejected (exit 3): measured on unrelated pairs, see README.
 constexpr double kSpatialThreshold = 0.7;
 
-// The stage: find the placement from the reels (bg thumbnails, fg samples) and a few bg frames decoded again at
-// full size; fail with exit 3 below the threshold.
+// The stage: find the placement from the reels (bg at reel size, fg's full-size samples), nothing decoded again;
+// fail with exit 3 below the threshold.
 Status place(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel& bg_reel, const Reel& fg_reel,
              Placement& placement);
 
