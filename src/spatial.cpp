@@ -839,12 +839,58 @@ Placement refine_on_pairs(const std::vector<Gray>& fg, const std::vector<std::ve
   return refine_subpixel(pairs, out, fix_scale);
 }
 
-Status recheck_placement(Context& ctx, const VideoInfo&, const VideoInfo& fg, const Reel& bg_reel,
+namespace {
+
+// Whether the reels show fg in enough detail to place it there (and re-check it), else full-size frames are used.
+bool fg_detailed_in_reel(const VideoInfo& fg, const Reel& bg_reel, double scale) {
+  return std::min(fg.width * scale * bg_reel.sx, fg.height * scale * bg_reel.sy) >= 96;
+}
+
+// The re-check for a fg too small in the reels: six fg frames early in the matched range and the bg frames the
+// map gives them, decoded again at full size in one sequential pass that stops after the last of them.
+Status recheck_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const TimeMap& time, int64_t lo,
+                         int64_t hi, Placement& placement, bool& moved) {
+  std::vector<int64_t> fi, bi;
+  for (double q : {0.1, 0.15, 0.2, 0.25, 0.3, 0.35}) {
+    const int64_t i = lo + int64_t(q * double(hi - lo));
+    if (fi.empty() || fi.back() != i) fi.push_back(i);
+  }
+  const int64_t last = std::max<int64_t>(0, bg.frames - 1);
+  for (int64_t i : fi)
+    for (int64_t d = -1; d <= 1; ++d) bi.push_back(std::clamp<int64_t>(time.map[size_t(i)] + d, 0, last));
+  std::vector<int64_t> sorted = bi;
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  std::vector<Gray> fgs, decoded;
+  Status st;
+  st.merge(decode_gray_frames(ctx, fg, fi, fgs));
+  if (st.ok()) st.merge(decode_gray_frames(ctx, bg, sorted, decoded));
+  if (!st.ok()) return st;
+  std::vector<std::vector<Gray>> bgs(fi.size());
+  for (size_t k = 0; k < fi.size(); ++k)
+    for (int d = 0; d < 3; ++d) {
+      const int64_t j = bi[k * 3 + size_t(d)];
+      bgs[k].push_back(decoded[size_t(std::lower_bound(sorted.begin(), sorted.end(), j) - sorted.begin())]);
+    }
+  const Placement p = refine_on_pairs(fgs, bgs, placement, placement.scale == 1.0);
+  ctx.log->debug("spatial recheck on {} full-size pairs: x {:.2f} y {:.2f} scale {:.4f} (was {:.2f}, {:.2f}, {:.4f})",
+                 fgs.size(), p.x, p.y, p.scale, placement.x, placement.y, placement.scale);
+  moved = std::abs(p.x - placement.x) > 0.5 || std::abs(p.y - placement.y) > 0.5 ||
+          std::abs(p.scale - placement.scale) * std::max(fg.width, fg.height) > 0.5;
+  placement = p;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel& bg_reel,
                          const Reel& fg_reel, const TimeMap& time, Placement& placement, bool& moved) {
   moved = false;
   const int64_t n = int64_t(std::min(time.map.size(), fg_reel.frames()));
   const int64_t lo = time.clamped_start, hi = n - time.clamped_end;
   if (hi - lo < 1 || bg_reel.frames() == 0) return Status::Ok();
+  if (!fg_detailed_in_reel(fg, bg_reel, placement.scale))
+    return recheck_full_size(ctx, bg, fg, time, lo, hi, placement, moved);
   // Twelve fg frames spread over the matched range, from the reels (no decoding): each with its matched bg frame
   // and both neighbours, since where the rates differ the matched frame may show a moment a fraction of a frame
   // away, and motion in between would bias the fit. The reels' many pixels pin the placement down to a small
@@ -881,24 +927,39 @@ Status recheck_placement(Context& ctx, const VideoInfo&, const VideoInfo& fg, co
   return Status::Ok();
 }
 
-Status place(Context& ctx, const VideoInfo&, const VideoInfo& fg, const Reel& bg_reel, const Reel& fg_reel,
-             Placement& placement) {
-  // All from the reels, nothing decoded again: bg at reel size (its pixels are the search's pixels), fg's
-  // full-resolution samples. The result is converted back to bg's pixels; unscaled fg is scale sx there.
-  const double f = std::min(1.0, 128.0 / std::max(bg_reel.w, bg_reel.h));
-  const int tw = std::max(8, int(std::lround(bg_reel.w * f))), th = std::max(8, int(std::lround(bg_reel.h * f)));
+namespace {
+
+// One search: on the bg reel (its pixels are the search's pixel grid, nothing is decoded again, and the result is
+// converted back to bg's pixels; unscaled fg is scale sx there), or on full-size bg frames decoded again.
+Status place_on(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel& bg_reel, const Reel& fg_reel,
+                bool reel, Placement& placement) {
+  const double k = reel ? bg_reel.sx : 1.0;
+  const int W = reel ? bg_reel.w : bg.width, H = reel ? bg_reel.h : bg.height;
+  // Thumbnails about 128 px on the long side keep the coarse search cheap and still find fg at 10% of bg.
+  const double f = std::min(1.0, 128.0 / std::max(W, H));
+  const int tw = std::max(8, int(std::lround(W * f))), th = std::max(8, int(std::lround(H * f)));
   SpatialInput in;
-  in.bg_w = bg_reel.w;
-  in.bg_h = bg_reel.h;
+  in.bg_w = W;
+  in.bg_h = H;
   in.fg = fg_reel.samples;
   for (size_t i = 0; i < bg_reel.frames(); ++i) in.bg_thumbs.push_back(resize_gray(bg_reel.luma(i), tw, th));
   in.bg_frames = [&](size_t first, size_t count) {
     std::vector<Gray> g;
-    for (size_t i = first; i < std::min(bg_reel.frames(), first + count); ++i) g.push_back(bg_reel.luma(i));
+    if (reel) {
+      for (size_t i = first; i < std::min(bg_reel.frames(), first + count); ++i) g.push_back(bg_reel.luma(i));
+      return g;
+    }
+    // A frame that cannot be decoded again (damaged after a seek) falls back to its reel picture, enlarged: the
+    // search goes on with less detail, with a warning rather than a failure.
+    Status again = decode_gray_at(ctx, bg, bg_reel.pts[first], int(count), g);
+    if (g.empty()) {
+      ctx.log->warn("{}: {}; matching on the reduced picture instead", bg.path, again.errors.empty() ? "" : again.errors[0]);
+      g.push_back(resize_gray(bg_reel.luma(first), bg.width, bg.height));
+    }
     return g;
   };
   SpatialOptions opt;
-  opt.unscaled = bg_reel.sx;
+  opt.unscaled = k;
   SpatialResult r;
   try {
     auto fft = make_cpu_fft();
@@ -908,13 +969,31 @@ Status place(Context& ctx, const VideoInfo&, const VideoInfo& fg, const Reel& bg
   }
   for (const std::string& n : r.notes) ctx.log->debug("spatial: {}", n);
   placement = r.placement;
-  placement.x /= bg_reel.sx;
-  placement.y /= bg_reel.sy;
-  placement.scale = r.placement.scale == opt.unscaled ? 1.0 : r.placement.scale / bg_reel.sx;
+  if (reel) {
+    placement.x /= bg_reel.sx;
+    placement.y /= bg_reel.sy;
+    placement.scale = r.placement.scale == opt.unscaled ? 1.0 : r.placement.scale / bg_reel.sx;
+  }
   ctx.log->debug("spatial: x {:.2f} y {:.2f} scale {:.4f} confidence {:.3f} (fg sample {} with bg frame {}; {} of {} "
                  "fg samples confirm it)",
                  placement.x, placement.y, placement.scale, placement.confidence, r.fg_sample, r.bg_thumb,
                  r.agreeing, in.fg.size());
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status place(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel& bg_reel, const Reel& fg_reel,
+             Placement& placement) {
+  // On the reels when they show fg in enough detail (unscaled, or scaled down to fit), else at full size. Fine
+  // detail (single-pixel texture) can fall below the threshold at reel size alone: then full size decides.
+  const double fit = std::min({1.0, double(bg.width) / fg.width, double(bg.height) / fg.height});
+  const bool reel = fg_detailed_in_reel(fg, bg_reel, fit);
+  if (Status st = place_on(ctx, bg, fg, bg_reel, fg_reel, reel, placement); !st.ok()) return st;
+  if (reel && placement.confidence < kSpatialThreshold) {
+    ctx.log->debug("spatial: confidence {:.3f} on the reels; searching full-size frames", placement.confidence);
+    if (Status st = place_on(ctx, bg, fg, bg_reel, fg_reel, false, placement); !st.ok()) return st;
+  }
   if (placement.confidence < kSpatialThreshold)
     return Status::Fail(kExitAlign, fg.path,
                         fmt::format("cannot find fg inside bg: best candidate x={:.0f} y={:.0f} scale={:.3f} has "

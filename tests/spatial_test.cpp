@@ -530,6 +530,18 @@ const char kLife[] = "life=size=320x240:mold=10:rate=25:ratio=0.3:seed=7";
 const char kLifeWide[] = "life=size=480x270:mold=10:rate=25:ratio=0.3:seed=9";
 const char kCellauto[] = "cellauto=size=320x240:rate=25:scroll=0:seed=7";
 
+// A bg larger than the reels' 512 px: the placement is found on the reduced reel and converted back.
+TEST_F(Cli, CropOfLargeBgFoundOnTheReel) {
+  const std::string b = bg("life720", "life=size=1280x720:mold=10:rate=25:ratio=0.3:seed=11");
+  expect_placement(b, fg_from(b, "fg_large", 301, 157, 400, 300), 301, 157, 1.0);
+}
+
+// fg shows in under 96 reel pixels: refined on full-size bg frames decoded again, re-checked at full size.
+TEST_F(Cli, SmallCropOfLargeBgFoundAtFullSize) {
+  const std::string b = bg("life720", "life=size=1280x720:mold=10:rate=25:ratio=0.3:seed=11");
+  expect_placement(b, fg_from(b, "fg_small", 801, 413, 160, 120), 801, 413, 1.0);
+}
+
 TEST_F(Cli, CropOfTestsrc2) {
   const std::string b = bg("testsrc2", kTestsrc2);
   expect_placement(b, fg_from(b, "fg", 37, 23, 200, 150), 37, 23, 1.0);
