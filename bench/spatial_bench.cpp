@@ -72,3 +72,31 @@ static void BM_FindPlacement1080p(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_FindPlacement1080p)->Unit(benchmark::kMillisecond)->Iterations(3);
+
+static void BM_FindPlacementOnReel1080p(benchmark::State& state) {
+  // As above, the way the stage runs it: bg as 512x288 reel frames, fg samples at full size, and the placement
+  // converted back (unscaled fg is scale 512/1920 on the reel).
+  const double k = 512.0 / 1920;
+  SpatialInput in;
+  in.bg_w = 512;
+  in.bg_h = 288;
+  std::vector<Gray> reel;
+  for (int i = 0; i < 20; ++i) {
+    const Gray full = texture(1920, 1080, unsigned(i + 1));
+    reel.push_back(resize_gray(full, 512, 288));
+    in.bg_thumbs.push_back(resize_gray(reel.back(), 128, 72));
+    if (i == 4 || i == 10 || i == 16) in.fg.push_back(crop(full, 317, 161, 1280, 720));
+  }
+  in.bg_frames = [&](size_t first, size_t count) {
+    return std::vector<Gray>(reel.begin() + long(first), reel.begin() + long(std::min(reel.size(), first + count)));
+  };
+  SpatialOptions opt;
+  opt.unscaled = k;
+  auto fft = make_cpu_fft();
+  for (auto _ : state) {
+    SpatialResult r = find_placement(in, *fft, opt);
+    if (std::abs(r.placement.x / k - 317) > 1 || std::abs(r.placement.y / k - 161) > 1 || r.placement.scale != k)
+      state.SkipWithError("wrong placement");
+  }
+}
+BENCHMARK(BM_FindPlacementOnReel1080p)->Unit(benchmark::kMillisecond)->Iterations(3);
