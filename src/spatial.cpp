@@ -10,7 +10,9 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <exception>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include "vidkompy/options.hpp"
@@ -450,8 +452,10 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
   };
   // The searches ask for the same template sizes again and again: resize each size once.
   std::map<std::pair<int, int>, GrayF> mid_cache, full_cache;
+  std::mutex mid_lock;  // the moments below are searched in two threads
   auto mid_templates = [&](int tw, int th) -> const GrayF& {
-    GrayF& t = mid_cache[{tw, th}];
+    std::lock_guard<std::mutex> hold(mid_lock);
+    GrayF& t = mid_cache[{tw, th}];  // std::map: the reference stays valid as others are added
     if (t.px.empty()) t = to_float(resize_gray(fg_mid, tw, th));
     return t;
   };
@@ -497,14 +501,33 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
     double v, s;
     size_t i;
   };
-  std::vector<FrameFit> frame_fits;
   // Every neighbouring moment is searched: along a zoom the score rises and falls more than once, so
-  // following it from the paired moment gets stuck (measured on a mandelbrot zoom).
-  for (size_t i = 0; i < near.size(); ++i) {
+  // following it from the paired moment gets stuck (measured on a mandelbrot zoom). Two threads, each moment's
+  // result in its own slot, so the outcome does not depend on them.
+  std::vector<FrameFit> frame_fits(near.size());
+  auto fit_moment = [&](size_t i) {
     mids[i] = level(near[i], f1);
     Medium md{&mids[i]};
     const double s = best_scale(md, chosen.s, 3e-3 * chosen.s);
-    frame_fits.push_back({score(md, s), s, i});
+    frame_fits[i] = {score(md, s), s, i};
+  };
+  {
+    std::exception_ptr error;
+    std::thread other([&] {
+      try {
+        for (size_t i = 1; i < near.size(); i += 2) fit_moment(i);
+      } catch (...) {
+        error = std::current_exception();
+      }
+    });
+    try {
+      for (size_t i = 0; i < near.size(); i += 2) fit_moment(i);
+    } catch (...) {
+      other.join();
+      throw;
+    }
+    other.join();
+    if (error) std::rethrow_exception(error);
   }
   std::sort(frame_fits.begin(), frame_fits.end(), [](const FrameFit& a, const FrameFit& b) { return a.v > b.v; });
   if (frame_fits.size() > 3) frame_fits.resize(3);
@@ -674,12 +697,19 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
   {
     const size_t threads = std::min<size_t>(K, std::max(1u, std::thread::hardware_concurrency()));
     std::vector<std::thread> pool;
-    for (size_t t = 1; t < threads; ++t)
-      pool.emplace_back([&, t] {
+    std::vector<std::exception_ptr> errors(threads);
+    auto run = [&](size_t t) {
+      try {
         for (size_t k = t; k < K; k += threads) search(k);
-      });
-    for (size_t k = 0; k < K; k += threads) search(k);
+      } catch (...) {
+        errors[t] = std::current_exception();
+      }
+    };
+    for (size_t t = 1; t < threads; ++t) pool.emplace_back(run, t);
+    run(0);
     for (std::thread& th : pool) th.join();
+    for (const std::exception_ptr& e : errors)
+      if (e) std::rethrow_exception(e);
   }
   std::vector<Hypothesis> found;
   for (const auto& f : found_by) found.insert(found.end(), f.begin(), f.end());
