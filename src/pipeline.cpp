@@ -12,9 +12,9 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <thread>
 
 #include "vidkompy/gpu.hpp"
+#include "vidkompy/parallel.hpp"
 #include "vidkompy/report.hpp"
 #include "vidkompy/spatial.hpp"
 #include "vidkompy/temporal.hpp"
@@ -94,8 +94,8 @@ Status load_alignment(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Pl
 
 namespace {
 
-// Reel sizes: 512 px on the long side (fg at the same scale as bg when it is smaller), within a memory budget;
-// shrunk for long videos, where the temporal stage then decodes the regions again rather than hold them.
+// Reel sizes: 512 px on each video's long side (or its own size when smaller), within a memory budget; shrunk
+// for long videos, where the stages then decode what the reels show too small (Reel::shows) again.
 void reel_sizes(const VideoInfo& bg, const VideoInfo& fg, int& bw, int& bh, int& fw, int& fh) {
   constexpr double kLongSide = 512, kBudget = 1024.0 * 1024 * 1024;
   double f = std::min(1.0, kLongSide / std::max(bg.width, bg.height));
@@ -114,10 +114,8 @@ void reel_sizes(const VideoInfo& bg, const VideoInfo& fg, int& bw, int& bh, int&
 Status read_reels(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Reel& bg_reel, Reel& fg_reel) {
   int bw, bh, fw, fh;
   reel_sizes(bg, fg, bw, bh, fw, fh);
-  Status fs;
-  std::thread fg_thread([&] { fs = read_reel(ctx, fg, fw, fh, 3, fg_reel); });
-  Status st = read_reel(ctx, bg, bw, bh, 0, bg_reel);
-  fg_thread.join();
+  Status st, fs;
+  run_both([&] { fs = read_reel(ctx, fg, fw, fh, 3, fg_reel); }, [&] { st = read_reel(ctx, bg, bw, bh, 0, bg_reel); });
   st.merge(fs);
   ctx.log->debug("reels: bg {}x{} x {} frames, fg {}x{} x {} frames, {:.0f} MB", bw, bh, bg_reel.frames(), fw, fh,
                  fg_reel.frames(), double(bg_reel.yuv.size() + fg_reel.yuv.size()) / 1e6);

@@ -10,12 +10,11 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
-#include <exception>
 #include <map>
 #include <mutex>
-#include <thread>
 
 #include "vidkompy/options.hpp"
+#include "vidkompy/parallel.hpp"
 
 namespace vidkompy {
 
@@ -511,24 +510,7 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
     const double s = best_scale(md, chosen.s, 3e-3 * chosen.s);
     frame_fits[i] = {score(md, s), s, i};
   };
-  {
-    std::exception_ptr error;
-    std::thread other([&] {
-      try {
-        for (size_t i = 1; i < near.size(); i += 2) fit_moment(i);
-      } catch (...) {
-        error = std::current_exception();
-      }
-    });
-    try {
-      for (size_t i = 0; i < near.size(); i += 2) fit_moment(i);
-    } catch (...) {
-      other.join();
-      throw;
-    }
-    other.join();
-    if (error) std::rethrow_exception(error);
-  }
+  for_each_index(near.size(), fit_moment);
   std::sort(frame_fits.begin(), frame_fits.end(), [](const FrameFit& a, const FrameFit& b) { return a.v > b.v; });
   if (frame_fits.size() > 3) frame_fits.resize(3);
 
@@ -694,23 +676,7 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
       }
     }
   };
-  {
-    const size_t threads = std::min<size_t>(K, std::max(1u, std::thread::hardware_concurrency()));
-    std::vector<std::thread> pool;
-    std::vector<std::exception_ptr> errors(threads);
-    auto run = [&](size_t t) {
-      try {
-        for (size_t k = t; k < K; k += threads) search(k);
-      } catch (...) {
-        errors[t] = std::current_exception();
-      }
-    };
-    for (size_t t = 1; t < threads; ++t) pool.emplace_back(run, t);
-    run(0);
-    for (std::thread& th : pool) th.join();
-    for (const std::exception_ptr& e : errors)
-      if (e) std::rethrow_exception(e);
-  }
+  for_each_index(K, search);
   std::vector<Hypothesis> found;
   for (const auto& f : found_by) found.insert(found.end(), f.begin(), f.end());
   if (found.empty()) {
@@ -871,9 +837,10 @@ Placement refine_on_pairs(const std::vector<Gray>& fg, const std::vector<std::ve
 
 namespace {
 
-// Whether the reels show fg in enough detail to place it there (and re-check it), else full-size frames are used.
+// Whether the bg reel shows the placed fg in enough detail to place it there (and re-check it), else full-size
+// frames are used.
 bool fg_detailed_in_reel(const VideoInfo& fg, const Reel& bg_reel, double scale) {
-  return std::min(fg.width * scale * bg_reel.sx, fg.height * scale * bg_reel.sy) >= 96;
+  return bg_reel.shows(fg.width * scale, fg.height * scale);
 }
 
 // The re-check for a fg too small in the reels: six fg frames early in the matched range and the bg frames the

@@ -11,12 +11,11 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
-#include <exception>
 #include <mutex>
-#include <thread>
 
 #include "vidkompy/compositor.hpp"
 #include "vidkompy/options.hpp"
+#include "vidkompy/parallel.hpp"
 #include "vidkompy/video.hpp"
 
 namespace vidkompy {
@@ -293,8 +292,7 @@ Status features(Context& ctx, const VideoInfo& info, const Reel* reel, const Reg
     return Status::Ok();
   };
   // From the reel when it shows the region with enough detail for the thumbnails; else decode the file again.
-  const bool detailed = reel && reel->frames() && region.w * reel->sx >= 0.75 * kThumb && region.h * reel->sy >= 0.75 * kThumb;
-  Status st = detailed ? reel_regions(ctx, *reel, region, kEmbedInput, kThumb, sink)
+  Status st = reel && reel->frames() && reel->shows(region.w, region.h) ? reel_regions(ctx, *reel, region, kEmbedInput, kThumb, sink)
                        : extract_region(ctx, info, region, kEmbedInput, kThumb, sink);
   if (!st.ok()) return st;
   flush();
@@ -335,25 +333,11 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
   try {
     // Both videos at once: cutting the regions is most of the work, the model runs one batch at a time.
     std::mutex lock;
-    Status fs;
-    std::exception_ptr fg_error;
-    std::thread fg_thread([&] {
-      try {
-        fs = features(ctx, fg, fg_reel, fg_region, *embedder, ff, embed_s, lock);
-      } catch (...) {
-        fg_error = std::current_exception();
-      }
-    });
-    try {
-      st.merge(features(ctx, bg, bg_reel, bg_region, *embedder, bf, embed_s, lock));
-    } catch (...) {
-      fg_thread.join();
-      throw;
-    }
-    fg_thread.join();
-    if (fg_error) std::rethrow_exception(fg_error);
-    fs.merge(st);
-    st = fs;
+    Status fs, bs;
+    run_both([&] { fs = features(ctx, fg, fg_reel, fg_region, *embedder, ff, embed_s, lock); },
+             [&] { bs = features(ctx, bg, bg_reel, bg_region, *embedder, bf, embed_s, lock); });
+    st.merge(fs);
+    st.merge(bs);
   } catch (const std::exception& e) {
     return Status::Fail(kExitInput, model, std::string("the embedding model failed: ") + e.what());
   }

@@ -265,50 +265,6 @@ Gray to_gray(const AVFrame* f, SwsPtr& sws) {
 
 }  // namespace
 
-Status scan_video(const Context& ctx, const VideoInfo& info, int thumb_w, int thumb_h, int samples, Scan& out) {
-  out = Scan{};
-  Decoder dec;
-  std::string why;
-  if (!dec.open(info.path, true, why)) return Status::Fail(kExitInput, info.path, why);
-  SwsPtr thumb_sws, full_sws;
-  const int64_t n = std::max<int64_t>(info.frames, 1);
-  samples = int(std::min<int64_t>(samples, n));
-  int k = 0;
-  for (int64_t idx = 0;; ++idx) {
-    if (ctx.interrupted()) return interrupted(ctx);
-    AVFrame* f = dec.next();
-    if (!f) break;
-    out.pts.push_back(f->best_effort_timestamp);
-    if (k < samples && idx == (2 * k + 1) * n / (2 * samples)) {
-      out.samples.push_back(to_gray(f, full_sws));
-      out.sample_index.push_back(idx);
-      ++k;
-    }
-    if (thumb_w <= 0 || thumb_h <= 0) {  // samples only: stop after the last one
-      if (k == samples) break;
-      continue;
-    }
-    Gray t;
-    t.w = thumb_w;
-    t.h = thumb_h;
-    t.px.resize(size_t(thumb_w) * thumb_h);
-    thumb_sws = SwsPtr(sws_getCachedContext(thumb_sws.release(), f->width, f->height, AVPixelFormat(f->format),
-                                            thumb_w, thumb_h, AV_PIX_FMT_GRAY8, SWS_AREA, nullptr, nullptr, nullptr));
-    uint8_t* dst[4] = {t.px.data(), nullptr, nullptr, nullptr};
-    int stride[4] = {thumb_w, 0, 0, 0};
-    if (thumb_sws) sws_scale(thumb_sws.get(), f->data, f->linesize, 0, f->height, dst, stride);
-    out.thumbs.push_back(std::move(t));
-  }
-  if (out.pts.empty()) return Status::Fail(kExitInput, info.path, "no decodable video frame");
-  if (out.samples.empty()) {  // the file has fewer frames than its header said
-    std::vector<Gray> g;
-    if (Status st = decode_gray_at(ctx, info, out.pts.front(), 1, g); !st.ok()) return st;
-    out.samples.push_back(std::move(g[0]));
-    out.sample_index.push_back(0);
-  }
-  return Status::Ok();
-}
-
 Status decode_gray_at(const Context&, const VideoInfo& info, int64_t pts, int count, std::vector<Gray>& out) {
   out.clear();
   // Seek to a keyframe before pts. Frames decoded before the first keyframe after a seek may be garbage

@@ -79,7 +79,7 @@ struct SpatialResult {
 // subset of bg thumbnails, peaks verified by NCC. Then each candidate pairs every fg sample with its
 // best-matching bg thumbnail over all of them (the same moment, so motion and zoom cannot fake a match) and
 // re-fits the scale there; candidates compete on their mean NCC. Medium (~640 px): golden-section over scale.
-// Full resolution: translation, then sub-pixel.
+// Finest level (bg frames as given: full size, or a reel): scale again, translation, then refine_subpixel.
 SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOptions& opt = {});
 
 // Sub-pixel polish of a placement on fg frames paired with the bg frames of the same moment (fg, bg): Gauss-Newton
@@ -88,11 +88,11 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
 Placement refine_subpixel(const std::vector<std::pair<const Gray*, const Gray*>>& frames, const Placement& start,
                           bool fix_scale);
 
-// Re-fits the translation of a placement on fg frames and the bg frames the temporal map gives them (bg[k]: the
-// matched frame and its neighbours; the one showing the very same moment fits best): hill climbing on NCC, then
-// sub-pixel, at full resolution; the scale stays. Each fg frame keeps its best-fitting bg frame; the result is
-// the median of those fits that score within 0.02 NCC of the best, or the start unless they match better than
-// it by 0.001 NCC on average (on smooth content the fits would only wander). Pure: no I/O.
+// Re-fits a placement on fg frames and the bg frames the temporal map gives them (bg[k]: the matched frame and
+// its neighbours; the one showing the very same moment fits best): hill climbing on NCC, then refine_subpixel
+// over the pairs that fit within 0.002 NCC of the best (those show the very same moment), from the median of
+// their whole-pixel fits, or from the start unless those fits match better than it by 0.001 NCC on average (on
+// smooth content they would only wander). The scale is refined too unless fix_scale. Pure: no I/O.
 Placement refine_on_pairs(const std::vector<Gray>& fg, const std::vector<std::vector<Gray>>& bg,
                           const Placement& start, bool fix_scale);
 

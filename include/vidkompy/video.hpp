@@ -51,20 +51,6 @@ struct Gray {
   uint8_t at(int x, int y) const { return px[size_t(y) * w + x]; }
 };
 
-// What the alignment scan keeps of one video: a small luma thumbnail of every frame (in presentation order,
-// with its timestamp) and full-resolution luma of a few frames spread evenly over it.
-struct Scan {
-  std::vector<Gray> thumbs;      // every frame, thumb_w x thumb_h
-  std::vector<int64_t> pts;      // stream timestamp of each frame (for decoding one again later)
-  std::vector<Gray> samples;     // full resolution
-  std::vector<int64_t> sample_index;
-};
-
-// Decodes the video once (sequentially, loop filter skipped: matching does not need the last bit of quality)
-// into a Scan. Thumbnails are thumb_w x thumb_h; `samples` full-resolution frames are kept, at the centres of
-// equal spans. With thumb_w = 0 no thumbnails are made and decoding stops after the last sample.
-Status scan_video(const Context& ctx, const VideoInfo& info, int thumb_w, int thumb_h, int samples, Scan& out);
-
 // Decodes `count` consecutive frames at full resolution, starting with the one whose stream timestamp is
 // `pts` (one seek, then decoding forward).
 Status decode_gray_at(const Context& ctx, const VideoInfo& info, int64_t pts, int count, std::vector<Gray>& out);
@@ -74,7 +60,7 @@ struct Region {
   double x = 0, y = 0, w = 0, h = 0;
 };
 
-// One decode pass over the video (loop filter skipped). For every frame, `region` is resized to
+// One decode pass over the video (loop filter on: matching needs every detail). For every frame, `region` is resized to
 // rgb_size x rgb_size RGB (floats in [0, 1], planar, for the embedder) and gray_size x gray_size luma, and
 // handed to `sink`, which may return a failure to stop early.
 Status extract_region(const Context& ctx, const VideoInfo& info, const Region& region, int rgb_size, int gray_size,
@@ -94,6 +80,9 @@ struct Reel {
   size_t frame_bytes() const { return size_t(w) * h + 2 * size_t((w + 1) / 2) * ((h + 1) / 2); }
   Image image(size_t i) const;  // views into yuv
   Gray luma(size_t i) const;
+  // Whether a w x h area of the video keeps enough detail in the reel to work there: 96 px either way, three
+  // quarters of the 128 px thumbnails cut from it. Smaller areas are decoded again at full size.
+  bool shows(double area_w, double area_h) const { return area_w * sx >= 96 && area_h * sy >= 96; }
 };
 
 Status read_reel(const Context& ctx, const VideoInfo& info, int w, int h, int samples, Reel& out);
