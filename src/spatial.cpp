@@ -143,21 +143,39 @@ struct Peak {
   int x, y;
 };
 
-// The k highest local maxima, suppressing a small neighbourhood around each one found.
-std::vector<Peak> top_peaks(std::vector<float> s, int cw, int ch, int k) {
+// The k highest local maxima (3 x 3, wrapping around), at least 3 pixels apart, in one pass.
+std::vector<Peak> top_peaks(const std::vector<float>& s, int cw, int ch, int k) {
+  struct Found {
+    float v;
+    Peak p;
+  };
+  std::vector<Found> best;  // highest first
+  auto at = [&](int x, int y) { return s[size_t((y + ch) % ch) * cw + size_t((x + cw) % cw)]; };
+  auto near = [&](const Peak& a, const Peak& b) {
+    const int dx = std::abs(a.x - b.x), dy = std::abs(a.y - b.y);
+    return std::min(dx, cw - dx) <= 2 && std::min(dy, ch - dy) <= 2;
+  };
+  for (int y = 0; y < ch; ++y)
+    for (int x = 0; x < cw; ++x) {
+      const float v = s[size_t(y) * cw + x];
+      if (!std::isfinite(v) || (int(best.size()) == k && v <= best.back().v)) continue;
+      bool local_max = true;
+      for (int dy = -1; dy <= 1 && local_max; ++dy)
+        for (int dx = -1; dx <= 1; ++dx)
+          if ((dx || dy) && !(at(x + dx, y + dy) <= v)) {
+            local_max = false;
+            break;
+          }
+      if (!local_max) continue;
+      const Peak p{x, y};
+      // A higher peak close by wins; lower ones close by give way.
+      if (std::any_of(best.begin(), best.end(), [&](const Found& f) { return f.v >= v && near(f.p, p); })) continue;
+      best.erase(std::remove_if(best.begin(), best.end(), [&](const Found& f) { return near(f.p, p); }), best.end());
+      best.insert(std::upper_bound(best.begin(), best.end(), v, [](float a, const Found& f) { return a > f.v; }), {v, p});
+      if (int(best.size()) > k) best.pop_back();
+    }
   std::vector<Peak> peaks;
-  for (int i = 0; i < k; ++i) {
-    const auto it = std::max_element(s.begin(), s.end());
-    if (!std::isfinite(*it) || *it == -std::numeric_limits<float>::infinity()) break;
-    const int idx = int(it - s.begin());
-    const Peak p{idx % cw, idx / cw};
-    peaks.push_back(p);
-    for (int dy = -2; dy <= 2; ++dy)
-      for (int dx = -2; dx <= 2; ++dx) {
-        const int yy = (p.y + dy + ch) % ch, xx = (p.x + dx + cw) % cw;
-        s[size_t(yy) * cw + xx] = -std::numeric_limits<float>::infinity();
-      }
-  }
+  for (const Found& f : best) peaks.push_back(f.p);
   return peaks;
 }
 
