@@ -144,14 +144,18 @@ Status align(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& 
   if (!st.ok()) return st;
   // Second look at the placement, now on frame pairs known to show the same moment (a pan or zoom can fake a
   // match at another moment). If it moved, the map was matched on a slightly wrong region: match again.
-  bool moved = false;
-  {
-    ScopedTimer t(ctx, "recheck");
-    st = recheck_placement(ctx, bg, fg, bg_reel, fg_reel, temporal, spatial, moved);
+  // Up to three rounds: each re-check can move the map by one frame (see recheck_placement).
+  for (int round = 0; round < 3; ++round) {
+    bool moved = false;
+    {
+      ScopedTimer t(ctx, "recheck");
+      st = recheck_placement(ctx, bg, fg, bg_reel, fg_reel, temporal, spatial, moved);
+    }
+    if (!st.ok() || !moved) return st;
+    ScopedTimer t(ctx, "rematch");
+    if (st = match(ctx, bg, fg, spatial, temporal, &bg_reel, &fg_reel); !st.ok()) return st;
   }
-  if (!st.ok() || !moved) return st;
-  ScopedTimer t(ctx, "rematch");
-  return match(ctx, bg, fg, spatial, temporal, &bg_reel, &fg_reel);
+  return st;
 }
 
 Status report(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Placement& spatial,

@@ -268,6 +268,7 @@ namespace {
 // resolution (when it is larger there), both lightly smoothed, bg's gradients.
 struct LkPair {
   int tw = 0, th = 0, W = 0, H = 0;
+  int step = 1;           // template samples visited: every step-th in both directions
   double kx = 1, ky = 1;  // fg pixels per template pixel
   std::vector<float> t, b, gx, gy;
 };
@@ -288,13 +289,15 @@ std::vector<float> smooth(const std::vector<float>& p, int w, int h) {
   return o;
 }
 
-LkPair lk_pair(const Gray& fg, const Gray& bg, double scale) {
+// `points`: about how many template samples to visit (many pairs need fewer each).
+LkPair lk_pair(const Gray& fg, const Gray& bg, double scale, double points) {
   LkPair p;
   // Shrink fg to bg's resolution when it is larger there: the bg picture cannot show finer detail.
   const Gray t = scale < 1.0 ? resize_gray(fg, std::max(8, int(std::lround(fg.w * scale))),
                                            std::max(8, int(std::lround(fg.h * scale))))
                              : fg;
   p.tw = t.w, p.th = t.h, p.W = bg.w, p.H = bg.h;
+  p.step = std::max(1, int(std::lround(std::sqrt(double(p.tw) * p.th / points))));
   p.kx = double(fg.w) / t.w, p.ky = double(fg.h) / t.h;
   auto flt = [](const Gray& g) {
     std::vector<float> f(g.px.size());
@@ -314,11 +317,11 @@ LkPair lk_pair(const Gray& fg, const Gray& bg, double scale) {
   return p;
 }
 
-// Visits template samples (on a grid of about 200k points) with the bg position they fall on under (x, y, s),
+// Visits template samples (every p.step-th) with the bg position they fall on under (x, y, s),
 // bilinear weights ready: f(template value, centre offsets cx cy in fg pixels, sample of img at that position).
 template <class F>
 void lk_visit(const LkPair& p, double x, double y, double s, F f) {
-  const int step = std::max(1, int(std::lround(std::sqrt(double(p.tw) * p.th / 2e5))));
+  const int step = p.step;
   for (int v = 1; v + 1 < p.th; v += step) {
     const double cy = p.ky * (v + 0.5), Y = y + s * cy - 0.5;
     if (!(Y >= 1 && Y < p.H - 2)) continue;
@@ -354,6 +357,16 @@ double lk_ncc(const std::vector<LkPair>& pairs, double x, double y, double s) {
   return pairs.empty() ? 0.0 : total / double(pairs.size());
 }
 
+// Samples per pair: 200k for one pair, 400k shared by many (twelve pairs fit no better with more).
+double lk_points(size_t pairs) { return std::clamp(4e5 / double(std::max<size_t>(pairs, 1)), 5e4, 2e5); }
+
+// Mean NCC of frame pairs under a placement (fg's pixels onto bg's), on the smoothed pictures Gauss-Newton fits.
+double pairs_ncc(const std::vector<std::pair<const Gray*, const Gray*>>& frames, const Placement& p) {
+  std::vector<LkPair> pairs;
+  for (const auto& [f, b] : frames) pairs.push_back(lk_pair(*f, *b, p.scale, lk_points(frames.size())));
+  return lk_ncc(pairs, p.x, p.y, p.scale);
+}
+
 // Solves the n x n system a x = r in place (Gaussian elimination with partial pivoting); false if singular.
 bool solve(std::vector<double>& a, std::vector<double>& r, int n) {
   for (int c = 0; c < n; ++c) {
@@ -381,7 +394,7 @@ bool solve(std::vector<double>& a, std::vector<double>& r, int n) {
 Placement refine_subpixel(const std::vector<std::pair<const Gray*, const Gray*>>& frames, const Placement& start,
                           bool fix_scale) {
   std::vector<LkPair> pairs;
-  for (const auto& [f, b] : frames) pairs.push_back(lk_pair(*f, *b, start.scale));
+  for (const auto& [f, b] : frames) pairs.push_back(lk_pair(*f, *b, start.scale, lk_points(frames.size())));
   if (pairs.empty()) return start;
   // Gauss-Newton on  bg(x + s cx, y + s cy) = a_p fg + b_p  (gain and offset per pair): the scale is continuous
   // here, where the searches before it could only try whole-pixel template sizes.
@@ -526,7 +539,8 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
   auto best_first = [](const FrameFit& a, const FrameFit& b) { return a.v > b.v; };
   // Every neighbouring moment is searched: along a zoom the score rises and falls more than once, so
   // following it from the paired moment gets stuck (measured on a mandelbrot zoom). First at half the medium
-  // resolution (a quarter of the work), then the five best at the medium one. Two threads, each moment's
+  // resolution (a quarter of the work), then the eight best at the medium one (five were too few for a
+  // mandelbrot zoom in the tests). Two threads, each moment's
   // result in its own slot, so the outcome does not depend on them.
   std::vector<FrameFit> frame_fits(near.size());
   const double f0 = f1 / 2;
@@ -541,7 +555,7 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
       frame_fits[i] = {score(l0, md, s), s, i};
     });
     std::sort(frame_fits.begin(), frame_fits.end(), best_first);
-    frame_fits.resize(std::min<size_t>(frame_fits.size(), 5));
+    frame_fits.resize(std::min<size_t>(frame_fits.size(), 8));
   } else {
     for (size_t i = 0; i < near.size(); ++i) frame_fits[i] = {0, chosen.s, i};
   }
@@ -552,7 +566,7 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
     FrameFit& ff = frame_fits[q];
     mids[ff.i] = level(near[ff.i], f1);
     Medium md{&mids[ff.i]};
-    const double s = screen ? best_scale(l1, md, ff.s, 1.02, 4, 3e-3 * ff.s) : best_scale(l1, md, ff.s, 1.1, 10, 3e-3 * ff.s);
+    const double s = best_scale(l1, md, ff.s, 1.1, 10, 3e-3 * ff.s);
     ff = {score(l1, md, s), s, ff.i};
   });
   std::sort(frame_fits.begin(), frame_fits.end(), best_first);
@@ -937,12 +951,14 @@ Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
   // away, and motion in between would bias the fit. The reels' many pixels pin the placement down to a small
   // fraction of a reel pixel.
   std::vector<Gray> fgs;
+  std::vector<int64_t> at;  // their fg frames
   std::vector<std::vector<Gray>> bgs;
   const int64_t last = int64_t(bg_reel.frames()) - 1;
   for (int k = 0; k < 12; ++k) {
     const int64_t i = lo + int64_t((k + 0.5) / 12 * double(hi - lo));
     if (!fgs.empty() && i == lo + int64_t((k - 0.5) / 12 * double(hi - lo))) continue;
     fgs.push_back(fg_reel.luma(size_t(i)));
+    at.push_back(i);
     bgs.emplace_back();
     for (int64_t d = -1; d <= 1; ++d)
       bgs.back().push_back(bg_reel.luma(size_t(std::clamp<int64_t>(time.map[size_t(i)] + d, 0, last))));
@@ -951,6 +967,42 @@ Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
   Placement r = placement;
   r.x *= bg_reel.sx, r.y *= bg_reel.sy, r.scale *= bg_reel.sx / fg_reel.sx;
   Placement p = refine_on_pairs(fgs, bgs, r, placement.scale == 1.0);
+  // Along a pan, position and time trade for each other: one frame later, a few pixels off matches a single
+  // pair about as well as the truth, and a map matched at such a place is off by that frame everywhere. The
+  // whole match breaks the tie, because the pan's speed changes along it while the videos' offset does not: fit
+  // the placement with every matched bg frame moved one frame earlier and one later too, and keep the shift
+  // that fits clearly best (measured: a heavily re-encoded half-size Big Buck Bunny crop, 0.9929 one frame
+  // earlier against 0.9892; right maps win by 0.0015-0.009).
+  auto fit_shifted = [&](int d, Placement& q) {
+    std::vector<std::vector<Gray>> one;
+    for (int64_t i : at) one.push_back({bg_reel.luma(size_t(std::clamp<int64_t>(time.map[size_t(i)] + d, 0, last)))});
+    std::vector<std::pair<const Gray*, const Gray*>> pairs;
+    for (size_t k = 0; k < at.size(); ++k) pairs.push_back({&fgs[k], &one[k][0]});
+    // Unshifted, the map was fitted above already (with each pair's neighbours as candidates).
+    if (d != 0) q = refine_on_pairs(fgs, one, r, placement.scale == 1.0);
+    const double v = pairs_ncc(pairs, q);
+    ctx.log->debug("spatial recheck with the map moved by {:+d} frame(s): x {:.2f} y {:.2f}, NCC {:.4f}", d,
+                   q.x / bg_reel.sx, q.y / bg_reel.sy, v);
+    return v;
+  };
+  bool shifted = false;
+  {
+    Placement q0 = p, qm, qp;
+    const double v0 = fit_shifted(0, q0), vm = fit_shifted(-1, qm), vp = fit_shifted(+1, qp);
+    int dir = vm > vp ? -1 : +1;
+    double best_v = std::max(vm, vp);
+    Placement best = dir < 0 ? qm : qp;
+    if (best_v > v0 + 1e-3) {
+      // Further that way while it keeps fitting better: a placement several pixels off is several frames late.
+      for (int d = 2 * dir; std::abs(d) <= 8; d += dir) {
+        Placement q;
+        const double v = fit_shifted(d, q);
+        if (v <= best_v) break;
+        best_v = v, best = q;
+      }
+      p = best, shifted = true;
+    }
+  }
   p.x /= bg_reel.sx, p.y /= bg_reel.sy, p.scale = placement.scale == 1.0 ? 1.0 : p.scale * fg_reel.sx / bg_reel.sx;
   const double dx = std::abs(p.x - placement.x), dy = std::abs(p.y - placement.y);
   const double ds = std::abs(p.scale - placement.scale) * std::max(fg.width, fg.height);
@@ -959,7 +1011,7 @@ Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
   // Reduced reels cannot sharpen a placement that full-resolution frames fitted to a fraction of a pixel
   // (measured: they moved a right one by 0.6 px on a fast-moving clip): they correct only mistakes of over half a
   // reel pixel, such as a match faked at another moment.
-  moved = dx * bg_reel.sx > 0.5 || dy * bg_reel.sy > 0.5 || ds * bg_reel.sx > 0.5;
+  moved = shifted || dx * bg_reel.sx > 0.5 || dy * bg_reel.sy > 0.5 || ds * bg_reel.sx > 0.5;
   if (moved) {
     placement.x = p.x;
     placement.y = p.y;

@@ -352,15 +352,10 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
     return Status::Fail(kExitAlign, fg.path, std::string("temporal alignment failed: ") + e.what());
   }
   const auto t2 = std::chrono::steady_clock::now();
-  // Added up: a re-match after the placement re-check runs this stage twice.
-  auto add = [&](const char* name, double seconds) {
-    for (StageTime& t : ctx.timings)
-      if (t.name == name) return void(t.seconds += seconds);
-    ctx.timings.push_back({name, seconds});
-  };
-  add("match.decode", std::chrono::duration<double>(t1 - t0).count() - embed_s);
-  add("match.embed", embed_s);
-  add("match.knn_dtw", std::chrono::duration<double>(t2 - t1).count());
+  // Added up: a re-match after the placement re-check runs this stage again.
+  ctx.add_time("match.decode", std::chrono::duration<double>(t1 - t0).count() - embed_s);
+  ctx.add_time("match.embed", embed_s);
+  ctx.add_time("match.knn_dtw", std::chrono::duration<double>(t2 - t1).count());
   time = r.time;
   ctx.log->debug("temporal: {} fg and {} bg frames, model {} ({}-d); line bg = {:.5f} x fg {:+.3f} ({} inliers); "
                  "{} fg frames before bg starts, {} after it ends; confidence {:.3f}",

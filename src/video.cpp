@@ -466,9 +466,8 @@ Status read_reel(const Context& ctx, const VideoInfo& info, int w, int h, int sa
       out.sample_index.push_back(idx);
       ++k;
     }
-    if (f->width != info.width || f->height != info.height) {  // a size change mid-stream: scale to the first
-      out.sx = double(w) / f->width, out.sy = double(h) / f->height;
-    }
+    // A frame of another size (a size change mid-stream) is stretched to the reel like the others, as the render
+    // stretches it to the first size: sx and sy stay those of the first size.
     const size_t at = out.yuv.size();
     out.yuv.resize(at + bytes);
     Image img = out.image(out.frames() - 1);

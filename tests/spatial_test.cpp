@@ -13,6 +13,7 @@
 
 #include "synth.hpp"
 #include "testutil.hpp"
+#include "vidkompy/options.hpp"
 #include "vidkompy/spatial.hpp"
 #include "vidkompy/video.hpp"
 
@@ -672,4 +673,41 @@ TEST(RefineSubpixel, FlatPicturesKeepTheStart) {
   EXPECT_EQ(p.x, start.x);
   EXPECT_EQ(p.y, start.y);
   EXPECT_EQ(p.scale, start.scale);
+}
+
+// Along a pan, a placement a few pixels off fits a pair one or two frames away about as well as the truth. The
+// re-check, handed such a placement and a map two frames late, must find both out: the pan's speed changes
+// along the match (here from -1 to 9 px a frame), the offset between the videos does not.
+TEST(RecheckPlacement, UndoesATradeOfPositionForTime) {
+  const vidkompy::Gray world = vt::texture(400, 1500, 11);
+  auto pan = [](int t) { return int(std::lround(4.0 * t + 30.0 * std::sin(t / 6.0))) + 40; };
+  const int frames = 120, W = 400, H = 240, fx = 100, fy = 60, fw = 200, fh = 120;
+  auto reel_of = [&](int w, int h, const std::function<vidkompy::Gray(int)>& frame) {
+    vidkompy::Reel r;
+    r.w = w, r.h = h;
+    for (int t = 0; t < frames; ++t) {
+      const vidkompy::Gray g = frame(t);
+      r.yuv.insert(r.yuv.end(), g.px.begin(), g.px.end());
+      r.yuv.insert(r.yuv.end(), r.frame_bytes() - g.px.size(), 128);
+      r.pts.push_back(t);
+    }
+    return r;
+  };
+  const vidkompy::Reel bg = reel_of(W, H, [&](int t) { return crop(world, 0, pan(t), W, H); });
+  const vidkompy::Reel fg = reel_of(fw, fh, [&](int t) { return crop(world, fx, pan(t) + fy, fw, fh); });
+  vidkompy::VideoInfo bgi, fgi;
+  bgi.width = W, bgi.height = H, fgi.width = fw, fgi.height = fh;
+  vidkompy::TimeMap time;
+  for (int i = 0; i < frames; ++i) time.map.push_back(std::min(i + 2, frames - 1));  // two frames late
+  time.clamped_end = 2;
+  vidkompy::Placement p;
+  p.x = fx, p.y = fy - 9, p.scale = 1.0;  // where frames two apart match best, roughly
+  vidkompy::Context ctx;
+  ctx.log = vidkompy::make_logger(ctx.opt);
+  bool moved = false;
+  ASSERT_TRUE(vidkompy::recheck_placement(ctx, bgi, fgi, bg, fg, time, p, moved).ok());
+  EXPECT_TRUE(moved);
+  EXPECT_NEAR(p.x, fx, 0.3);
+  EXPECT_NEAR(p.y, fy, 0.3);
+  EXPECT_EQ(p.scale, 1.0);
 }

@@ -55,6 +55,12 @@ struct Context {
   bool progress = false;  // stderr is a terminal and not --quiet: draw progress lines
 
   int interrupted() const { return interrupt ? int(*interrupt) : 0; }
+  // Adds to a stage's time: a stage that runs more than once (a re-match) stays one row, in first-run order.
+  void add_time(const std::string& name, double seconds) {
+    for (StageTime& t : timings)
+      if (t.name == name) return void(t.seconds += seconds);
+    timings.push_back({name, seconds});
+  }
 };
 
 // Makes the stderr logger for the verbosity in opt.
@@ -67,7 +73,7 @@ class ScopedTimer {
       : ctx_(ctx), name_(std::move(name)), start_(std::chrono::steady_clock::now()) {}
   ~ScopedTimer() {
     std::chrono::duration<double> d = std::chrono::steady_clock::now() - start_;
-    ctx_.timings.push_back({name_, d.count()});
+    ctx_.add_time(name_, d.count());
   }
   ScopedTimer(const ScopedTimer&) = delete;
   ScopedTimer& operator=(const ScopedTimer&) = delete;
