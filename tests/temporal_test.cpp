@@ -714,3 +714,70 @@ TEST(TemporalModel, GarbageModelFileIsAnInputError) {
   EXPECT_EQ(r.out, "");
 }
 
+
+// ---------------------------------------------------------------------------------------------------------
+// The embedders
+
+namespace {
+
+// A picture of a texture (sums of sinusoids) seen through a window that pans by `shift` pixels, RGB planar in
+// [0, 1], kEmbedInput square; `noise` adds coding-like noise, `gain` a brightness change.
+std::vector<float> panned(double shift, double noise, double gain, unsigned seed) {
+  const int n = kEmbedInput;
+  std::vector<float> p(size_t(3) * n * n);
+  std::mt19937 rng(seed);
+  std::normal_distribution<double> g(0, noise);
+  for (int c = 0; c < 3; ++c)
+    for (int y = 0; y < n; ++y)
+      for (int x = 0; x < n; ++x) {
+        const double u = x + shift, v = y + 0.5 * shift;
+        double val = 0.5 + 0.15 * std::sin(u * 0.21 + c) + 0.12 * std::sin(v * 0.17 - 0.5 * c) +
+                     0.1 * std::sin((u + v) * 0.09) + 0.08 * std::sin(u * 0.43 - v * 0.31);
+        val = val * gain + (noise > 0 ? g(rng) : 0);
+        p[size_t(c) * n * n + size_t(y) * n + size_t(x)] = float(std::clamp(val, 0.0, 1.0));
+      }
+  return p;
+}
+
+double cosine(const std::vector<float>& a, const std::vector<float>& b) {
+  double s = 0;
+  for (size_t i = 0; i < a.size(); ++i) s += double(a[i]) * b[i];
+  return s;
+}
+
+}  // namespace
+
+// The bundled model: the same moment after noise and a brightness change stays closer to itself than the
+// neighbouring moments of a pan (3 px a frame) are, and the output is L2-normalised.
+TEST(TemporalModel, BundledModelTellsNeighbouringMomentsApart) {
+  const std::unique_ptr<Embedder> e = load_torchscript_embedder(VIDKOMPY_TEST_MODEL, 1);
+  ASSERT_GT(e->dim(), 0);
+  std::vector<float> pics;
+  for (int t = 0; t < 5; ++t) {
+    const std::vector<float> p = panned(3.0 * t, 0, 1, 0);
+    pics.insert(pics.end(), p.begin(), p.end());
+  }
+  const std::vector<float> q = panned(6.0, 0.03, 0.9, 7);  // moment 2, degraded
+  pics.insert(pics.end(), q.begin(), q.end());
+  std::vector<float> out(size_t(6) * e->dim());
+  e->embed(pics.data(), 6, out.data());
+  auto vec = [&](int i) { return std::vector<float>(out.begin() + long(i) * e->dim(), out.begin() + long(i + 1) * e->dim()); };
+  for (int i = 0; i < 6; ++i) EXPECT_NEAR(cosine(vec(i), vec(i)), 1.0, 1e-4) << i;
+  const double same = cosine(vec(5), vec(2));
+  for (int t : {0, 1, 3, 4}) EXPECT_GT(same, cosine(vec(5), vec(t))) << "moment " << t;
+}
+
+// --model takes another embedder, with another output size (64-d gray thumbnails), and still aligns.
+TEST(TemporalModel, AnotherEmbedderWorks) {
+  vt::TempDir dir;
+  make_simple_pair(dir);
+  const vt::Run r = vt::vidkompy({"--bg", dir / "bg.mp4", "--fg", dir / "fg.mp4", "--align-only", "--json", "-",
+                                  "--model", VIDKOMPY_STAND_IN_MODEL});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_NEAR(j["spatial"]["x"].get<double>(), 40, 1);
+  EXPECT_NEAR(j["spatial"]["y"].get<double>(), 30, 1);
+  const auto map = j["temporal"]["map"];
+  ASSERT_EQ(map.size(), 50u);
+  for (size_t i = 0; i < map.size(); ++i) EXPECT_EQ(map[i].get<int>(), int(i)) << i;
+}

@@ -14,8 +14,9 @@ namespace vidkompy {
 
 struct Context;
 
-// Input of the embedder: RGB floats in [0, 1], N x 3 x kEmbedInput x kEmbedInput. Output: N x D, L2-normalised.
-constexpr int kEmbedInput = 128;
+// Input of the embedder: RGB floats in [0, 1], N x 3 x kEmbedInput x kEmbedInput (the size the bundled network
+// works at). Output: N x D, L2-normalised.
+constexpr int kEmbedInput = 96;
 
 class Embedder {
  public:
