@@ -65,21 +65,30 @@ def read_frames(graph, frames, clip=None):
 
 
 class Embedder(nn.Module):
+    """Two halves, concatenated and scaled so that the output has unit length: a fixed 16 x 16 gray thumbnail
+    (mean removed), which already finds the right frame of the same footage most of the time, and a learned
+    MobileNetV3 part trained *next to it*, so it learns what the thumbnail misses. The learned head keeps the 3 x 3
+    layout of the last feature map: global pooling would throw away where things are, and telling neighbouring
+    frames apart is mostly about where things are."""
+
     def __init__(self):
         super().__init__()
         net = torchvision.models.mobilenet_v3_small(width_mult=0.5)
         self.features = net.features
         width = net.classifier[0].in_features
-        self.head = nn.Sequential(nn.Linear(width, 512), nn.Hardswish(), nn.Linear(512, 256))
+        side = INNER // 32
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(width * side * side, 512), nn.Hardswish(),
+                                  nn.Linear(512, 256))
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
 
     def forward(self, x):
         x = F.adaptive_avg_pool2d(x, INNER)  # a no-op on vidkompy's 96 px input
-        x = (x - self.mean) / self.std
-        x = self.features(x)
-        x = x.mean((2, 3))
-        return F.normalize(self.head(x), dim=1)
+        g = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1)
+        g = F.adaptive_avg_pool2d(g, 16).flatten(1)
+        g = F.normalize(g - g.mean(1, keepdim=True), dim=1)
+        y = F.normalize(self.head(self.features((x - self.mean) / self.std)), dim=1)
+        return torch.cat([y, g], 1) * 0.7071067811865476
 
 
 def degrade(x, gen):
