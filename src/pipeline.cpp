@@ -144,7 +144,8 @@ Status align(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& 
   if (!st.ok()) return st;
   // Second look at the placement, now on frame pairs known to show the same moment (a pan or zoom can fake a
   // match at another moment). If it moved, the map was matched on a slightly wrong region: match again.
-  // Up to three rounds: each re-check can move the map by one frame (see recheck_placement).
+  // Up to three rounds: a re-check that moves the placement (or finds the map whole frames off, see
+  // recheck_placement) is followed by a re-match and another re-check.
   for (int round = 0; round < 3; ++round) {
     bool moved = false;
     {

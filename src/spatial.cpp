@@ -540,8 +540,8 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
   // Every neighbouring moment is searched: along a zoom the score rises and falls more than once, so
   // following it from the paired moment gets stuck (measured on a mandelbrot zoom). First at half the medium
   // resolution (a quarter of the work), then the eight best at the medium one (five were too few for a
-  // mandelbrot zoom in the tests). Two threads, each moment's
-  // result in its own slot, so the outcome does not depend on them.
+  // mandelbrot zoom in the tests). Two threads, each moment's result in its own slot, so the outcome does not
+  // depend on them.
   std::vector<FrameFit> frame_fits(near.size());
   const double f0 = f1 / 2;
   const bool screen = FW * chosen.s * f0 >= 64 && FH * chosen.s * f0 >= 48;
@@ -970,9 +970,9 @@ Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
   // Along a pan, position and time trade for each other: one frame later, a few pixels off matches a single
   // pair about as well as the truth, and a map matched at such a place is off by that frame everywhere. The
   // whole match breaks the tie, because the pan's speed changes along it while the videos' offset does not: fit
-  // the placement with every matched bg frame moved one frame earlier and one later too, and keep the shift
-  // that fits clearly best (measured: a heavily re-encoded half-size Big Buck Bunny crop, 0.9929 one frame
-  // earlier against 0.9892; right maps win by 0.0015-0.009).
+  // the placement with every matched bg frame moved one frame earlier and one later too (and further while that
+  // keeps fitting better), and keep a shift that fits clearly best (measured: a heavily re-encoded half-size Big
+  // Buck Bunny crop, 0.9929 one frame earlier against 0.9892; right maps win by 0.0015-0.009).
   auto fit_shifted = [&](int d, Placement& q) {
     std::vector<std::vector<Gray>> one;
     for (int64_t i : at) one.push_back({bg_reel.luma(size_t(std::clamp<int64_t>(time.map[size_t(i)] + d, 0, last)))});
@@ -987,9 +987,9 @@ Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
   };
   bool shifted = false;
   {
-    Placement q0 = p, qm, qp;
-    const double v0 = fit_shifted(0, q0), vm = fit_shifted(-1, qm), vp = fit_shifted(+1, qp);
-    int dir = vm > vp ? -1 : +1;
+    Placement qm, qp;
+    const double v0 = fit_shifted(0, p), vm = fit_shifted(-1, qm), vp = fit_shifted(+1, qp);
+    const int dir = vm > vp ? -1 : +1;
     double best_v = std::max(vm, vp);
     Placement best = dir < 0 ? qm : qp;
     if (best_v > v0 + 1e-3) {
