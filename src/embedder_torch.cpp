@@ -1,5 +1,6 @@
-// The TorchScript embedder (LibTorch, CPU). The only file that includes <torch/script.h>, which takes most of a
-// minute to compile. Any traced or scripted model mapping N x 3 x H x W floats in [0, 1] to N x D works.
+// The TorchScript embedder (LibTorch, CPU) and the entry point of the LibTorch plugin. The only file that includes
+// <torch/script.h>, which takes most of a minute to compile. Any traced or scripted model mapping N x 3 x H x W
+// floats in [0, 1] to N x D works.
 #include <torch/script.h>
 
 #include <ATen/Parallel.h>
@@ -8,9 +9,14 @@
 #include <cstring>
 #include <filesystem>
 
+#include "torch_plugin.hpp"
+#include "vidkompy/spatial.hpp"
 #include "vidkompy/temporal.hpp"
 
 namespace vidkompy {
+
+std::unique_ptr<Fft2d> make_torch_fft();  // fft_torch.cpp
+
 namespace {
 
 class TorchScriptEmbedder final : public Embedder {
@@ -51,9 +57,7 @@ class TorchScriptEmbedder final : public Embedder {
   int dim_ = 0;
 };
 
-}  // namespace
-
-std::unique_ptr<Embedder> load_torchscript_embedder(const std::string& path, int threads) {
+std::unique_ptr<Embedder> load_torch_embedder(const std::string& path, int threads) {
   try {
     return std::make_unique<TorchScriptEmbedder>(path, threads);
   } catch (const c10::Error& e) {
@@ -61,21 +65,12 @@ std::unique_ptr<Embedder> load_torchscript_embedder(const std::string& path, int
   }
 }
 
-std::string default_model_path() {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  std::vector<fs::path> places;
-  if (!ec) {
-    places.push_back(exe.parent_path() / "models" / "vidkompy-embedder.pt");
-    places.push_back(exe.parent_path().parent_path() / "share" / "vidkompy" / "vidkompy-embedder.pt");
-  }
-#ifdef VIDKOMPY_MODEL_DIR
-  places.push_back(fs::path(VIDKOMPY_MODEL_DIR) / "vidkompy-embedder.pt");
-#endif
-  for (const fs::path& p : places)
-    if (fs::is_regular_file(p, ec)) return p.string();
-  return {};
-}
+}  // namespace
 
 }  // namespace vidkompy
+
+// The plugin's one entry point (see torch_plugin.cpp).
+extern "C" __attribute__((visibility("default"))) const vidkompy::TorchPlugin* vidkompy_torch_plugin() {
+  static const vidkompy::TorchPlugin api{vidkompy::make_torch_fft, vidkompy::load_torch_embedder};
+  return &api;
+}

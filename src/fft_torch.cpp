@@ -1,5 +1,5 @@
 // The CPU FFT backend: phase correlation with LibTorch's torch::fft (pocketfft), batched over references.
-// The only file of the spatial stage that sees Torch headers (ATen only: they compile in seconds, not a minute).
+// Built into the LibTorch plugin (torch_plugin.cpp); ATen headers only: they compile in seconds, not a minute.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -42,6 +42,6 @@ class TorchFft final : public Fft2d {
 
 }  // namespace
 
-std::unique_ptr<Fft2d> make_cpu_fft() { return std::make_unique<TorchFft>(); }
+std::unique_ptr<Fft2d> make_torch_fft() { return std::make_unique<TorchFft>(); }
 
 }  // namespace vidkompy

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "torch_plugin.hpp"
 #include "vidkompy/gpu.hpp"
 #include "vidkompy/parallel.hpp"
 #include "vidkompy/report.hpp"
@@ -130,6 +131,11 @@ Status align(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& 
   {
     ScopedTimer t(ctx, "decode");  // one pass over both videos, scaled down, for everything below
     st = read_reels(ctx, bg, fg, bg_reel, fg_reel);
+  }
+  if (!st.ok()) return st;
+  {
+    ScopedTimer t(ctx, "libtorch");  // the plugin with the FFT and the embedder (half a second of initialisers)
+    st = torch_status();
   }
   if (!st.ok()) return st;
   {

@@ -422,6 +422,28 @@ TEST_F(Cli, ReportFolderMissingExitsFour) {
 
 // ------------------------------------------------------------------------------------------------ success (0)
 
+// LibTorch is a plugin loaded by the stages that need it: a binary without it still renders a saved alignment,
+// and an alignment run says which file is missing (exit 2) instead of crashing.
+TEST_F(Cli, WithoutTheTorchPluginOnlyAlignmentFails) {
+  if (fs::exists(VIDKOMPY_INSTALLED_PLUGIN)) GTEST_SKIP() << "an installed plugin would be found: " << VIDKOMPY_INSTALLED_PLUGIN;
+  vt::TempDir dir;
+  const std::string bin = dir / "vidkompy";
+  fs::copy_file(VIDKOMPY_BIN, bin);
+  const vt::Run a = vt::run_binary(bin, {"--bg", bg(), "--fg", fg(), "--align-only"});
+  EXPECT_EQ(a.code, 2) << a.err;
+  expect_one_error_line(a);
+  EXPECT_NE(a.err.find("libvidkompy_torch.so: cannot load the LibTorch plugin"), std::string::npos) << a.err;
+  EXPECT_TRUE(a.out.empty()) << a.out;
+
+  const std::string target = dir / "result.mp4";
+  const vt::Run r = vt::run_binary(bin, {"--bg", bg(), "--fg", fg(), "--alignment", align(), "-o", target, "-q",
+                                         "--preset", "ultrafast"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  vidkompy::VideoInfo info;
+  ASSERT_TRUE(vidkompy::probe(target, info).ok());
+  EXPECT_EQ(info.frames, kFgFrames);
+}
+
 TEST_F(Cli, RendersFromHandWrittenAlignment) {
   vt::TempDir out;
   const std::string target = out / "result.mp4";

@@ -57,9 +57,11 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-Run vidkompy(const std::vector<std::string>& args) {
+Run vidkompy(const std::vector<std::string>& args) { return run_binary(VIDKOMPY_BIN, args); }
+
+Run run_binary(const std::string& binary, const std::vector<std::string>& args) {
   TempDir io;
-  std::string cmd = quote(VIDKOMPY_BIN);
+  std::string cmd = quote(binary);
   for (const std::string& a : args) {
     cmd += ' ';  // not " " + quote(a): GCC 12 warns falsely (-Wrestrict) about "literal" + std::string&&
     cmd += quote(a);

@@ -42,6 +42,7 @@ struct Run {
 };
 // Runs the built vidkompy binary with these arguments (no shell interpretation of them).
 Run vidkompy(const std::vector<std::string>& args);
+Run run_binary(const std::string& binary, const std::vector<std::string>& args);  // another copy of it
 
 // A Context whose logger discards everything (for calling library stages directly).
 vidkompy::Context quiet_context();
