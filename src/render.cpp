@@ -56,6 +56,14 @@ class TempFile {
   std::string target_, path_;
 };
 
+// The encoder's messages name the file it writes; the user knows that file by the output's name.
+Status as_output(Status st, const TempFile& tmp, const std::string& output) {
+  for (std::string& e : st.errors)
+    if (const size_t at = e.find(tmp.path()); !tmp.path().empty() && at != std::string::npos)
+      e.replace(at, tmp.path().size(), output);
+  return st;
+}
+
 // Progress on stderr for a terminal: frames done/total, fps and ETA, redrawn a few times a second.
 class Progress {
  public:
@@ -129,7 +137,7 @@ Status render(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Plac
   if (tmp.path().empty())
     return Status::Fail(kExitOutput, opt.output, std::string("cannot create a file in its folder: ") + std::strerror(errno));
   auto enc = open_encoder(ctx, tmp.path(), eo, st);
-  if (!st.ok()) return st;
+  if (!st.ok()) return as_output(st, tmp, opt.output);
 
   ImageBuffer out(bg.width, bg.height);
   Image bg_img, fg_img;
@@ -161,12 +169,12 @@ Status render(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Plac
       break;
     }
     compositor.compose(bg_img, fg_img, out.image);
-    if (st = enc->write(out.image); !st.ok()) return st;
+    if (st = enc->write(out.image); !st.ok()) return as_output(st, tmp, opt.output);
     ++written;
     progress.update(written);
   }
   if (written == 0) return Status::Fail(kExitInput, fg.path, "no frame could be rendered");
-  if (st = enc->finish(); !st.ok()) return st;
+  if (st = enc->finish(); !st.ok()) return as_output(st, tmp, opt.output);
   enc.reset();
   if (ctx.interrupted()) return interrupted(ctx);
   if (!tmp.commit())

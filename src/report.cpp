@@ -121,8 +121,12 @@ Status read_alignment(const std::string& path, Placement& spatial, TimeMap& temp
   if (!in) return Status::Fail(kExitInput, path, "cannot read the alignment report");
   std::stringstream buf;
   buf << in.rdbuf();
+  return parse_alignment(buf.str(), path, spatial, temporal);
+}
+
+Status parse_alignment(const std::string& text, const std::string& path, Placement& spatial, TimeMap& temporal) {
   try {
-    const json j = json::parse(buf.str());
+    const json j = json::parse(text);
     if (!j.is_object()) throw std::runtime_error("not a JSON object");
     if (!j.contains("spatial") || !j.at("spatial").is_object()) throw std::runtime_error("missing object 'spatial'");
     if (!j.contains("temporal") || !j.at("temporal").is_object())

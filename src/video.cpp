@@ -91,6 +91,96 @@ CodecPtr open_decoder(const AVStream* st, bool threads, std::string& why) {
   return c;
 }
 
+int rotation_of(const AVStream* st) {
+  const uint8_t* m = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, nullptr);
+  if (!m) return 0;
+  double theta = -av_display_rotation_get(reinterpret_cast<const int32_t*>(m));
+  if (!std::isfinite(theta)) return 0;
+  int deg = int(std::lround(theta / 90.0)) * 90 % 360;
+  return deg < 0 ? deg + 360 : deg;
+}
+
+
+// Rotates planar frames as they are displayed (pixels turned by 90, 180 or 270 degrees clockwise), as the
+// ffmpeg CLI does by default: a phone video stored sideways is shown upright. Formats whose chroma is subsampled
+// in one direction only (4:2:2) or packed are converted to 4:2:0 or 4:4:4 first, so every plane turns alike.
+class Rotator {
+ public:
+  explicit Rotator(int degrees) : deg_(degrees) {}
+
+  AVFrame* turn(AVFrame* in) {
+    AVFrame* src = in;
+    const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(AVPixelFormat(in->format));
+    if (!d) return nullptr;
+    if (!one_sample_per_plane(d) || d->log2_chroma_w != d->log2_chroma_h) {
+      const AVPixelFormat to = d->log2_chroma_w ? AV_PIX_FMT_YUV420P : AV_PIX_FMT_YUV444P;
+      sws_ = SwsPtr(sws_getCachedContext(sws_.release(), in->width, in->height, AVPixelFormat(in->format),
+                                         in->width, in->height, to, SWS_BICUBIC, nullptr, nullptr, nullptr));
+      if (!sws_ || !ensure(conv_, to, in->width, in->height)) return nullptr;
+      sws_scale(sws_.get(), in->data, in->linesize, 0, in->height, conv_->data, conv_->linesize);
+      av_frame_copy_props(conv_.get(), in);
+      src = conv_.get();
+      d = av_pix_fmt_desc_get(to);
+    }
+    const bool swap = deg_ != 180;
+    if (!ensure(out_, AVPixelFormat(src->format), swap ? src->height : src->width, swap ? src->width : src->height))
+      return nullptr;
+    av_frame_copy_props(out_.get(), src);
+    const int bytes = (d->comp[0].depth + 7) / 8;
+    for (int p = 0; p < 4 && src->data[p]; ++p) {
+      const int cw = p == 1 || p == 2 ? d->log2_chroma_w : 0, ch = p == 1 || p == 2 ? d->log2_chroma_h : 0;
+      const int w = AV_CEIL_RSHIFT(src->width, cw), h = AV_CEIL_RSHIFT(src->height, ch);
+      if (bytes == 1)
+        turn_plane<uint8_t>(src->data[p], src->linesize[p], w, h, out_->data[p], out_->linesize[p]);
+      else
+        turn_plane<uint16_t>(src->data[p], src->linesize[p], w, h, out_->data[p], out_->linesize[p]);
+    }
+    return out_.get();
+  }
+
+ private:
+  // Every component on a plane of its own, one whole byte or two per sample (not NV12, RGB24, PAL8, bit-packed).
+  static bool one_sample_per_plane(const AVPixFmtDescriptor* d) {
+    if (d->flags & (AV_PIX_FMT_FLAG_BITSTREAM | AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_HWACCEL)) return false;
+    if (d->nb_components > 1 && !(d->flags & AV_PIX_FMT_FLAG_PLANAR)) return false;
+    const int bytes = (d->comp[0].depth + 7) / 8;
+    for (int c = 0; c < d->nb_components; ++c) {
+      if (d->comp[c].step != bytes || d->comp[c].offset != 0 || d->comp[c].shift != 0) return false;
+      for (int o = 0; o < c; ++o)
+        if (d->comp[o].plane == d->comp[c].plane) return false;
+    }
+    return bytes <= 2;
+  }
+
+  static bool ensure(FramePtr& f, AVPixelFormat fmt, int w, int h) {
+    if (f && f->format == fmt && f->width == w && f->height == h) return true;
+    f.reset(av_frame_alloc());
+    if (!f) return false;
+    f->format = fmt, f->width = w, f->height = h;
+    return av_frame_get_buffer(f.get(), 0) >= 0;
+  }
+
+  // dst(x, y) for clockwise turns: 90 takes src(y, h-1-x), 180 src(w-1-x, h-1-y), 270 src(w-1-y, x).
+  template <typename T>
+  void turn_plane(const uint8_t* s, int ss, int w, int h, uint8_t* d, int ds) const {
+    const int dw = deg_ == 180 ? w : h, dh = deg_ == 180 ? h : w;
+    for (int y = 0; y < dh; ++y) {
+      T* row = reinterpret_cast<T*>(d + size_t(y) * ds);
+      for (int x = 0; x < dw; ++x) {
+        int sx, sy;
+        if (deg_ == 90) sx = y, sy = h - 1 - x;
+        else if (deg_ == 180) sx = w - 1 - x, sy = h - 1 - y;
+        else sx = w - 1 - y, sy = x;
+        row[x] = reinterpret_cast<const T*>(s + size_t(sy) * ss)[sx];
+      }
+    }
+  }
+
+  int deg_;
+  SwsPtr sws_;
+  FramePtr conv_, out_;
+};
+
 // Pulls decoded frames out of a demuxer+decoder pair, skipping over damaged packets.
 class Decoder {
  public:
@@ -110,6 +200,7 @@ class Decoder {
     }
     codec_ = open_decoder(fmt_->streams[stream_], threads, why);
     if (!codec_) return false;
+    if (const int deg = rotation_of(fmt_->streams[stream_])) rotator_ = std::make_unique<Rotator>(deg);
     pkt_.reset(av_packet_alloc());
     frame_.reset(av_frame_alloc());
     return true;
@@ -119,6 +210,11 @@ class Decoder {
   AVFrame* next() {
     for (;;) {
       int err = avcodec_receive_frame(codec_.get(), frame_.get());
+      if (err == 0 && rotator_) {
+        if (AVFrame* turned = rotator_->turn(frame_.get())) return turned;
+        ++errors_;  // cannot be turned (out of memory, unknown format): skip it
+        continue;
+      }
       if (err == 0) return frame_.get();
       if (err == AVERROR_EOF) return nullptr;
       if (err != AVERROR(EAGAIN)) {
@@ -150,19 +246,11 @@ class Decoder {
   CodecPtr codec_;
   PacketPtr pkt_;
   FramePtr frame_;
+  std::unique_ptr<Rotator> rotator_;  // only for streams displayed rotated
   int stream_ = -1;
   bool flushed_ = false;
   int64_t errors_ = 0;
 };
-
-int rotation_of(const AVStream* st) {
-  const uint8_t* m = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, nullptr);
-  if (!m) return 0;
-  double theta = -av_display_rotation_get(reinterpret_cast<const int32_t*>(m));
-  if (!std::isfinite(theta)) return 0;
-  int deg = int(std::lround(theta / 90.0)) * 90 % 360;
-  return deg < 0 ? deg + 360 : deg;
-}
 
 int64_t count_packets(AVFormatContext* f, int stream) {
   PacketPtr pkt(av_packet_alloc());
@@ -205,8 +293,11 @@ Status probe(const std::string& path, VideoInfo& info) {
   const AVCodecParameters* par = st->codecpar;
   info.container = f->iformat->name;
   info.codec = avcodec_get_name(par->codec_id);
-  info.width = par->width;
-  info.height = par->height;
+  info.rotation = rotation_of(st);
+  // The size as displayed: the decoder turns the frames of a stream stored sideways.
+  const bool sideways = info.rotation == 90 || info.rotation == 270;
+  info.width = sideways ? par->height : par->width;
+  info.height = sideways ? par->width : par->height;
   if (info.width <= 0 || info.height <= 0) return Status::Fail(kExitInput, path, "video stream has no frame size");
   if (par->format >= 0) info.pix_fmt = av_get_pix_fmt_name(AVPixelFormat(par->format));
   AVRational fr = st->avg_frame_rate.num > 0 && st->avg_frame_rate.den > 0 ? st->avg_frame_rate : st->r_frame_rate;
@@ -219,7 +310,6 @@ Status probe(const std::string& path, VideoInfo& info) {
     info.duration = st->duration * av_q2d(st->time_base);
   else if (f->duration > 0)
     info.duration = f->duration / double(AV_TIME_BASE);
-  info.rotation = rotation_of(st);
   int audio = av_find_best_stream(f, AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
   if (audio >= 0) {
     const AVCodecParameters* ap = f->streams[audio]->codecpar;

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "testutil.hpp"
@@ -350,6 +351,69 @@ TEST_F(Cli, OutputFolderReadOnly) {
   EXPECT_EQ(r.code, 4) << r.err;
   expect_one_error_line(r);
   EXPECT_TRUE(out.list().empty());
+}
+
+// A full disk: a 16 KiB tmpfs as the output folder. Writing fails: exit 4 naming the output, nothing left there.
+TEST_F(Cli, DiskFullExitsFourAndLeavesNothing) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a small tmpfs needs root";
+  vt::TempDir out;
+  if (std::system(("mount -t tmpfs -o size=16k tmpfs " + quote(out.path()) + " 2>/dev/null").c_str()) != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs here";
+  const std::string target = out / "out.mp4";
+  const vt::Run r = vt::vidkompy({"--bg", bg(), "--fg", fg(), "--alignment", align(), "-o", target});
+  const std::vector<std::string> left = out.list();
+  EXPECT_EQ(std::system(("umount " + quote(out.path())).c_str()), 0);
+  EXPECT_EQ(r.code, 4) << r.err;
+  expect_one_error_line(r);
+  EXPECT_NE(r.err.find(kErr + target + ": "), std::string::npos) << r.err;
+  EXPECT_TRUE(left.empty()) << left.size() << " files left, first " << left[0];
+}
+
+// Two runs rendering to the same path at once: each writes its own temporary file and renames it when complete,
+// so both succeed and the survivor is whole.
+TEST_F(Cli, TwoRunsToOneOutputLeaveOneWholeFile) {
+  vt::TempDir out;
+  const std::string target = out / "same.mp4";
+  const std::vector<std::string> args = {"--bg", bg(), "--fg", fg(), "--alignment", align(), "-o", target, "-q"};
+  vt::Run a, b;
+  std::thread other([&] { b = vt::vidkompy(args); });
+  a = vt::vidkompy(args);
+  other.join();
+  EXPECT_EQ(a.code, 0) << a.err;
+  EXPECT_EQ(b.code, 0) << b.err;
+  EXPECT_EQ(out.list(), std::vector<std::string>{"same.mp4"});
+  const auto fg_frames = vt::decode_all(fg());
+  const auto frames = vt::decode_all(target);
+  ASSERT_EQ(frames.size(), size_t(kFgFrames));
+  for (size_t i = 0; i < frames.size(); ++i)
+    EXPECT_GT(vt::psnr(frames[i]->image, fg_frames[i]->image, 0, {kX, kY, 160, 120}, 0, 0), 32.0) << "frame " << i;
+}
+
+// Paths that start with a dash (given as --opt=value, as with any getopt-style tool), with spaces and Unicode.
+TEST_F(Cli, PathsWithALeadingDashSpacesAndUnicode) {
+  vt::TempDir dir;
+  fs::copy_file(bg(), dir / "-wide \u00e9.mp4");
+  fs::copy_file(fg(), dir / "-detail \u00fc.mp4");
+  fs::copy_file(align(), dir / "-align.json");
+  const vt::Run r = vidkompy_in(dir.path(), {"--bg=-wide \u00e9.mp4", "--fg=-detail \u00fc.mp4", "--alignment=-align.json",
+                                             "--output=-out \u00df.mp4", "-q"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  vidkompy::VideoInfo info;
+  EXPECT_TRUE(vidkompy::probe(dir / "-out \u00df.mp4", info).ok());
+  EXPECT_EQ(info.frames, kFgFrames);
+}
+
+// A 1 GiB --alignment file (sparse) is refused at once by its size, without reading it.
+TEST_F(Cli, GigabyteAlignmentIsRefusedBySize) {
+  vt::TempDir dir;
+  const std::string huge = dir / "huge.json";
+  std::ofstream(huge) << "{\"spatial\": [";
+  fs::resize_file(huge, uintmax_t(1) << 30);
+  const vt::Run r = vt::vidkompy({"--bg", bg(), "--fg", fg(), "--alignment", huge, "-o", dir / "out.mp4"});
+  EXPECT_EQ(r.code, 2) << r.err;
+  expect_one_error_line(r);
+  EXPECT_NE(r.err.find(huge + ": alignment report is too large"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "out.mp4"));
 }
 
 TEST_F(Cli, OutputEqualToAnInputIsRefused) {

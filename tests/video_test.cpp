@@ -163,7 +163,8 @@ TEST(Probe, WebmVp8FramesCountedByDemuxing) {
 // rotation is in clockwise degrees, the direction ffmpeg's own autorotate turns the picture: a display matrix
 // of -90 (the usual portrait phone clip) is 90. The `rotate` tag's sign differs between ffmpeg releases, so the
 // test reads the matrix back with ffprobe and requires that both quarter turns are told apart.
-TEST(Probe, RotationFromDisplayMatrix) {
+// Streams stored sideways (phones) are reported and decoded as displayed.
+TEST(Probe, RotationFromDisplayMatrixIsApplied) {
   vt::TempDir dir;
   const std::string plain = dir / "plain.mp4";
   make_clip(plain, "25", 10);
@@ -179,8 +180,22 @@ TEST(Probe, RotationFromDisplayMatrix) {
     const int expected = ((-ccw) % 360 + 360) % 360;
     const vidkompy::VideoInfo info = probe_ok(path);
     EXPECT_EQ(info.rotation, expected) << "rotate=" << tag << ", display matrix " << ccw;
-    EXPECT_EQ(info.width, 160);  // coded size, not the displayed one
-    EXPECT_EQ(info.height, 120);
+    // The displayed size, and the displayed pixels: the same as the ffmpeg CLI's (it turns frames by default).
+    const bool sideways = expected % 180 != 0;
+    EXPECT_EQ(info.width, sideways ? 120 : 160);
+    EXPECT_EQ(info.height, sideways ? 160 : 120);
+    const std::string shown = dir / ("shown" + std::to_string(tag) + ".nut");
+    ASSERT_TRUE(vt::ffmpeg("-i " + quote(path) + " -c:v rawvideo -pix_fmt yuv420p " + quote(shown)));
+    const auto ours = vt::decode_all(path), theirs = vt::decode_all(shown);
+    ASSERT_EQ(ours.size(), 10u);
+    ASSERT_EQ(theirs.size(), 10u);
+    for (size_t i = 0; i < ours.size(); ++i) {
+      const vidkompy::Image &a = ours[i]->image, &b = theirs[i]->image;
+      ASSERT_EQ(a.width, info.width);
+      ASSERT_EQ(a.height, info.height);
+      EXPECT_EQ(vt::psnr(a, b, 0, {0, 0, a.width, a.height}), 99.0) << "rotate=" << tag << " frame " << i;
+      EXPECT_EQ(vt::psnr(a, b, 1, {0, 0, a.width / 2, a.height / 2}), 99.0) << "rotate=" << tag << " frame " << i;
+    }
     seen.insert(info.rotation);
   }
   EXPECT_EQ(seen, (std::set<int>{90, 180, 270}));

@@ -25,6 +25,8 @@ Status write_report(const std::string& dest, const Report& report);
 // Reads spatial.{x,y,scale} and temporal.map from a report file. Only the file's own shape is checked here;
 // check_alignment() checks it against the inputs.
 Status read_alignment(const std::string& path, Placement& spatial, TimeMap& temporal);
+// The same on the file's text; `path` only names it in messages (the fuzz target calls this directly).
+Status parse_alignment(const std::string& text, const std::string& path, Placement& spatial, TimeMap& temporal);
 
 // Checks an alignment against the probed inputs: map length = fg frames, indices within bg, a sane placement.
 Status check_alignment(const std::string& path, const VideoInfo& bg, const VideoInfo& fg, const Placement& spatial,
