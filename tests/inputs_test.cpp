@@ -222,12 +222,21 @@ std::vector<InputCase> cases() {
     v.push_back(c);
   }
   {
-    InputCase c;  // 16x16 fg: too little picture to find; refused with exit 3, not a wrong answer
+    InputCase c;  // a 16x16 fg on 320x240: below the search's smallest cover (10% of bg's width), refused with exit 3
     c.name = "TinyFg";
     c.fg = "-vf trim=start_frame=10:end_frame=40,setpts=PTS-STARTPTS,crop=16:16:64:48 -c:v libx264 -preset "
            "ultrafast -crf 12 {}.mp4";
     c.code = 3;
-    c.error = "";
+    c.error = "cannot find fg inside bg";
+    v.push_back(c);
+  }
+  {
+    InputCase c;  // 16x16 bg and fg: found exactly
+    c.name = "TinyBgAndFg";
+    c.bg = "-vf scale=16:16 -c:v libx264 -preset ultrafast -crf 12 {}.mp4";
+    c.fg = "-vf trim=start_frame=10:end_frame=40,setpts=PTS-STARTPTS,scale=16:16 -c:v libx264 -preset ultrafast "
+           "-crf 12 {}.mp4";
+    c.x = 0, c.y = 0, c.bg_w = 16, c.bg_h = 16;
     v.push_back(c);
   }
   {
