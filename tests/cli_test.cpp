@@ -11,6 +11,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <regex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -126,6 +128,34 @@ TEST(CliHelp, ListsEveryOptionWithDefaults) {
     EXPECT_NE(r.out.find(def), std::string::npos) << "missing default " << def << " in\n" << r.out;
   EXPECT_NE(r.out.find("Exit codes"), std::string::npos);
   EXPECT_EQ(vt::vidkompy({"-h"}).out, r.out);
+}
+
+// The README documents every option --help lists, with the same default.
+TEST(CliHelp, EveryOptionAndDefaultIsInTheReadme) {
+  const vt::Run r = vt::vidkompy({"--help"});
+  ASSERT_EQ(r.code, 0);
+  const std::string readme = vt::slurp(VIDKOMPY_SOURCE_DIR "/README.md");
+  const size_t from = readme.find("## Usage"), to = readme.find("\n## ", from + 1);
+  ASSERT_NE(from, std::string::npos);
+  const std::string usage = readme.substr(from, to - from);
+  std::istringstream lines(r.out);
+  int options = 0;
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch m;
+    if (!std::regex_search(line, m, std::regex(R"(^  (-[a-z],)?(--[a-z-]+))"))) continue;
+    ++options;
+    const std::string name = m[2];
+    // The table row: `--name ...` or `-x, --name ...`.
+    const size_t row = usage.find("`" + name) != std::string::npos ? usage.find("`" + name) : usage.find(", " + name);
+    ASSERT_NE(row, std::string::npos) << name << " is not in the README's Usage section";
+    std::smatch d;
+    if (std::regex_search(line, d, std::regex(R"(=([a-z0-9]+)$)"))) {
+      const std::string row_text = usage.substr(row, usage.find('\n', row) - row);
+      EXPECT_NE(row_text.find("| " + d[1].str() + " |"), std::string::npos)
+          << name << ": --help says default " << d[1] << ", the README row says: " << row_text;
+    }
+  }
+  EXPECT_GE(options, 16);
 }
 
 TEST(CliHelp, Version) {
