@@ -96,9 +96,14 @@ Status load_alignment(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Pl
 namespace {
 
 // Reel sizes: 512 px on each video's long side (or its own size when smaller), within a memory budget; shrunk
-// for long videos, where the stages then decode what the reels show too small (Reel::shows) again.
+// for long videos, where the stages then decode what the reels show too small (Reel::shows) again. The budget
+// (1 GiB) also holds what the temporal stage keeps per frame while the reels live: a thumbnail and an embedding
+// (~17 KB); the reels get what is left, at least 128 MiB.
 void reel_sizes(const VideoInfo& bg, const VideoInfo& fg, int& bw, int& bh, int& fw, int& fh) {
-  constexpr double kLongSide = 512, kBudget = 1024.0 * 1024 * 1024;
+  constexpr double kLongSide = 512, kTotal = 1024.0 * 1024 * 1024, kFloor = 128.0 * 1024 * 1024;
+  constexpr double kPerFrame = double(kThumb) * kThumb + 256 * sizeof(float);
+  const double kBudget = std::max(kFloor, kTotal - kPerFrame * double(std::max<int64_t>(0, bg.frames) +
+                                                                      std::max<int64_t>(0, fg.frames)));
   double f = std::min(1.0, kLongSide / std::max(bg.width, bg.height));
   double g = std::min(1.0, kLongSide / std::max(fg.width, fg.height));
   const double bytes = 1.5 * (double(bg.width) * bg.height * f * f * double(bg.frames) +

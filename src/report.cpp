@@ -67,7 +67,10 @@ std::string report_json(const Report& r) {
        {{"map", r.temporal.map},
         {"confidence", r.temporal.confidence},
         {"clamped_start", r.temporal.clamped_start},
-        {"clamped_end", r.temporal.clamped_end}}},
+        {"clamped_end", r.temporal.clamped_end},
+        {"rate_ratio", r.temporal.model.empty() ? json(nullptr) : json(r.temporal.rate)},
+        {"offset_seconds", r.temporal.model.empty() ? json(nullptr) : json(r.temporal.offset)},
+        {"model", r.temporal.model.empty() ? json(nullptr) : json(r.temporal.model)}}},
       {"timings", timings},
   };
   // File names need not be UTF-8; replace what is not rather than throw.

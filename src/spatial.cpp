@@ -462,7 +462,7 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
   const Gray& fg_full = in.fg[size_t(chosen.k)];
   // The thumbnail that matched best may be a neighbour of the true moment (at 128 px they look alike): decide
   // among the neighbours at full detail.
-  const size_t first = size_t(std::max<int64_t>(0, chosen.m - 16));
+  const size_t first = size_t(std::max<int64_t>(0, chosen.m * in.thumb_stride - 16));
   const auto t0 = std::chrono::steady_clock::now();
   const std::vector<Gray> near = in.bg_frames(first, 33);
   const auto t1 = std::chrono::steady_clock::now();
@@ -809,7 +809,7 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
     pair_all(h, bm, bv);
     res.notes.push_back(fmt::format("candidate x {:.1f} y {:.1f} scale {:.3f}: mean NCC {:.3f} over {} fg samples "
                                     "(fg sample {} best with bg frame {})",
-                                    h.x / fx, h.y / fy, h.s, h.mean, K, h.k, h.m));
+                                    h.x / fx, h.y / fy, h.s, h.mean, K, h.k, h.m * in.thumb_stride));
     // Seeds often converge on the same placement once paired: refine each placement once.
     if (std::none_of(paired.begin(), paired.end(), [&](const Hypothesis& d) { return same_place(h, d); }))
       paired.push_back(h);
@@ -827,7 +827,7 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
     if (p.ncc > best.ncc) {
       best = p;
       res.fg_sample = h.k;
-      res.bg_thumb = h.m;
+      res.bg_thumb = h.m * in.thumb_stride;
       std::vector<int64_t> bm;
       std::vector<double> bv;
       Hypothesis copy = h;
@@ -1035,7 +1035,13 @@ Status place_on(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Re
   in.bg_w = W;
   in.bg_h = H;
   in.fg = fg_reel.samples;
-  for (size_t i = 0; i < bg_reel.frames(); ++i) in.bg_thumbs.push_back(resize_gray(bg_reel.luma(i), tw, th));
+  // At most kMaxThumbs thumbnails, evenly spaced: the search keeps each one's float copy and summed-area tables
+  // (~190 KB), so every frame of a 30-minute video would take gigabytes. The finer levels then look at all
+  // frames around the best one.
+  constexpr size_t kMaxThumbs = 1024;
+  in.thumb_stride = int64_t((bg_reel.frames() + kMaxThumbs - 1) / kMaxThumbs);
+  for (size_t i = 0; i < bg_reel.frames(); i += size_t(in.thumb_stride))
+    in.bg_thumbs.push_back(resize_gray(bg_reel.luma(i), tw, th));
   in.bg_frames = [&](size_t first, size_t count) {
     std::vector<Gray> g;
     if (reel) {

@@ -357,6 +357,9 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
   ctx.add_time("match.embed", embed_s);
   ctx.add_time("match.knn_dtw", std::chrono::duration<double>(t2 - t1).count());
   time = r.time;
+  time.rate = r.line.slope;
+  time.offset = r.line.offset / bg.fps.value();
+  time.model = embedder->name();
   ctx.log->debug("temporal: {} fg and {} bg frames, model {} ({}-d); line bg = {:.5f} x fg {:+.3f} ({} inliers); "
                  "{} fg frames before bg starts, {} after it ends; confidence {:.3f}",
                  ff.frames(), bf.frames(), embedder->name(), embedder->dim(), r.line.slope, r.line.offset,

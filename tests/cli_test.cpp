@@ -627,11 +627,33 @@ TEST_F(Cli, JsonToFileRoundTrips) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(r.out.empty()) << r.out;
   EXPECT_EQ(out.list(), (std::vector<std::string>{"a.mp4", "report.json"}));
+  EXPECT_EQ(vt::report_schema_errors(vt::slurp(report)), std::vector<std::string>{});
   // The written report is itself a valid --alignment input.
   const vt::Run again = vt::vidkompy(
       {"--bg", bg(), "--fg", fg(), "--alignment", report, "-o", out / "b.mp4", "--preset", "ultrafast", "-q"});
   EXPECT_EQ(again.code, 0) << again.err;
   EXPECT_EQ(out.list(), (std::vector<std::string>{"a.mp4", "b.mp4", "report.json"}));
+}
+
+// The schema check itself: it must catch what a broken report would get wrong.
+TEST(ReportSchema, RejectsMissingWrongTypedAndExtraFields) {
+  nlohmann::json ok = {{"version", "1"}, {"timings", {{"probe", 0.1}}},
+                       {"spatial", {{"x", 1.5}, {"y", -2}, {"scale", 1}, {"confidence", 0.9}, {"x_px", 2}, {"y_px", -2}}},
+                       {"temporal", {{"map", {0, 1}}, {"confidence", 1}, {"clamped_start", 0}, {"clamped_end", 0},
+                                     {"rate_ratio", nullptr}, {"offset_seconds", nullptr}, {"model", nullptr}}}};
+  nlohmann::json video = {{"path", "a"}, {"container", "mp4"}, {"codec", "h264"}, {"pix_fmt", "yuv420p"},
+                          {"width", 2}, {"height", 2}, {"fps", "25/1"}, {"fps_value", 25.0}, {"frames", 2},
+                          {"duration", 0.08}, {"start_time", 0.0}, {"rotation", 0}, {"audio", nullptr}};
+  ok["bg"] = ok["fg"] = video;
+  EXPECT_EQ(vt::report_schema_errors(ok.dump()), std::vector<std::string>{});
+  nlohmann::json bad = ok;
+  bad["spatial"].erase("scale");
+  bad["temporal"]["map"][1] = -1;
+  bad["fg"]["rotation"] = 45;
+  bad["bg"]["width"] = "2";
+  bad["extra"] = 1;
+  const std::vector<std::string> errs = vt::report_schema_errors(bad.dump());
+  EXPECT_EQ(errs.size(), 5u) << ::testing::PrintToString(errs);
 }
 
 TEST_F(Cli, QuietPrintsNothingOnSuccess) {

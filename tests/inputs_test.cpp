@@ -110,7 +110,9 @@ TEST_P(Inputs, AlignAndRenderOrFailCleanly) {
     EXPECT_FALSE(fs::exists(out));
     return;
   }
+  EXPECT_EQ(vt::report_schema_errors(vt::slurp(report)), std::vector<std::string>{});
   const nlohmann::json j = nlohmann::json::parse(vt::slurp(report));
+  EXPECT_EQ(j["temporal"]["model"], "vidkompy-embedder.pt");
   if (c.check_place) {
     EXPECT_NEAR(j["spatial"]["x"].get<double>(), c.x, 1.0) << j["spatial"];
     EXPECT_NEAR(j["spatial"]["y"].get<double>(), c.y, 1.0) << j["spatial"];

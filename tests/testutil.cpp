@@ -1,6 +1,9 @@
 // Implementation of the shared test helpers.
 #include "testutil.hpp"
 
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 #include <sys/wait.h>
@@ -73,6 +76,73 @@ Run run_binary(const std::string& binary, const std::vector<std::string>& args) 
   r.out = slurp(io / "out");
   r.err = slurp(io / "err");
   return r;
+}
+
+namespace {
+
+using nlohmann::json;
+
+bool has_type(const json& v, const std::string& t) {
+  if (t == "object") return v.is_object();
+  if (t == "array") return v.is_array();
+  if (t == "string") return v.is_string();
+  if (t == "integer") return v.is_number_integer();
+  if (t == "number") return v.is_number();
+  if (t == "boolean") return v.is_boolean();
+  if (t == "null") return v.is_null();
+  return false;
+}
+
+void check(const json& root, const json& schema, const json& v, const std::string& at, std::vector<std::string>& errs) {
+  if (schema.contains("$ref")) {
+    const std::string ref = schema["$ref"];  // "#/$defs/name"
+    return check(root, root.at(json::json_pointer(ref.substr(1))), v, at, errs);
+  }
+  if (schema.contains("type")) {
+    bool ok = false;
+    if (schema["type"].is_array()) {
+      for (const json& t : schema["type"]) ok = ok || has_type(v, t);
+    } else {
+      ok = has_type(v, schema["type"]);
+    }
+    if (!ok) return errs.push_back(at + ": " + v.dump().substr(0, 40) + " is not " + schema["type"].dump());
+  }
+  if (schema.contains("enum") && std::find(schema["enum"].begin(), schema["enum"].end(), v) == schema["enum"].end())
+    errs.push_back(at + ": " + v.dump() + " is not one of " + schema["enum"].dump());
+  if (v.is_number()) {
+    const double d = v.get<double>();
+    if (schema.contains("minimum") && d < schema["minimum"].get<double>()) errs.push_back(at + ": below minimum");
+    if (schema.contains("maximum") && d > schema["maximum"].get<double>()) errs.push_back(at + ": above maximum");
+    if (schema.contains("exclusiveMinimum") && d <= schema["exclusiveMinimum"].get<double>())
+      errs.push_back(at + ": not above exclusiveMinimum");
+  }
+  if (v.is_object()) {
+    for (const json& r : schema.value("required", json::array()))
+      if (!v.contains(r.get<std::string>())) errs.push_back(at + ": missing " + r.get<std::string>());
+    const json props = schema.value("properties", json::object());
+    for (const auto& [key, value] : v.items()) {
+      if (props.contains(key)) {
+        check(root, props[key], value, at + "." + key, errs);
+      } else if (schema.contains("additionalProperties")) {
+        const json& extra = schema["additionalProperties"];
+        if (extra.is_boolean() && !extra.get<bool>()) errs.push_back(at + ": unexpected " + key);
+        if (extra.is_object()) check(root, extra, value, at + "." + key, errs);
+      }
+    }
+  }
+  if (v.is_array() && schema.contains("items"))
+    for (size_t i = 0; i < v.size(); ++i) check(root, schema["items"], v[i], at + "[" + std::to_string(i) + "]", errs);
+}
+
+}  // namespace
+
+std::vector<std::string> report_schema_errors(const std::string& report_text) {
+  const json schema = json::parse(slurp(VIDKOMPY_SOURCE_DIR "/docs/report.schema.json"));
+  std::vector<std::string> errs;
+  const json report = json::parse(report_text, nullptr, false);
+  if (report.is_discarded()) return {"not JSON"};
+  check(schema, schema, report, "report", errs);
+  return errs;
 }
 
 vidkompy::Context quiet_context() {

@@ -44,6 +44,11 @@ struct Run {
 Run vidkompy(const std::vector<std::string>& args);
 Run run_binary(const std::string& binary, const std::vector<std::string>& args);  // another copy of it
 
+// Checks a report against docs/report.schema.json; returns one line per violation (empty: valid). Supports the
+// keywords that schema uses: type, required, properties, additionalProperties, items, enum, minimum, maximum,
+// exclusiveMinimum and local $ref.
+std::vector<std::string> report_schema_errors(const std::string& report_text);
+
 // A Context whose logger discards everything (for calling library stages directly).
 vidkompy::Context quiet_context();
 

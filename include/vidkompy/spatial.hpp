@@ -61,15 +61,16 @@ struct SpatialOptions {
 struct SpatialInput {
   int bg_w = 0, bg_h = 0;
   std::vector<Gray> fg;                  // full-resolution fg samples
-  std::vector<Gray> bg_thumbs;           // every bg frame (or an even subset), small, all the same size
-  // Full-resolution bg frames behind thumbnails first .. first+count-1 (fewer at the end of the video).
+  std::vector<Gray> bg_thumbs;           // every thumb_stride-th bg frame, small, all the same size
+  int64_t thumb_stride = 1;              // bg frames per thumbnail: thumbnail m shows bg frame m * thumb_stride
+  // Full-resolution bg frames first .. first+count-1 (fewer at the end of the video).
   std::function<std::vector<Gray>(size_t first, size_t count)> bg_frames;
 };
 
 struct SpatialResult {
   Placement placement;
   int fg_sample = -1;     // the fg sample and bg thumbnail that decided it
-  int64_t bg_thumb = -1;
+  int64_t bg_thumb = -1;  // as a bg frame index
   int agreeing = 0;       // fg samples whose best-matching bg frame confirms the placement (NCC >= 0.5)
   std::vector<std::string> notes;  // how the search went, for --verbose
 };

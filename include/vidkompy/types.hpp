@@ -57,6 +57,11 @@ struct TimeMap {
   double confidence = 0.0;
   int clamped_start = 0;  // fg frames before bg starts (shown over bg's first frame)
   int clamped_end = 0;    // fg frames after bg ends (shown over bg's last frame)
+  // The fitted time relation, bg index = rate * fg index + offset * bg fps, and the embedder used (empty for an
+  // alignment loaded from a file).
+  double rate = 0.0;    // bg frames per fg frame
+  double offset = 0.0;  // seconds into bg (from its first frame) that fg's first frame shows
+  std::string model;
 };
 
 // Expected failures travel as a Status: an exit code and one line per problem ("<file>: <why>").
