@@ -130,11 +130,12 @@ TEST(CliHelp, ListsEveryOptionWithDefaults) {
   EXPECT_EQ(vt::vidkompy({"-h"}).out, r.out);
 }
 
-// The README documents every option --help lists, with the same default.
-TEST(CliHelp, EveryOptionAndDefaultIsInTheReadme) {
+// The README and the man page document every option --help lists, with the same default.
+TEST(CliHelp, EveryOptionAndDefaultIsInTheReadmeAndManPage) {
   const vt::Run r = vt::vidkompy({"--help"});
   ASSERT_EQ(r.code, 0);
   const std::string readme = vt::slurp(VIDKOMPY_SOURCE_DIR "/README.md");
+  const std::string man = vt::slurp(VIDKOMPY_SOURCE_DIR "/docs/vidkompy.1");
   const size_t from = readme.find("## Usage"), to = readme.find("\n## ", from + 1);
   ASSERT_NE(from, std::string::npos);
   const std::string usage = readme.substr(from, to - from);
@@ -148,11 +149,20 @@ TEST(CliHelp, EveryOptionAndDefaultIsInTheReadme) {
     // The table row: `--name ...` or `-x, --name ...`.
     const size_t row = usage.find("`" + name) != std::string::npos ? usage.find("`" + name) : usage.find(", " + name);
     ASSERT_NE(row, std::string::npos) << name << " is not in the README's Usage section";
+    std::string troff;  // the man page writes each - as \-
+    for (char ch : name) troff += ch == '-' ? std::string("\\-") : std::string(1, ch);
+    const size_t entry = man.find(troff, man.find(".SH OPTIONS"));  // its entry under OPTIONS
+    EXPECT_NE(entry, std::string::npos) << name << " is not in docs/vidkompy.1";
     std::smatch d;
     if (std::regex_search(line, d, std::regex(R"(=([a-z0-9]+)$)"))) {
       const std::string row_text = usage.substr(row, usage.find('\n', row) - row);
       EXPECT_NE(row_text.find("| " + d[1].str() + " |"), std::string::npos)
           << name << ": --help says default " << d[1] << ", the README row says: " << row_text;
+      if (entry != std::string::npos) {
+        const std::string man_entry = man.substr(entry, man.find(".TP", entry) - entry);
+        EXPECT_NE(man_entry.find("efault " + d[1].str()), std::string::npos)
+            << name << ": --help says default " << d[1] << ", the man page says: " << man_entry;
+      }
     }
   }
   EXPECT_GE(options, 16);
@@ -380,7 +390,9 @@ TEST_F(Cli, OutputFolderReadOnly) {
     GTEST_SKIP() << "root, and cannot mount a read-only tmpfs here";
   if (!root) fs::permissions(out.path(), fs::perms::owner_read | fs::perms::owner_exec);
   const vt::Run r = vt::vidkompy({"--bg", bg(), "--fg", fg(), "--alignment", align(), "-o", out / "out.mp4"});
-  if (root) EXPECT_EQ(std::system(("umount " + quote(out.path())).c_str()), 0);
+  if (root) {
+    EXPECT_EQ(std::system(("umount " + quote(out.path())).c_str()), 0);
+  }
   fs::permissions(out.path(), fs::perms::owner_all);
   EXPECT_EQ(r.code, 4) << r.err;
   expect_one_error_line(r);

@@ -7,7 +7,7 @@ build=$(realpath "$1")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
-for f in bin/vidkompy lib/vidkompy/libvidkompy_torch.so share/vidkompy/vidkompy-embedder.pt; do
+for f in bin/vidkompy lib/vidkompy/libvidkompy_torch.so share/vidkompy/vidkompy-embedder.pt share/man/man1/vidkompy.1; do
   [ -f "$work/prefix/$f" ] || { echo "not installed: $f" >&2; exit 1; }
 done
 cd "$work"
