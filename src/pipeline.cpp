@@ -98,9 +98,10 @@ namespace {
 // Reel sizes: 512 px on each video's long side (or its own size when smaller), within a memory budget; shrunk
 // for long videos, where the stages then decode what the reels show too small (Reel::shows) again. The budget
 // (1 GiB) also holds what the temporal stage keeps per frame while the reels live: a thumbnail and an embedding
-// (~17 KB); the reels get what is left, at least 128 MiB.
+// (~17 KB); the reels get what is left, at least 512 MiB: with 128 MiB a 30-minute 480p pair got 40x22 reels, on
+// which the spatial search settled 28 px off on a vertically scrolling pattern (114x64 reels found it).
 void reel_sizes(const VideoInfo& bg, const VideoInfo& fg, int& bw, int& bh, int& fw, int& fh) {
-  constexpr double kLongSide = 512, kTotal = 1024.0 * 1024 * 1024, kFloor = 128.0 * 1024 * 1024;
+  constexpr double kLongSide = 512, kTotal = 1024.0 * 1024 * 1024, kFloor = 512.0 * 1024 * 1024;
   constexpr double kPerFrame = double(kThumb) * kThumb + 256 * sizeof(float);
   const double kBudget = std::max(kFloor, kTotal - kPerFrame * double(std::max<int64_t>(0, bg.frames) +
                                                                       std::max<int64_t>(0, fg.frames)));

@@ -274,6 +274,11 @@ Status features(Context& ctx, const VideoInfo& info, const Reel* reel, const Reg
   std::vector<float> batch;
   out = Features{};
   out.dim = embedder.dim();
+  // Reserved for the frames the header announces: growing by doubling would briefly hold two copies of the
+  // thumbnails (16 KB a frame; hundreds of MB for a long video) and leave up to half of it unused.
+  const size_t expected = size_t(std::max<int64_t>(0, info.frames));
+  out.thumbs.reserve(expected * kThumb * kThumb);
+  out.emb.reserve(expected * size_t(out.dim));
   auto flush = [&]() {
     const int n = int(batch.size() / pic);
     if (!n) return;
