@@ -39,6 +39,9 @@ struct InputCase {
   bool audio = false;            // the output carries audio
 };
 
+// gtest prints a parameter by its name, not as bytes.
+void PrintTo(const InputCase& c, std::ostream* os) { *os << c.name; }
+
 // Splits "<ffmpeg options> {}.ext" into the options and the extension.
 std::pair<std::string, std::string> split_spec(const std::string& spec) {
   const size_t at = spec.find("{}");
