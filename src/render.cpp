@@ -64,30 +64,40 @@ Status as_output(Status st, const TempFile& tmp, const std::string& output) {
   return st;
 }
 
-// Progress on stderr for a terminal: frames done/total, fps and ETA, redrawn a few times a second.
+// Progress on stderr: on a terminal, one line redrawn a few times a second (frames done/total, fps, ETA); with
+// -v and stderr not a terminal (a log file, a CI job), a plain line every 10% of the frames, at most one every
+// 2 s, and the last one; nothing with -q.
 class Progress {
  public:
-  Progress(const Context& ctx, int64_t total) : enabled_(ctx.progress), total_(total) {}
+  Progress(const Context& ctx, int64_t total)
+      : tty_(ctx.progress), lines_(!ctx.progress && ctx.opt.verbose && !ctx.opt.quiet), total_(total) {}
   ~Progress() {
     if (drawn_) std::fputs("\n", stderr);
   }
   void update(int64_t done) {
-    if (!enabled_) return;
+    if (!tty_ && !lines_) return;
     const auto now = std::chrono::steady_clock::now();
-    if (done < total_ && now - last_ < std::chrono::milliseconds(250)) return;
+    if (tty_ && done < total_ && now - last_ < std::chrono::milliseconds(250)) return;
+    if (lines_ && done < total_ && (done * 10 / total_ == shown_ * 10 / total_ || now - last_ < std::chrono::seconds(2)))
+      return;
     last_ = now;
+    shown_ = done;
     const double secs = std::chrono::duration<double>(now - start_).count();
     const double fps = secs > 0 ? done / secs : 0;
     const double eta = fps > 0 ? (total_ - done) / fps : 0;
-    fmt::print(stderr, "\rrender {}/{} frames  {:.1f} fps  ETA {:.0f} s   ", done, total_, fps, eta);
-    drawn_ = true;
+    if (tty_) {
+      fmt::print(stderr, "\rrender {}/{} frames  {:.1f} fps  ETA {:.0f} s   ", done, total_, fps, eta);
+      drawn_ = true;
+    } else {
+      fmt::print(stderr, "vidkompy: render {}/{} frames, {:.1f} fps, ETA {:.0f} s\n", done, total_, fps, eta);
+    }
   }
 
  private:
-  bool enabled_;
-  int64_t total_;
+  bool tty_, lines_;
+  int64_t total_, shown_ = 0;
   bool drawn_ = false;
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_{};
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_ = start_;
 };
 
 Status interrupted(const Context& ctx) {

@@ -668,6 +668,24 @@ TEST(ReportSchema, RejectsMissingWrongTypedAndExtraFields) {
   EXPECT_EQ(errs.size(), 5u) << ::testing::PrintToString(errs);
 }
 
+// With -v and stderr not a terminal (here a file), the render reports progress as plain lines; without -v, or
+// with -q, it does not.
+TEST_F(Cli, VerboseWithoutTerminalPrintsProgressLines) {
+  vt::TempDir out;
+  const std::vector<std::string> base = {"--bg", bg(), "--fg", fg(), "--alignment", align(), "-o", out / "out.mp4",
+                                         "--preset", "ultrafast"};
+  std::vector<std::string> verbose = base;
+  verbose.push_back("-v");
+  const vt::Run v = vt::vidkompy(verbose);
+  ASSERT_EQ(v.code, 0) << v.err;
+  EXPECT_NE(v.err.find("vidkompy: render " + std::to_string(kFgFrames) + "/" + std::to_string(kFgFrames) + " frames, "),
+            std::string::npos) << v.err;
+  EXPECT_EQ(v.err.find('\r'), std::string::npos);  // no terminal redraws in a file
+  const vt::Run plain = vt::vidkompy(base);
+  ASSERT_EQ(plain.code, 0) << plain.err;
+  EXPECT_EQ(plain.err.find("vidkompy: render "), std::string::npos) << plain.err;
+}
+
 TEST_F(Cli, QuietPrintsNothingOnSuccess) {
   vt::TempDir out;
   for (const char* q : {"-q", "--quiet"}) {
