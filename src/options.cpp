@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 
@@ -44,9 +45,12 @@ CliResult parse_cli(int argc, char** argv, Options& opt) {
           {"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"}));
   app.add_option("--json", opt.json, "Write the alignment report to FILE, or - for stdout")->option_text("FILE|-");
   auto* align_only = app.add_flag("--align-only", opt.align_only, "Compute the alignment, write the report, no render");
-  app.add_option("--alignment", opt.alignment, "Render with the alignment from a saved report")
-      ->option_text("FILE")
-      ->excludes(align_only);
+  auto* alignment = app.add_option("--alignment", opt.alignment, "Render with the alignment from a saved report")
+                        ->option_text("FILE")
+                        ->excludes(align_only);
+  app.add_option("--frames", opt.frames, "Render only fg frames A..B-1, without audio (a segment, for render farms)")
+      ->option_text("A:B")
+      ->needs(alignment);
   app.add_option("--model", opt.model, "TorchScript frame embedder [default: the bundled model]")
       ->option_text("FILE");
   app.add_flag("-v,--verbose", opt.verbose, "More log lines and the per-stage timing table");
@@ -73,6 +77,14 @@ Status finish_options(Options& opt) {
   if (opt.output.empty())
     opt.output = fs::path(opt.bg).stem().string() + "_overlay_" + fs::path(opt.fg).stem().string() + ".mp4";
   if (opt.verbose && opt.quiet) return Status::Fail(kExitUsage, "", "--verbose and --quiet exclude each other");
+  if (!opt.frames.empty()) {
+    unsigned long long a = 0, b = 0;
+    char extra = 0;
+    if (std::sscanf(opt.frames.c_str(), "%llu:%llu%c", &a, &b, &extra) != 2 || opt.frames[0] == '-' ||
+        opt.frames.find(":-") != std::string::npos || a >= b || b > (1ull << 40))
+      return Status::Fail(kExitUsage, "", "--frames " + opt.frames + ": expected A:B with 0 <= A < B");
+    opt.first_frame = int64_t(a), opt.end_frame = int64_t(b);
+  }
   return Status::Ok();
 }
 

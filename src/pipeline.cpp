@@ -90,7 +90,11 @@ Status load_alignment(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Pl
                       TimeMap& temporal) {
   Status st = read_alignment(ctx.opt.alignment, spatial, temporal);
   if (!st.ok()) return st;
-  return check_alignment(ctx.opt.alignment, bg, fg, spatial, temporal);
+  if (st = check_alignment(ctx.opt.alignment, bg, fg, spatial, temporal); !st.ok()) return st;
+  if (ctx.opt.end_frame > int64_t(temporal.map.size()))
+    return Status::Fail(kExitUsage, "", fmt::format("--frames {}: the alignment has only {} fg frames", ctx.opt.frames,
+                                                     temporal.map.size()));
+  return Status::Ok();
 }
 
 namespace {

@@ -116,7 +116,11 @@ Status render(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Plac
   const Layout layout = make_layout(bg.width, bg.height, fw, fh, int(std::lround(spatial.x)),
                                     int(std::lround(spatial.y)));
   const Compositor compositor(layout, opt.border, opt.blend);
-  const int64_t frames = int64_t(temporal.map.size());
+  // --frames A:B renders fg frames [A, B) only: a segment of a render split across machines.
+  const int64_t first = opt.first_frame;
+  const int64_t end = opt.end_frame < 0 ? int64_t(temporal.map.size()) : std::min<int64_t>(opt.end_frame, temporal.map.size());
+  const int64_t frames = end - first;
+  const bool segment = !opt.frames.empty();
 
   Status st;
   // At the probed size: a stream that changes size midway is scaled back, never overruns the output buffer.
@@ -132,7 +136,10 @@ Status render(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Plac
   eo.crf = opt.crf;
   eo.preset = opt.preset;
   eo.audio.duration = frames / fg.fps.value();
-  if (fg.has_audio) {
+  if (segment) {
+    // Segments carry no audio: joined, they would repeat the encoder's priming at every seam; the recipe in the
+    // README muxes the audio once, onto the joined video.
+  } else if (fg.has_audio) {
     eo.audio.path = fg.path;
     eo.audio.start = fg.start_time;
   } else if (bg.has_audio) {
@@ -154,7 +161,14 @@ Status render(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Plac
   bool have_bg = false, bg_ended = false;
   Progress progress(ctx, frames);
   int64_t written = 0;
-  for (int64_t i = 0; i < frames; ++i) {
+  for (int64_t i = 0; i < first; ++i) {  // fg frames before the segment: decoded and dropped, frame-exact
+    if (ctx.interrupted()) return interrupted(ctx);
+    if (!fg_src->next(fg_img)) {
+      if (!fg_src->status().ok()) return fg_src->status();
+      return Status::Fail(kExitInput, fg.path, fmt::format("ends at frame {}, before --frames starts", i));
+    }
+  }
+  for (int64_t i = first; i < end; ++i) {
     if (ctx.interrupted()) return interrupted(ctx);
     const int64_t want = temporal.map[i];
     if (want < bg_src->index()) {  // the map steps back: start bg over
@@ -175,7 +189,7 @@ Status render(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Plac
     if (!fg_src->next(fg_img)) {
       if (ctx.interrupted()) return interrupted(ctx);
       if (!fg_src->status().ok()) return fg_src->status();
-      ctx.log->warn("{}: only {} of {} frames could be decoded; the output is shorter", fg.path, i, frames);
+      ctx.log->warn("{}: only {} of {} frames could be decoded; the output is shorter", fg.path, i - first, frames);
       break;
     }
     compositor.compose(bg_img, fg_img, out.image);

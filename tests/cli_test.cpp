@@ -211,7 +211,14 @@ INSTANTIATE_TEST_SUITE_P(
         UsageCase{"BorderNegative", {"--bg", "b.mp4", "--fg", "f.mp4", "--border", "-1"}, "--border"},
         UsageCase{"AlignOnlyWithAlignment", {"--bg", "b.mp4", "--fg", "f.mp4", "--align-only", "--alignment", "a.json"},
                   "--alignment"},
-        UsageCase{"VerboseWithQuiet", {"--bg", "b.mp4", "--fg", "f.mp4", "-v", "-q"}, "--quiet"}),
+        UsageCase{"VerboseWithQuiet", {"--bg", "b.mp4", "--fg", "f.mp4", "-v", "-q"}, "--quiet"},
+        UsageCase{"FramesWithoutAlignment", {"--bg", "b.mp4", "--fg", "f.mp4", "--frames", "0:10"}, "--alignment"},
+        UsageCase{"FramesBackwards", {"--bg", "b.mp4", "--fg", "f.mp4", "--alignment", "a.json", "--frames", "9:3"},
+                  "--frames 9:3"},
+        UsageCase{"FramesNotARange", {"--bg", "b.mp4", "--fg", "f.mp4", "--alignment", "a.json", "--frames", "5"},
+                  "--frames 5"},
+        UsageCase{"FramesNegative", {"--bg", "b.mp4", "--fg", "f.mp4", "--alignment", "a.json", "--frames=-2:5"},
+                  "--frames -2:5"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 // ------------------------------------------------------------------------------------------------ input (2)
@@ -684,6 +691,31 @@ TEST_F(Cli, VerboseWithoutTerminalPrintsProgressLines) {
   const vt::Run plain = vt::vidkompy(base);
   ASSERT_EQ(plain.code, 0) << plain.err;
   EXPECT_EQ(plain.err.find("vidkompy: render "), std::string::npos) << plain.err;
+}
+
+// --frames renders a segment: exactly B-A frames, the right ones, no audio; a range past fg's end is a usage error.
+TEST_F(Cli, FramesRendersOneSegment) {
+  vt::TempDir out;
+  const std::string target = out / "seg.mp4";
+  const vt::Run r = vt::vidkompy({"--bg", bg(), "--fg", fg(), "--alignment", align(), "--frames", "5:12", "-o", target,
+                                  "--preset", "ultrafast", "-q"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  vidkompy::VideoInfo info;
+  ASSERT_TRUE(vidkompy::probe(target, info).ok());
+  EXPECT_EQ(info.frames, 7);
+  EXPECT_FALSE(info.has_audio);
+  const auto fg_frames = vt::decode_all(fg());
+  const auto frames = vt::decode_all(target);
+  ASSERT_EQ(frames.size(), 7u);
+  for (size_t i = 0; i < frames.size(); ++i)
+    EXPECT_GT(vt::psnr(frames[i]->image, fg_frames[5 + i]->image, 0, {kX, kY, 160, 120}, 0, 0), 32.0) << "frame " << i;
+
+  const vt::Run past = vt::vidkompy({"--bg", bg(), "--fg", fg(), "--alignment", align(), "--frames", "20:26", "-o",
+                                     out / "past.mp4"});
+  EXPECT_EQ(past.code, 1) << past.err;
+  expect_one_error_line(past);
+  EXPECT_NE(past.err.find("--frames 20:26: the alignment has only 25 fg frames"), std::string::npos) << past.err;
+  EXPECT_FALSE(fs::exists(out / "past.mp4"));
 }
 
 TEST_F(Cli, QuietPrintsNothingOnSuccess) {
