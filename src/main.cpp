@@ -58,6 +58,10 @@ int main(int argc, char** argv) {
     ScopedTimer t(ctx, "render");                                       // decode, composite, encode, mux
     st = render(ctx, bg, fg, spatial, temporal);
   }
+  if (st.ok() && !ctx.opt.preview.empty()) {
+    ScopedTimer t(ctx, "preview");                                      // contact sheet and map plot
+    st = write_preview(ctx, bg, fg, spatial, temporal);
+  }
   if (st.ok()) st = report(ctx, bg, fg, spatial, temporal);            // --json / --align-only
   return finish(ctx, st);
 }

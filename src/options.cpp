@@ -51,6 +51,8 @@ CliResult parse_cli(int argc, char** argv, Options& opt) {
   app.add_option("--frames", opt.frames, "Render only fg frames A..B-1, without audio (a segment, for render farms)")
       ->option_text("A:B")
       ->needs(alignment);
+  app.add_option("--preview", opt.preview, "Write a PNG: nine output frames with fg outlined, and the frame map")
+      ->option_text("FILE.png");
   app.add_option("--model", opt.model, "TorchScript frame embedder [default: the bundled model]")
       ->option_text("FILE");
   app.add_flag("-v,--verbose", opt.verbose, "More log lines and the per-stage timing table");

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -716,6 +717,32 @@ TEST_F(Cli, FramesRendersOneSegment) {
   expect_one_error_line(past);
   EXPECT_NE(past.err.find("--frames 20:26: the alignment has only 25 fg frames"), std::string::npos) << past.err;
   EXPECT_FALSE(fs::exists(out / "past.mp4"));
+}
+
+// --preview writes a PNG contact sheet: nine 320 px tiles of the output with fg outlined in magenta, and the map.
+TEST_F(Cli, PreviewWritesAContactSheet) {
+  vt::TempDir out;
+  const std::string png = out / "look.png", rgb = out / "look.rgb";
+  const vt::Run r = vt::vidkompy({"--bg", bg(), "--fg", fg(), "--alignment", align(), "-o", out / "out.mp4",
+                                  "--preset", "ultrafast", "--preview", png, "-q"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_TRUE(vt::ffmpeg("-i " + quote(png) + " -f rawvideo -pix_fmt rgb24 " + quote(rgb)));
+  const std::string px = vt::slurp(rgb);
+  // 3 columns of 320 px tiles with 8 px gaps; rows of 240 + 16 px label; the 240 px map plot below.
+  const int w = 8 + 3 * (320 + 8), h = 8 + 3 * (240 + 16 + 8) + 240 + 8;
+  ASSERT_EQ(px.size(), size_t(w) * h * 3);
+  auto at = [&](int x, int y) {
+    const size_t i = (size_t(y) * w + x) * 3;
+    return std::array<int, 3>{uint8_t(px[i]), uint8_t(px[i + 1]), uint8_t(px[i + 2])};
+  };
+  // The outline of fg (at (40, 60), 160x120, scale 1 on a 320x240 bg) in the first and the last tile.
+  EXPECT_EQ(at(8 + kX, 8 + kY), (std::array<int, 3>{255, 0, 255}));
+  EXPECT_EQ(at(8 + 2 * 328 + kX + 159, 8 + 2 * 264 + kY + 119), (std::array<int, 3>{255, 0, 255}));
+  // Inside the outline the tile shows fg (not bg's blue); outside it bg's blue.
+  const auto in = at(8 + kX + 80, 8 + kY + 60), outside = at(8 + 10, 8 + 10);
+  EXPECT_GT(outside[2], 200);
+  EXPECT_LT(outside[0], 60);
+  EXPECT_NE(in, outside);
 }
 
 TEST_F(Cli, QuietPrintsNothingOnSuccess) {

@@ -28,6 +28,7 @@ struct Options {
   int crf = 18;                // libx264 constant rate factor
   std::string preset = "medium";  // libx264 preset
   std::string model;           // TorchScript frame embedder; empty: the bundled one
+  std::string preview;         // --preview FILE.png: contact sheet and map plot
   std::string frames;          // --frames A:B: render only fg frames A..B-1 (with --alignment), no audio
   int64_t first_frame = 0;     // A, parsed by finish_options
   int64_t end_frame = -1;      // B; -1: to the end

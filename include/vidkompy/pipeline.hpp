@@ -28,6 +28,11 @@ Status report(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Plac
 Status render(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Placement& spatial,
               const TimeMap& temporal);
 
+// --preview: nine output frames (fg outlined, labelled with fg and bg frame numbers) and a plot of the map, as a
+// PNG (src/preview.cpp).
+Status write_preview(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Placement& spatial,
+                     const TimeMap& temporal);
+
 // The per-stage timing table (--verbose), on stderr.
 void print_timings(const Context& ctx);
 
