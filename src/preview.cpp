@@ -1,6 +1,7 @@
 // --preview FILE.png: a picture to check an alignment at a glance, without watching the render. Nine output
 // frames spread over fg (bg with fg composited and outlined, labelled "fg N bg M") above a plot of the map (bg
-// frame against fg frame, one dot per fg frame, the fitted time line in grey). Encoded with FFmpeg's PNG encoder.
+// frame against fg frame, one dot per fg frame coloured by similarity, the fitted time line in grey). Encoded
+// with FFmpeg's PNG encoder.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -154,9 +155,14 @@ Status write_preview(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, con
     canvas.line(X(0), Y(std::clamp(b, 0.0, double(bg_max))), X(double(n - 1)),
                 Y(std::clamp(temporal.rate * double(n - 1) + b, 0.0, double(bg_max))), {150, 150, 150});
   }
+  // Dots coloured by how alike the two frames are: green from 0.9 (thumbnail NCC), yellow from 0.7, red below;
+  // grey where unknown (clamped frames, a loaded alignment).
   for (int64_t i = 0; i < n; ++i) {
     const int x = int(std::lround(X(double(i)))), y = int(std::lround(Y(double(temporal.map[size_t(i)]))));
-    for (int d = 0; d < 4; ++d) canvas.dot(x + d % 2, y + d / 2, {80, 220, 120});
+    const float v = size_t(i) < temporal.similarity.size() ? temporal.similarity[size_t(i)] : std::nanf("");
+    const Rgb c = std::isnan(v) ? Rgb{170, 170, 170} : v >= 0.9f ? Rgb{80, 220, 120} : v >= 0.7f ? Rgb{240, 200, 40}
+                                                                                      : Rgb{240, 60, 60};
+    for (int d = 0; d < 4; ++d) canvas.dot(x + d % 2, y + d / 2, c);
   }
   canvas.text(px0 + 6, py0 + 6, fmt::format("bg {}", bg_max), {200, 200, 200});
   canvas.text(px0 + pw - 8 * 12, py0 + ph - 16, fmt::format("fg {}", n - 1), {200, 200, 200});

@@ -186,6 +186,7 @@ MatchResult match_frames(const Features& fg, const Features& bg, double rate_rat
   const size_t n = fg.frames();
   const int64_t m = int64_t(bg.frames());
   r.time.map.assign(n, 0);
+  r.time.similarity.assign(n, std::nanf(""));  // clamped frames have no match to score
   if (!n || !m) return r;
   const Candidates cand = knn(fg, bg, 10);
   r.line = fit_line(cand, rate_ratio);
@@ -240,6 +241,7 @@ MatchResult match_frames(const Features& fg, const Features& bg, double rate_rat
   for (size_t q = 0; q < k; ++q) {
     r.time.map[first + q] = fine[q];
     chosen.push_back(nccs[q][size_t(fine[q] - lo[q])]);
+    r.time.similarity[first + q] = float(chosen.back());
   }
   // Confidence: how alike the matched frames are (median thumbnail NCC), 0 for unrelated pictures.
   std::nth_element(chosen.begin(), chosen.begin() + long(chosen.size() / 2), chosen.end());

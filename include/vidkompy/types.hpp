@@ -62,6 +62,9 @@ struct TimeMap {
   double rate = 0.0;    // bg frames per fg frame
   double offset = 0.0;  // seconds into bg (from its first frame) that fg's first frame shows
   std::string model;
+  // Per fg frame: the thumbnail NCC with its bg frame, NaN where clamped; empty for a loaded alignment.
+  // Shown by --preview, not written to the report.
+  std::vector<float> similarity;
 };
 
 // Expected failures travel as a Status: an exit code and one line per problem ("<file>: <why>").
