@@ -8,11 +8,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 
+#include "progress.hpp"
 #include "torch_plugin.hpp"
 #include "vidkompy/gpu.hpp"
 #include "vidkompy/parallel.hpp"
@@ -126,7 +128,11 @@ Status read_reels(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Reel& 
   int bw, bh, fw, fh;
   reel_sizes(bg, fg, bw, bh, fw, fh);
   Status st, fs;
-  run_both([&] { fs = read_reel(ctx, fg, fw, fh, 3, fg_reel); }, [&] { st = read_reel(ctx, bg, bw, bh, 0, bg_reel); });
+  Progress progress(ctx, "decode", bg.frames + fg.frames);
+  std::atomic<int64_t> decoded{0};
+  auto tick = [&] { progress.update(++decoded); };
+  run_both([&] { fs = read_reel(ctx, fg, fw, fh, 3, fg_reel, tick); },
+           [&] { st = read_reel(ctx, bg, bw, bh, 0, bg_reel, tick); });
   st.merge(fs);
   ctx.log->debug("reels: bg {}x{} x {} frames, fg {}x{} x {} frames, {:.0f} MB", bw, bh, bg_reel.frames(), fw, fh,
                  fg_reel.frames(), double(bg_reel.yuv.size() + fg_reel.yuv.size()) / 1e6);

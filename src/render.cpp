@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "progress.hpp"
 #include "vidkompy/compositor.hpp"
 #include "vidkompy/pipeline.hpp"
 #include "vidkompy/video.hpp"
@@ -63,42 +64,6 @@ Status as_output(Status st, const TempFile& tmp, const std::string& output) {
       e.replace(at, tmp.path().size(), output);
   return st;
 }
-
-// Progress on stderr: on a terminal, one line redrawn a few times a second (frames done/total, fps, ETA); with
-// -v and stderr not a terminal (a log file, a CI job), a plain line every 10% of the frames, at most one every
-// 2 s, and the last one; nothing with -q.
-class Progress {
- public:
-  Progress(const Context& ctx, int64_t total)
-      : tty_(ctx.progress), lines_(!ctx.progress && ctx.opt.verbose && !ctx.opt.quiet), total_(total) {}
-  ~Progress() {
-    if (drawn_) std::fputs("\n", stderr);
-  }
-  void update(int64_t done) {
-    if (!tty_ && !lines_) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (tty_ && done < total_ && now - last_ < std::chrono::milliseconds(250)) return;
-    if (lines_ && done < total_ && (done * 10 / total_ == shown_ * 10 / total_ || now - last_ < std::chrono::seconds(2)))
-      return;
-    last_ = now;
-    shown_ = done;
-    const double secs = std::chrono::duration<double>(now - start_).count();
-    const double fps = secs > 0 ? done / secs : 0;
-    const double eta = fps > 0 ? (total_ - done) / fps : 0;
-    if (tty_) {
-      fmt::print(stderr, "\rrender {}/{} frames  {:.1f} fps  ETA {:.0f} s   ", done, total_, fps, eta);
-      drawn_ = true;
-    } else {
-      fmt::print(stderr, "vidkompy: render {}/{} frames, {:.1f} fps, ETA {:.0f} s\n", done, total_, fps, eta);
-    }
-  }
-
- private:
-  bool tty_, lines_;
-  int64_t total_, shown_ = 0;
-  bool drawn_ = false;
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_ = start_;
-};
 
 Status interrupted(const Context& ctx) {
   const int sig = ctx.interrupted();
@@ -159,7 +124,7 @@ Status render(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Plac
   ImageBuffer out(bg.width, bg.height);
   Image bg_img, fg_img;
   bool have_bg = false, bg_ended = false;
-  Progress progress(ctx, frames);
+  Progress progress(ctx, "render", frames);
   int64_t written = 0;
   for (int64_t i = 0; i < first; ++i) {  // fg frames before the segment: decoded and dropped, frame-exact
     if (ctx.interrupted()) return interrupted(ctx);

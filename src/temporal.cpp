@@ -8,11 +8,14 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <mutex>
 
+#include "progress.hpp"
 #include "vidkompy/compositor.hpp"
 #include "vidkompy/options.hpp"
 #include "vidkompy/parallel.hpp"
@@ -270,7 +273,7 @@ ThumbWeights border_weights(const Layout& layout, int border) {
 }
 
 Status features(Context& ctx, const VideoInfo& info, const Reel* reel, const Region& region, Embedder& embedder,
-                Features& out, double& embed_seconds, std::mutex& embed_lock) {
+                Features& out, double& embed_seconds, std::mutex& embed_lock, const std::function<void()>& tick) {
   constexpr int kBatch = 32;
   const size_t pic = size_t(3) * kEmbedInput * kEmbedInput;
   std::vector<float> batch;
@@ -295,6 +298,7 @@ Status features(Context& ctx, const VideoInfo& info, const Reel* reel, const Reg
   auto sink = [&](const float* rgb, const uint8_t* gray) {
     batch.insert(batch.end(), rgb, rgb + pic);
     out.thumbs.insert(out.thumbs.end(), gray, gray + kThumb * kThumb);
+    tick();
     if (batch.size() / pic == kBatch) flush();
     return Status::Ok();
   };
@@ -341,8 +345,11 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
     // Both videos at once: cutting the regions is most of the work, the model runs one batch at a time.
     std::mutex lock;
     Status fs, bs;
-    run_both([&] { fs = features(ctx, fg, fg_reel, fg_region, *embedder, ff, embed_s, lock); },
-             [&] { bs = features(ctx, bg, bg_reel, bg_region, *embedder, bf, embed_s, lock); });
+    Progress progress(ctx, "match", bg.frames + fg.frames);
+    std::atomic<int64_t> done{0};
+    const std::function<void()> tick = [&] { progress.update(++done); };
+    run_both([&] { fs = features(ctx, fg, fg_reel, fg_region, *embedder, ff, embed_s, lock, tick); },
+             [&] { bs = features(ctx, bg, bg_reel, bg_region, *embedder, bf, embed_s, lock, tick); });
     st.merge(fs);
     st.merge(bs);
   } catch (const std::exception& e) {

@@ -533,7 +533,8 @@ Status extract_region(const Context& ctx, const VideoInfo& info, const Region& r
   return Status::Ok();
 }
 
-Status read_reel(const Context& ctx, const VideoInfo& info, int w, int h, int samples, Reel& out) {
+Status read_reel(const Context& ctx, const VideoInfo& info, int w, int h, int samples, Reel& out,
+                 const std::function<void()>& on_frame) {
   out = Reel{};
   Decoder dec;
   std::string why;
@@ -567,6 +568,7 @@ Status read_reel(const Context& ctx, const VideoInfo& info, int w, int h, int sa
     uint8_t* dst[4] = {img.plane[0].data, img.plane[1].data, img.plane[2].data, nullptr};
     int stride[4] = {img.plane[0].stride, img.plane[1].stride, img.plane[2].stride, 0};
     sws_scale(reel_sws.get(), f->data, f->linesize, 0, f->height, dst, stride);
+    if (on_frame) on_frame();
   }
   if (out.pts.empty()) return Status::Fail(kExitInput, info.path, "no decodable video frame");
   if (out.samples.empty()) {  // the file has fewer frames than its header said

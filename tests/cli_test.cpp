@@ -319,6 +319,13 @@ TEST_F(Cli, AlignsAndRendersByItself) {
   const std::vector<int64_t> map = rep["temporal"]["map"].get<std::vector<int64_t>>();
   ASSERT_EQ(map.size(), 25u);
   for (size_t i = 0; i < map.size(); ++i) EXPECT_EQ(map[i], int64_t(i)) << "fg frame " << i;
+
+  // With -v and stderr in a file: a plain progress line for each long stage, ending at its total.
+  const vt::Run v = vt::vidkompy({"--bg", dir / "b.mp4", "--fg", dir / "f.mp4", "-o", out / "out.mp4", "-v"});
+  ASSERT_EQ(v.code, 0) << v.err;
+  for (const char* line : {"vidkompy: decode 50/50 frames, ", "vidkompy: match 50/50 frames, ",
+                           "vidkompy: render 25/25 frames, "})
+    EXPECT_NE(v.err.find(line), std::string::npos) << line << " missing in\n" << v.err;
 }
 
 // ------------------------------------------------------------------------------------------------ alignment file (2)

@@ -85,7 +85,9 @@ struct Reel {
   bool shows(double area_w, double area_h) const { return area_w * sx >= 96 && area_h * sy >= 96; }
 };
 
-Status read_reel(const Context& ctx, const VideoInfo& info, int w, int h, int samples, Reel& out);
+// on_frame, when given, is called after each decoded frame (progress).
+Status read_reel(const Context& ctx, const VideoInfo& info, int w, int h, int samples, Reel& out,
+                 const std::function<void()>& on_frame = {});
 
 // extract_region on a reel: `region` in the video's pixels, cut from the reel's scaled frames.
 Status reel_regions(const Context& ctx, const Reel& reel, const Region& region, int rgb_size, int gray_size,
