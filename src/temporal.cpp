@@ -281,7 +281,8 @@ Status features(Context& ctx, const VideoInfo& info, const Reel* reel, const Reg
   out.dim = embedder.dim();
   // Reserved for the frames the header announces: growing by doubling would briefly hold two copies of the
   // thumbnails (16 KB a frame; hundreds of MB for a long video) and leave up to half of it unused.
-  const size_t expected = size_t(std::max<int64_t>(0, info.frames));
+  // (Capped at 64k frames, 1 GiB: a header can claim any number.)
+  const size_t expected = size_t(std::clamp<int64_t>(info.frames, 0, 65536));
   out.thumbs.reserve(expected * kThumb * kThumb);
   out.emb.reserve(expected * size_t(out.dim));
   auto flush = [&]() {

@@ -542,7 +542,9 @@ Status read_reel(const Context& ctx, const VideoInfo& info, int w, int h, int sa
   out.w = w, out.h = h;
   out.sx = double(w) / info.width, out.sy = double(h) / info.height;
   const size_t bytes = out.frame_bytes();
-  if (info.frames > 0) out.yuv.reserve(size_t(info.frames) * bytes);
+  // Reserved from the header's frame count, but never past 1 GiB: a damaged or hostile header can claim billions
+  // of frames (found by fuzzing: a 12 GB reservation); the vector grows past it if the frames really come.
+  if (info.frames > 0) out.yuv.reserve(std::min<size_t>(size_t(info.frames), (size_t(1) << 30) / bytes) * bytes);
   SwsPtr reel_sws, full_sws;
   const int64_t n = std::max<int64_t>(info.frames, 1);
   samples = int(std::min<int64_t>(samples, n));

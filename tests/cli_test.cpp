@@ -464,6 +464,17 @@ TEST_F(Cli, PathsWithALeadingDashSpacesAndUnicode) {
   EXPECT_EQ(info.frames, kFgFrames);
 }
 
+// A fuzzer's find: a 7 KB file whose header claims 14 million frames. Memory reserved from that count (12 GB)
+// failed; now the run ends with an ordinary one-line error and no output.
+TEST_F(Cli, HeaderClaimingMillionsOfFramesFailsCleanly) {
+  vt::TempDir dir;
+  const std::string odd = VIDKOMPY_SOURCE_DIR "/fuzz/regressions/probe/oom-fa79a081f85ad02c70ecacd3270534b99f4197f3";
+  const vt::Run r = vt::vidkompy({"--bg", bg(), "--fg", odd, "-o", dir / "out.mp4"});
+  EXPECT_TRUE(r.code == 2 || r.code == 3) << r.code << ": " << r.err;
+  expect_one_error_line(r);
+  EXPECT_TRUE(dir.list().empty());
+}
+
 // A 1 GiB --alignment file (sparse) is refused at once by its size, without reading it.
 TEST_F(Cli, GigabyteAlignmentIsRefusedBySize) {
   vt::TempDir dir;
