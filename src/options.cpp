@@ -29,12 +29,11 @@ CliResult parse_cli(int argc, char** argv, Options& opt) {
   app.footer(kFooter);
   app.get_formatter()->column_width(30);
 
-  app.add_option("--bg", opt.bg, "Background video (sets output size)")->required()->option_text("FILE");
-  app.add_option("--fg", opt.fg, "Foreground video (source of truth: every frame, its fps)")
-      ->required()
-      ->option_text("FILE");
-  app.add_option("-o,--output", opt.output, "Output MP4 [default: <bg-stem>_overlay_<fg-stem>.mp4]")
-      ->option_text("FILE");
+  auto* bg = app.add_option("--bg", opt.bg, "Background video (sets output size)")->option_text("FILE");
+  auto* fg = app.add_option("--fg", opt.fg, "Foreground video (source of truth: every frame, its fps)")
+                 ->option_text("FILE");
+  auto* output = app.add_option("-o,--output", opt.output, "Output MP4 [default: <bg-stem>_overlay_<fg-stem>.mp4]")
+                     ->option_text("FILE");
   app.add_option("--border", opt.border, "Seam band width in px for --blend and border matching")
       ->check(CLI::Range(0, 4096));
   app.add_flag("--blend", opt.blend, "Feather the fg edges where bg stays visible");
@@ -43,16 +42,26 @@ CliResult parse_cli(int argc, char** argv, Options& opt) {
   app.add_option("--preset", opt.preset, "libx264 preset (speed vs size)")
       ->check(CLI::IsMember(
           {"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"}));
-  app.add_option("--json", opt.json, "Write the alignment report to FILE, or - for stdout")->option_text("FILE|-");
+  auto* json = app.add_option("--json", opt.json, "Write the alignment report to FILE, or - for stdout")
+                   ->option_text("FILE|-");
   auto* align_only = app.add_flag("--align-only", opt.align_only, "Compute the alignment, write the report, no render");
   auto* alignment = app.add_option("--alignment", opt.alignment, "Render with the alignment from a saved report")
                         ->option_text("FILE")
                         ->excludes(align_only);
-  app.add_option("--frames", opt.frames, "Render only fg frames A..B-1, without audio (a segment, for render farms)")
-      ->option_text("A:B")
-      ->needs(alignment);
-  app.add_option("--preview", opt.preview, "Write a PNG: nine output frames with fg outlined, and the frame map")
-      ->option_text("FILE.png");
+  auto* frames = app.add_option("--frames", opt.frames, "Render only fg frames A..B-1, without audio (a segment, for render farms)")
+                     ->option_text("A:B")
+                     ->needs(alignment);
+  auto* preview = app.add_option("--preview", opt.preview, "Write a PNG: nine output frames with fg outlined, and the frame map")
+                      ->option_text("FILE.png");
+  app.add_option("--batch", opt.batch, "Many pairs in one run: bg, fg and optional output per line, tab-separated")
+      ->option_text("FILE")
+      ->excludes(bg)
+      ->excludes(fg)
+      ->excludes(output)
+      ->excludes(alignment)
+      ->excludes(json)
+      ->excludes(preview)
+      ->excludes(frames);
   app.add_option("--model", opt.model, "TorchScript frame embedder [default: the bundled model]")
       ->option_text("FILE");
   app.add_flag("-v,--verbose", opt.verbose, "More log lines and the per-stage timing table");
@@ -75,9 +84,14 @@ CliResult parse_cli(int argc, char** argv, Options& opt) {
   return res;
 }
 
+std::string default_output(const std::string& bg, const std::string& fg) {
+  return fs::path(bg).stem().string() + "_overlay_" + fs::path(fg).stem().string() + ".mp4";
+}
+
 Status finish_options(Options& opt) {
-  if (opt.output.empty())
-    opt.output = fs::path(opt.bg).stem().string() + "_overlay_" + fs::path(opt.fg).stem().string() + ".mp4";
+  if (opt.batch.empty() && opt.bg.empty()) return Status::Fail(kExitUsage, "", "--bg is required (see --help)");
+  if (opt.batch.empty() && opt.fg.empty()) return Status::Fail(kExitUsage, "", "--fg is required (see --help)");
+  if (opt.output.empty() && opt.batch.empty()) opt.output = default_output(opt.bg, opt.fg);
   if (opt.verbose && opt.quiet) return Status::Fail(kExitUsage, "", "--verbose and --quiet exclude each other");
   if (!opt.frames.empty()) {
     unsigned long long a = 0, b = 0;

@@ -213,6 +213,7 @@ INSTANTIATE_TEST_SUITE_P(
         UsageCase{"AlignOnlyWithAlignment", {"--bg", "b.mp4", "--fg", "f.mp4", "--align-only", "--alignment", "a.json"},
                   "--alignment"},
         UsageCase{"VerboseWithQuiet", {"--bg", "b.mp4", "--fg", "f.mp4", "-v", "-q"}, "--quiet"},
+        UsageCase{"BatchWithBg", {"--batch", "p.tsv", "--bg", "b.mp4"}, "--batch"},
         UsageCase{"FramesWithoutAlignment", {"--bg", "b.mp4", "--fg", "f.mp4", "--frames", "0:10"}, "--alignment"},
         UsageCase{"FramesBackwards", {"--bg", "b.mp4", "--fg", "f.mp4", "--alignment", "a.json", "--frames", "9:3"},
                   "--frames 9:3"},
@@ -326,6 +327,38 @@ TEST_F(Cli, AlignsAndRendersByItself) {
   for (const char* line : {"vidkompy: decode 50/50 frames, ", "vidkompy: match 50/50 frames, ",
                            "vidkompy: render 25/25 frames, "})
     EXPECT_NE(v.err.find(line), std::string::npos) << line << " missing in\n" << v.err;
+}
+
+// --batch: many pairs in one process, one JSON line per pair on stdout, going on past a failing pair; the exit
+// code is the first failure's.
+TEST_F(Cli, BatchRunsEveryPairAndReportsEachOnOneLine) {
+  vt::TempDir dir, out;
+  ASSERT_TRUE(
+      vt::ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25 -frames:v 25 -pix_fmt yuv420p " + quote(dir / "b.mp4")));
+  ASSERT_TRUE(
+      vt::ffmpeg("-i " + quote(dir / "b.mp4") + " -vf crop=160:120:40:60 -pix_fmt yuv420p " + quote(dir / "f.mp4")));
+  const std::string list = dir / "pairs.tsv";
+  std::ofstream(list) << dir / "b.mp4" << '\t' << dir / "f.mp4" << '\t' << out / "one.mp4" << "\n"
+                      << "# a comment, then a pair whose fg is missing\n"
+                      << dir / "b.mp4" << '\t' << dir / "missing.mp4" << '\t' << out / "two.mp4" << "\n"
+                      << dir / "b.mp4" << '\t' << dir / "f.mp4" << '\t' << out / "three.mp4" << "\n";
+  const vt::Run r = vt::vidkompy({"--batch", list, "--preset", "ultrafast"});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find(kErr + dir / "missing.mp4"), std::string::npos) << r.err;
+  std::istringstream lines(r.out);
+  std::vector<nlohmann::json> results;
+  for (std::string line; std::getline(lines, line);) results.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(results.size(), 3u) << r.out;
+  for (size_t k : {0u, 2u}) {
+    EXPECT_EQ(results[k]["exit"], 0) << results[k];
+    EXPECT_NEAR(results[k]["spatial"]["x"].get<double>(), 40.0, 1.0);
+    EXPECT_NEAR(results[k]["spatial"]["y"].get<double>(), 60.0, 1.0);
+    EXPECT_EQ(results[k]["temporal"]["frames"], 25);
+  }
+  EXPECT_EQ(results[1]["exit"], 2);
+  EXPECT_EQ(results[1]["line"], 3);
+  EXPECT_TRUE(results[1]["output"].is_null());
+  EXPECT_EQ(out.list(), (std::vector<std::string>{"one.mp4", "three.mp4"}));
 }
 
 // ------------------------------------------------------------------------------------------------ alignment file (2)

@@ -29,6 +29,7 @@ struct Options {
   std::string preset = "medium";  // libx264 preset
   std::string model;           // TorchScript frame embedder; empty: the bundled one
   std::string preview;         // --preview FILE.png: contact sheet and map plot
+  std::string batch;           // --batch FILE: many pairs (bg, fg[, output] per line, tab-separated)
   std::string frames;          // --frames A:B: render only fg frames A..B-1 (with --alignment), no audio
   int64_t first_frame = 0;     // A, parsed by finish_options
   int64_t end_frame = -1;      // B; -1: to the end
@@ -42,7 +43,10 @@ struct CliResult {
 };
 CliResult parse_cli(int argc, char** argv, Options& opt);
 
-// Fills in derived defaults (the output name) and checks what CLI11 cannot (-v with -q).
+// <bg-stem>_overlay_<fg-stem>.mp4, in the working directory.
+std::string default_output(const std::string& bg, const std::string& fg);
+
+// Fills in derived defaults (the output name) and checks what CLI11 cannot (-v with -q, --bg/--fg or --batch).
 Status finish_options(Options& opt);
 
 struct StageTime {
