@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up (scripts/setup.sh) and runs the whole test suite with ctest, then the same suite again on a
 # second build with AddressSanitizer + UndefinedBehaviorSanitizer (any report fails a test), then each fuzz
-# target for 60 s (scripts/fuzz.sh). About 25 minutes on 2 cores; `ctest --test-dir build` alone takes ~4.
+# target for 60 s (scripts/fuzz.sh). About 20 minutes on 2 cores; `ctest --test-dir build` alone takes ~3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh "$@"
