@@ -22,28 +22,34 @@ struct Loaded {
   std::string error;
 };
 
-// Next to the binary (the build folder; tests and benchmarks sit one folder below it), then the install prefix.
-std::vector<std::filesystem::path> plugin_places() {
+// The first regular file among `relative` (each taken from the binary's folder), then `fallback` (the install
+// prefix compiled in); empty if none exists. Relative to the binary, so an installed tree can be moved.
+std::filesystem::path find_beside_binary(const std::vector<std::filesystem::path>& relative,
+                                         const std::filesystem::path& fallback) {
   namespace fs = std::filesystem;
-  std::vector<fs::path> places;
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    places.push_back(exe.parent_path() / kPluginName);
-    places.push_back(exe.parent_path().parent_path() / kPluginName);
-    places.push_back(exe.parent_path().parent_path() / "lib" / "vidkompy" / kPluginName);
-  }
-#ifdef VIDKOMPY_PLUGIN_DIR
-  places.push_back(fs::path(VIDKOMPY_PLUGIN_DIR) / kPluginName);
-#endif
-  return places;
+  std::vector<fs::path> places;
+  if (!ec)
+    for (const fs::path& r : relative) places.push_back((exe.parent_path() / r).lexically_normal());
+  places.push_back(fallback);
+  for (const fs::path& p : places)
+    if (!p.empty() && fs::is_regular_file(p, ec)) return p;
+  return {};
 }
 
 Loaded load() {
   Loaded l;
-  std::error_code ec;
-  for (const std::filesystem::path& p : plugin_places()) {
-    if (!std::filesystem::is_regular_file(p, ec)) continue;
+  // Next to the binary (the build folder; tests and benchmarks sit one folder below it), then the install prefix.
+#ifdef VIDKOMPY_PLUGIN_DIR
+  const std::filesystem::path installed = std::filesystem::path(VIDKOMPY_PLUGIN_DIR) / kPluginName;
+#else
+  const std::filesystem::path installed;
+#endif
+  const std::filesystem::path p =
+      find_beside_binary({kPluginName, std::string("../") + kPluginName, std::string("../lib/vidkompy/") + kPluginName},
+                         installed);
+  if (!p.empty()) {
     // Never closed: LibTorch does not support being unloaded.
     void* handle = ::dlopen(p.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
@@ -90,20 +96,13 @@ std::unique_ptr<Embedder> load_torchscript_embedder(const std::string& path, int
 }
 
 std::string default_model_path() {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  std::vector<fs::path> places;
-  if (!ec) {
-    places.push_back(exe.parent_path() / "models" / "vidkompy-embedder.pt");
-    places.push_back(exe.parent_path().parent_path() / "share" / "vidkompy" / "vidkompy-embedder.pt");
-  }
 #ifdef VIDKOMPY_MODEL_DIR
-  places.push_back(fs::path(VIDKOMPY_MODEL_DIR) / "vidkompy-embedder.pt");
+  const std::filesystem::path installed = std::filesystem::path(VIDKOMPY_MODEL_DIR) / "vidkompy-embedder.pt";
+#else
+  const std::filesystem::path installed;
 #endif
-  for (const fs::path& p : places)
-    if (fs::is_regular_file(p, ec)) return p.string();
-  return {};
+  return find_beside_binary({"models/vidkompy-embedder.pt", "../share/vidkompy/vidkompy-embedder.pt"}, installed)
+      .string();
 }
 
 }  // namespace vidkompy
