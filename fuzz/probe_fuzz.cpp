@@ -27,7 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   VideoInfo info;
   if (probe(path, info).ok()) {
     Reel reel;
-    (void)read_reel(ctx, info, 32, 18, 1, reel);
+    (void)read_reel(ctx, info, 32, 18, 1, 1, reel);
     Status st;
     if (auto src = open_frames(ctx, path, DecodeOptions{}, st)) {
       Image img;

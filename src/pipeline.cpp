@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 
 #include "progress.hpp"
 #include "torch_plugin.hpp"
@@ -101,41 +102,61 @@ Status load_alignment(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Pl
 
 namespace {
 
-// Reel sizes: 512 px on each video's long side (or its own size when smaller), within a memory budget; shrunk
-// for long videos, where the stages then decode what the reels show too small (Reel::shows) again. The budget
-// (1 GiB) also holds what the temporal stage keeps per frame while the reels live: a thumbnail and an embedding
-// (~17 KB); the reels get what is left, at least 512 MiB: with 128 MiB a 30-minute 480p pair got 40x22 reels, on
-// which the spatial search settled 28 px off on a vertically scrolling pattern (114x64 reels found it).
-void reel_sizes(const VideoInfo& bg, const VideoInfo& fg, int& bw, int& bh, int& fw, int& fh) {
-  constexpr double kLongSide = 512, kTotal = 1024.0 * 1024 * 1024, kFloor = 512.0 * 1024 * 1024;
+// Reel sizes: 512 px on each video's long side (or its own size when smaller), within ctx.memory_budget, which
+// also holds what the temporal stage keeps per frame while the reels live: a thumbnail and an embedding (~17 KB);
+// the reels get what is left, at least half. With 128 MiB a 30-minute 480p pair got 40x22 reels, on which the
+// spatial search settled 28 px off on a vertically scrolling pattern (114x64 reels found it).
+// A long pair (long_pair) gets sparse reels instead: up to 1,024 frames of bg spread over its length (every
+// second frame at least), 256 px on the
+// long side (what the spatial search's thumbnails need), and of fg only its samples. Every stage then decodes
+// the frames it needs again, and what alignment keeps grows by about 1 KB a frame (the embeddings).
+struct ReelPlan {
+  int bw = 0, bh = 0, fw = 0, fh = 0;
+  int64_t bstep = 1, fstep = 1;
+};
+
+ReelPlan plan_reels(const Context& ctx, const VideoInfo& bg, const VideoInfo& fg) {
+  auto even = [](double v) { return std::max(16, 2 * int(std::lround(v / 2))); };
+  ReelPlan p;
+  if (long_pair(ctx, bg, fg)) {
+    const double f = std::min(1.0, 256.0 / std::max(bg.width, bg.height));
+    p.bw = even(bg.width * f), p.bh = even(bg.height * f);
+    p.fw = 16, p.fh = 16;
+    p.bstep = std::max<int64_t>(2, (bg.frames + 1023) / 1024);  // always sparse: one path for long pairs
+    p.fstep = std::numeric_limits<int64_t>::max();
+    return p;
+  }
+  constexpr double kLongSide = 512;
   constexpr double kPerFrame = double(kThumb) * kThumb + 256 * sizeof(float);
-  const double kBudget = std::max(kFloor, kTotal - kPerFrame * double(std::max<int64_t>(0, bg.frames) +
+  const double total = ctx.memory_budget;
+  const double budget = std::max(total / 2, total - kPerFrame * double(std::max<int64_t>(0, bg.frames) +
                                                                       std::max<int64_t>(0, fg.frames)));
   double f = std::min(1.0, kLongSide / std::max(bg.width, bg.height));
   double g = std::min(1.0, kLongSide / std::max(fg.width, fg.height));
   const double bytes = 1.5 * (double(bg.width) * bg.height * f * f * double(bg.frames) +
                               double(fg.width) * fg.height * g * g * double(fg.frames));
-  if (bytes > kBudget) {
-    const double k = std::sqrt(kBudget / bytes);
+  if (bytes > budget) {
+    const double k = std::sqrt(budget / bytes);
     f *= k, g *= k;
   }
-  auto even = [](double v) { return std::max(16, 2 * int(std::lround(v / 2))); };
-  bw = even(bg.width * f), bh = even(bg.height * f), fw = even(fg.width * g), fh = even(fg.height * g);
+  p.bw = even(bg.width * f), p.bh = even(bg.height * f), p.fw = even(fg.width * g), p.fh = even(fg.height * g);
+  return p;
 }
 
 // Both videos decoded at once, one thread each: the alignment's only full pass over them.
 Status read_reels(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Reel& bg_reel, Reel& fg_reel) {
-  int bw, bh, fw, fh;
-  reel_sizes(bg, fg, bw, bh, fw, fh);
+  const ReelPlan p = plan_reels(ctx, bg, fg);
   Status st, fs;
   Progress progress(ctx, "decode", bg.frames + fg.frames);
   std::atomic<int64_t> decoded{0};
   auto tick = [&] { progress.update(++decoded); };
-  run_both([&] { fs = read_reel(ctx, fg, fw, fh, 3, fg_reel, tick); },
-           [&] { st = read_reel(ctx, bg, bw, bh, 0, bg_reel, tick); });
+  run_both([&] { fs = read_reel(ctx, fg, p.fw, p.fh, 3, p.fstep, fg_reel, tick); },
+           [&] { st = read_reel(ctx, bg, p.bw, p.bh, 0, p.bstep, bg_reel, tick); });
   st.merge(fs);
-  ctx.log->debug("reels: bg {}x{} x {} frames, fg {}x{} x {} frames, {:.0f} MB", bw, bh, bg_reel.frames(), fw, fh,
-                 fg_reel.frames(), double(bg_reel.yuv.size() + fg_reel.yuv.size()) / 1e6);
+  ctx.log->debug("reels: bg {}x{} x {} of {} frames, fg {}x{} x {} of {} frames, {:.0f} MB{}", p.bw, p.bh,
+                 bg_reel.stored(), bg_reel.frames(), p.fw, p.fh, fg_reel.stored(), fg_reel.frames(),
+                 double(bg_reel.yuv.size() + fg_reel.yuv.size()) / 1e6,
+                 bg_reel.step > 1 ? " (a long pair: sparse reels, frames decoded again where needed)" : "");
   return st;
 }
 

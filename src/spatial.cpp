@@ -944,7 +944,7 @@ Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
   const int64_t n = int64_t(std::min(time.map.size(), fg_reel.frames()));
   const int64_t lo = time.clamped_start, hi = n - time.clamped_end;
   if (hi - lo < 1 || bg_reel.frames() == 0) return Status::Ok();
-  if (!fg_detailed_in_reel(fg, bg_reel, placement.scale))
+  if (!fg_detailed_in_reel(fg, bg_reel, placement.scale) || fg_reel.step > 1)  // (a long pair keeps no fg reel)
     return recheck_full_size(ctx, bg, fg, time, lo, hi, placement, moved);
   // Twelve fg frames spread over the matched range, from the reels (no decoding): each with its matched bg frame
   // and both neighbours, since where the rates differ the matched frame may show a moment a fraction of a frame
@@ -1039,7 +1039,8 @@ Status place_on(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Re
   // (~190 KB), so every frame of a 30-minute video would take gigabytes. The finer levels then look at all
   // frames around the best one.
   constexpr size_t kMaxThumbs = 1024;
-  in.thumb_stride = int64_t((bg_reel.frames() + kMaxThumbs - 1) / kMaxThumbs);
+  // (A sparse reel holds about that many already: its stride is a multiple of its step.)
+  in.thumb_stride = bg_reel.step * std::max<int64_t>(1, int64_t((bg_reel.stored() + kMaxThumbs - 1) / kMaxThumbs));
   for (size_t i = 0; i < bg_reel.frames(); i += size_t(in.thumb_stride))
     in.bg_thumbs.push_back(resize_gray(bg_reel.luma(i), tw, th));
   in.bg_frames = [&](size_t first, size_t count) {

@@ -23,6 +23,11 @@
 
 namespace vidkompy {
 
+bool long_pair(const Context& ctx, const VideoInfo& bg, const VideoInfo& fg) {
+  const double frames = double(std::max<int64_t>(0, bg.frames) + std::max<int64_t>(0, fg.frames));
+  return frames * kThumb * kThumb > ctx.memory_budget / 2;
+}
+
 Candidates knn(const Features& fg, const Features& bg, int k) {
   Candidates c;
   const size_t nq = fg.frames(), nb = bg.frames();
@@ -229,13 +234,15 @@ MatchResult match_frames(const Features& fg, const Features& bg, double rate_rat
     if (q && lo[q] < lo[q - 1]) lo[q] = lo[q - 1];
   }
   std::vector<std::vector<double>> nccs(k);
-  std::vector<double> noise(k, 1.0);
-  for (size_t q = 0; q < k; ++q) {
-    for (int64_t j = lo[q]; j <= hi[q]; ++j) {
-      nccs[q].push_back(thumb_ncc(fg.t(first + q), bg.t(size_t(j)), opt.weights));
-      noise[q] = std::min(noise[q], 1.0 - nccs[q].back());
-    }
+  if (fg.thumbs.empty() || bg.thumbs.empty()) {
+    if (!opt.scores || !opt.scores(first, lo, hi, nccs)) return r;
+  } else {
+    for (size_t q = 0; q < k; ++q)
+      for (int64_t j = lo[q]; j <= hi[q]; ++j) nccs[q].push_back(thumb_ncc(fg.t(first + q), bg.t(size_t(j)), opt.weights));
   }
+  std::vector<double> noise(k, 1.0);
+  for (size_t q = 0; q < k; ++q)
+    for (double v : nccs[q]) noise[q] = std::min(noise[q], 1.0 - v);
   const std::vector<int64_t> fine = monotonic_path(lo, hi, [&](size_t q, int64_t j) {
     return (1.0 - nccs[q][size_t(j - lo[q])]) +
            opt.fine_line_weight * (noise[q] + 1e-6) * std::abs(double(j) - line_at(first + q));
@@ -272,8 +279,9 @@ ThumbWeights border_weights(const Layout& layout, int border) {
   return w;
 }
 
-Status features(Context& ctx, const VideoInfo& info, const Reel* reel, const Region& region, Embedder& embedder,
-                Features& out, double& embed_seconds, std::mutex& embed_lock, const std::function<void()>& tick) {
+Status features(Context& ctx, const VideoInfo& info, const Reel* reel, const Region& region, bool thumbs,
+                Embedder& embedder, Features& out, double& embed_seconds, std::mutex& embed_lock,
+                const std::function<void()>& tick) {
   constexpr int kBatch = 32;
   const size_t pic = size_t(3) * kEmbedInput * kEmbedInput;
   std::vector<float> batch;
@@ -283,7 +291,7 @@ Status features(Context& ctx, const VideoInfo& info, const Reel* reel, const Reg
   // thumbnails (16 KB a frame; hundreds of MB for a long video) and leave up to half of it unused.
   // (Capped at 64k frames, 1 GiB: a header can claim any number.)
   const size_t expected = size_t(std::clamp<int64_t>(info.frames, 0, 65536));
-  out.thumbs.reserve(expected * kThumb * kThumb);
+  if (thumbs) out.thumbs.reserve(expected * kThumb * kThumb);
   out.emb.reserve(expected * size_t(out.dim));
   auto flush = [&]() {
     const int n = int(batch.size() / pic);
@@ -298,7 +306,7 @@ Status features(Context& ctx, const VideoInfo& info, const Reel* reel, const Reg
   };
   auto sink = [&](const float* rgb, const uint8_t* gray) {
     batch.insert(batch.end(), rgb, rgb + pic);
-    out.thumbs.insert(out.thumbs.end(), gray, gray + kThumb * kThumb);
+    if (thumbs) out.thumbs.insert(out.thumbs.end(), gray, gray + kThumb * kThumb);
     tick();
     if (batch.size() / pic == kBatch) flush();
     return Status::Ok();
@@ -309,6 +317,41 @@ Status features(Context& ctx, const VideoInfo& info, const Reel* reel, const Reg
   if (!st.ok()) return st;
   flush();
   if (!out.frames()) return Status::Fail(kExitInput, info.path, "no decodable video frame");
+  return Status::Ok();
+}
+
+// Pass 2 for a long pair: both videos read again in step, each fg frame's thumbnail compared with the bg frames
+// of its band as they pass. lo and hi never decrease, so only the band's few bg thumbnails are held, in a ring.
+Status stream_scores(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Region& bg_region,
+                     const Region& fg_region, const ThumbWeights& w, size_t first, const std::vector<int64_t>& lo,
+                     const std::vector<int64_t>& hi, std::vector<std::vector<double>>& nccs) {
+  Status st;
+  const std::unique_ptr<ThumbReader> fr = open_thumbs(ctx, fg, fg_region, kThumb, st);
+  if (!st.ok()) return st;
+  const std::unique_ptr<ThumbReader> br = open_thumbs(ctx, bg, bg_region, kThumb, st);
+  if (!st.ok()) return st;
+  auto ended = [](const ThumbReader& r, const VideoInfo& v) {
+    return r.status().ok() ? Status::Fail(kExitInput, v.path, "fewer frames decoded on a second reading")
+                           : r.status();
+  };
+  constexpr int64_t kRing = 8;  // > the widest band (5 frames)
+  std::vector<std::vector<uint8_t>> ring(kRing, std::vector<uint8_t>(size_t(kThumb) * kThumb));
+  int64_t next_bg = 0;  // bg frames below it have been read
+  Progress progress(ctx, "exact", int64_t(lo.size()));
+  for (size_t i = 0; i < first; ++i)
+    if (!fr->next()) return ended(*fr, fg);
+  for (size_t q = 0; q < lo.size(); ++q) {
+    if (hi[q] - lo[q] >= kRing) return Status::Fail(kExitAlign, fg.path, "temporal band too wide");
+    const uint8_t* f = fr->next();
+    if (!f) return ended(*fr, fg);
+    for (; next_bg <= hi[q]; ++next_bg) {
+      const uint8_t* b = br->next();
+      if (!b) return ended(*br, bg);
+      if (next_bg >= lo[q]) std::copy(b, b + kThumb * kThumb, ring[size_t(next_bg % kRing)].begin());
+    }
+    for (int64_t j = lo[q]; j <= hi[q]; ++j) nccs[q].push_back(thumb_ncc(f, ring[size_t(j % kRing)].data(), w));
+    progress.update(int64_t(q) + 1);
+  }
   return Status::Ok();
 }
 
@@ -340,7 +383,8 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
   const Region fg_region{(v.x - p.x) / p.scale, (v.y - p.y) / p.scale, v.w / p.scale, v.h / p.scale};
   Features ff, bf;
   Status st;
-  double embed_s = 0;
+  double embed_s = 0, stream_s = 0;
+  const bool stream = long_pair(ctx, bg, fg);
   const auto t0 = std::chrono::steady_clock::now();
   try {
     // Both videos at once: cutting the regions is most of the work, the model runs one batch at a time.
@@ -349,8 +393,8 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
     Progress progress(ctx, "match", bg.frames + fg.frames);
     std::atomic<int64_t> done{0};
     const std::function<void()> tick = [&] { progress.update(++done); };
-    run_both([&] { fs = features(ctx, fg, fg_reel, fg_region, *embedder, ff, embed_s, lock, tick); },
-             [&] { bs = features(ctx, bg, bg_reel, bg_region, *embedder, bf, embed_s, lock, tick); });
+    run_both([&] { fs = features(ctx, fg, fg_reel, fg_region, !stream, *embedder, ff, embed_s, lock, tick); },
+             [&] { bs = features(ctx, bg, bg_reel, bg_region, !stream, *embedder, bf, embed_s, lock, tick); });
     st.merge(fs);
     st.merge(bs);
   } catch (const std::exception& e) {
@@ -359,6 +403,15 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
   if (!st.ok()) return st;
   MatchOptions opt;
   opt.weights = border_weights(layout, ctx.opt.border);
+  Status scored;
+  if (stream)
+    opt.scores = [&](size_t first, const std::vector<int64_t>& lo, const std::vector<int64_t>& hi,
+                     std::vector<std::vector<double>>& nccs) {
+      const auto s0 = std::chrono::steady_clock::now();
+      scored = stream_scores(ctx, bg, fg, bg_region, fg_region, opt.weights, first, lo, hi, nccs);
+      stream_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count();
+      return scored.ok();
+    };
   const auto t1 = std::chrono::steady_clock::now();
   MatchResult r;
   try {
@@ -366,11 +419,13 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
   } catch (const std::exception& e) {
     return Status::Fail(kExitAlign, fg.path, std::string("temporal alignment failed: ") + e.what());
   }
+  if (!scored.ok()) return scored;
   const auto t2 = std::chrono::steady_clock::now();
   // Added up: a re-match after the placement re-check runs this stage again.
   ctx.add_time("match.decode", std::chrono::duration<double>(t1 - t0).count() - embed_s);
   ctx.add_time("match.embed", embed_s);
-  ctx.add_time("match.knn_dtw", std::chrono::duration<double>(t2 - t1).count());
+  ctx.add_time("match.knn_dtw", std::chrono::duration<double>(t2 - t1).count() - stream_s);
+  if (stream) ctx.add_time("match.exact", stream_s);  // a long pair's second reading for the thumbnails
   time = r.time;
   time.rate = r.line.slope;
   time.offset = r.line.offset / bg.fps.value();

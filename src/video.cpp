@@ -533,9 +533,64 @@ Status extract_region(const Context& ctx, const VideoInfo& info, const Region& r
   return Status::Ok();
 }
 
-Status read_reel(const Context& ctx, const VideoInfo& info, int w, int h, int samples, Reel& out,
+namespace {
+
+class RegionThumbs final : public ThumbReader {
+ public:
+  RegionThumbs(const Context& ctx, const Region& region, int size)
+      : ctx_(ctx), region_(region), size_(size), thumb_(size_t(size) * size) {}
+  Status open(const VideoInfo& info) {
+    path_ = info.path;
+    std::string why;
+    if (!dec_.open(info.path, true, why)) return Status::Fail(kExitInput, info.path, why);
+    return Status::Ok();
+  }
+  const uint8_t* next() override {
+    if (!status_.ok()) return nullptr;
+    if (ctx_.interrupted()) return status_ = interrupted(ctx_), nullptr;
+    AVFrame* f = dec_.next();
+    if (!f) return nullptr;
+    // Cut as RegionCutter cuts its thumbnails: exactly, from the luma plane of 8-bit YUV, else from a gray copy.
+    const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(AVPixelFormat(f->format));
+    const bool luma8 = d && !(d->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_HWACCEL)) &&
+                       d->comp[0].plane == 0 && d->comp[0].step == 1 && d->comp[0].offset == 0 &&
+                       d->comp[0].shift == 0 && d->comp[0].depth == 8;
+    if (luma8) {
+      area_thumb(f->data[0], f->linesize[0], f->width, f->height, region_, size_, thumb_.data());
+    } else {
+      const Gray g = to_gray(f, sws_);
+      if (g.px.empty()) return status_ = Status::Fail(kExitInput, path_, "unsupported pixel format"), nullptr;
+      area_thumb(g.px.data(), g.w, g.w, g.h, region_, size_, thumb_.data());
+    }
+    return thumb_.data();
+  }
+  const Status& status() const override { return status_; }
+
+ private:
+  const Context& ctx_;
+  Region region_;
+  int size_;
+  std::string path_;
+  Decoder dec_;
+  SwsPtr sws_;
+  std::vector<uint8_t> thumb_;
+  Status status_;
+};
+
+}  // namespace
+
+std::unique_ptr<ThumbReader> open_thumbs(const Context& ctx, const VideoInfo& info, const Region& region, int size,
+                                         Status& status) {
+  auto r = std::make_unique<RegionThumbs>(ctx, region, size);
+  status = r->open(info);
+  if (!status.ok()) return nullptr;
+  return r;
+}
+
+Status read_reel(const Context& ctx, const VideoInfo& info, int w, int h, int samples, int64_t step, Reel& out,
                  const std::function<void()>& on_frame) {
   out = Reel{};
+  out.step = std::max<int64_t>(1, step);
   Decoder dec;
   std::string why;
   if (!dec.open(info.path, true, why)) return Status::Fail(kExitInput, info.path, why);
@@ -544,7 +599,8 @@ Status read_reel(const Context& ctx, const VideoInfo& info, int w, int h, int sa
   const size_t bytes = out.frame_bytes();
   // Reserved from the header's frame count, but never past 1 GiB: a damaged or hostile header can claim billions
   // of frames (found by fuzzing: a 12 GB reservation); the vector grows past it if the frames really come.
-  if (info.frames > 0) out.yuv.reserve(std::min<size_t>(size_t(info.frames), (size_t(1) << 30) / bytes) * bytes);
+  if (info.frames > 0)
+    out.yuv.reserve(std::min<size_t>(size_t((info.frames - 1) / out.step + 1), (size_t(1) << 30) / bytes) * bytes);
   SwsPtr reel_sws, full_sws;
   const int64_t n = std::max<int64_t>(info.frames, 1);
   samples = int(std::min<int64_t>(samples, n));
@@ -559,11 +615,15 @@ Status read_reel(const Context& ctx, const VideoInfo& info, int w, int h, int sa
       out.sample_index.push_back(idx);
       ++k;
     }
+    if (idx % out.step) {
+      if (on_frame) on_frame();
+      continue;
+    }
     // A frame of another size (a size change mid-stream) is stretched to the reel like the others, as the render
     // stretches it to the first size: sx and sy stay those of the first size.
     const size_t at = out.yuv.size();
     out.yuv.resize(at + bytes);
-    Image img = out.image(out.frames() - 1);
+    Image img = out.image(size_t(idx));
     reel_sws = SwsPtr(sws_getCachedContext(reel_sws.release(), f->width, f->height, AVPixelFormat(f->format), w, h,
                                            AV_PIX_FMT_YUV420P, SWS_AREA, nullptr, nullptr, nullptr));
     if (!reel_sws) return Status::Fail(kExitInput, info.path, "cannot convert frames of this pixel format");
@@ -584,7 +644,7 @@ Status read_reel(const Context& ctx, const VideoInfo& info, int w, int h, int sa
 
 Image Reel::image(size_t i) const {
   const int cw = (w + 1) / 2, ch = (h + 1) / 2;
-  uint8_t* base = const_cast<uint8_t*>(yuv.data()) + i * frame_bytes();
+  uint8_t* base = const_cast<uint8_t*>(yuv.data()) + i / size_t(step) * frame_bytes();
   Image img;
   img.width = w, img.height = h;
   img.plane[0] = {base, w, w, h};
@@ -596,7 +656,7 @@ Image Reel::image(size_t i) const {
 Gray Reel::luma(size_t i) const {
   Gray g;
   g.w = w, g.h = h;
-  const uint8_t* p = yuv.data() + i * frame_bytes();
+  const uint8_t* p = yuv.data() + i / size_t(step) * frame_bytes();
   g.px.assign(p, p + size_t(w) * h);
   return g;
 }

@@ -12,6 +12,7 @@
 
 #include "pairgen.hpp"
 #include "testutil.hpp"
+#include "vidkompy/pipeline.hpp"
 #include "vidkompy/temporal.hpp"
 
 using namespace vidkompy;
@@ -331,6 +332,8 @@ struct Outcome {
   int want_start = 0, want_end = 0;  // fg frames before bg's first / after bg's last source frame
   Score cli;    // the binary: placement found by the spatial stage, then the temporal stage
   Score stage;  // the temporal stage alone, given the true placement
+  Score whole_long;  // with long_path: the whole alignment as for a long pair (sparse reels, streamed thumbnails)
+  Placement long_place;
 };
 
 std::string model_path() {
@@ -369,7 +372,8 @@ std::string summary(const Outcome& o, const Score& s) {
 // Encodes bg and fg (fg shows `view` of the source), then scores two maps: the binary's
 // (`vidkompy --align-only --json -`, spatial and temporal stages) and the temporal stage's given the true
 // placement.
-void run_pair(const vt::Source& src, const Clip& bgc, Clip fgc, const View& view, Outcome& o, bool binary = true) {
+void run_pair(const vt::Source& src, const Clip& bgc, Clip fgc, const View& view, Outcome& o, bool binary = true,
+              bool long_path = false) {
   vt::TempDir dir;
   fgc.vf = view.vf() + (fgc.vf.empty() ? "" : "," + fgc.vf);
   const Placement place = view.place();
@@ -420,6 +424,22 @@ void run_pair(const vt::Source& src, const Clip& bgc, Clip fgc, const View& view
   ASSERT_EQ(o.stage.map.size(), o.fgv.size());
   score(src, o, o.stage);
 
+  if (long_path) {
+    // The whole alignment as a long pair takes it: a memory budget of one byte makes every pair long.
+    Context lc = vt::quiet_context();
+    lc.opt.model = model_path();
+    lc.memory_budget = 1;
+    ASSERT_TRUE(long_pair(lc, bi, fi));
+    TimeMap lt;
+    const Status ls = align(lc, bi, fi, o.long_place, lt);
+    ASSERT_TRUE(ls.ok()) << (ls.errors.empty() ? "" : ls.errors[0]);
+    o.whole_long.map = lt.map;
+    o.whole_long.clamped_start = lt.clamped_start;
+    o.whole_long.clamped_end = lt.clamped_end;
+    ASSERT_EQ(o.whole_long.map.size(), o.fgv.size());
+    score(src, o, o.whole_long);
+  }
+
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   std::cout << "[ temporal ] " << info->test_suite_name() << "." << info->name() << ": bg " << o.bgv.size() << "f@"
             << bgc.fps.str() << " fg " << o.fgv.size() << "f@" << fgc.fps.str() << "\n";
@@ -428,6 +448,9 @@ void run_pair(const vt::Source& src, const Clip& bgc, Clip fgc, const View& view
               << j.at("spatial").at("y") << " x" << j.at("spatial").at("scale") << " (true " << place.x << ","
               << place.y << " x" << place.scale << ")\n";
   std::cout << "[ temporal ]   stage with the true placement: " << summary(o, o.stage) << std::endl;
+  if (long_path)
+    std::cout << "[ temporal ]   as a long pair: " << summary(o, o.whole_long) << "; placement " << o.long_place.x
+              << "," << o.long_place.y << " x" << o.long_place.scale << std::endl;
   if (binary) {
     ::testing::Test::RecordProperty("exact", std::to_string(o.cli.exact));
     ::testing::Test::RecordProperty("within1", std::to_string(o.cli.within1));
@@ -472,6 +495,20 @@ TEST(TemporalPair, Rates25To30) {
   run_pair(src, clip({25, 1}), clip({30, 1}, 30, 270), {40, 30, 240, 180}, o);
   if (HasFatalFailure()) return;
   expect_accurate(o);
+}
+
+TEST(TemporalPair, LongPairPath) {
+  // A long pair keeps no thumbnails and sparse reels: placement from 1,024 spread thumbnails and full-size
+  // frames, the exact frames from a second reading of both videos in step. As exact as the short path.
+  const vt::Source src = make_source({{kTestsrc, 5}});
+  Outcome o;
+  run_pair(src, clip({25, 1}), clip({30, 1}, 30, 270), {40, 30, 240, 180}, o, false, true);
+  if (HasFatalFailure()) return;
+  expect_accurate(o, o.stage, "temporal stage, true placement");
+  expect_accurate(o, o.whole_long, "the whole alignment as a long pair");
+  EXPECT_NEAR(o.long_place.x, 40, 1.0);
+  EXPECT_NEAR(o.long_place.y, 30, 1.0);
+  EXPECT_DOUBLE_EQ(o.long_place.scale, 1.0);
 }
 
 TEST(TemporalPair, Rates25ToNtsc) {

@@ -61,6 +61,9 @@ struct Context {
   // Set by the SIGINT/SIGTERM handler (0, SIGINT or SIGTERM); long loops poll it and return early.
   const volatile std::sig_atomic_t* interrupt = nullptr;
   bool progress = false;  // stderr is a terminal and not --quiet: draw progress lines
+  // What the alignment may keep in memory for the whole of both videos (reels, thumbnails, embeddings); a pair
+  // that needs more takes the long-video path (see long_pair). Tests lower it to run that path on short clips.
+  double memory_budget = 1024.0 * 1024 * 1024;
 
   int interrupted() const { return interrupt ? int(*interrupt) : 0; }
   // Adds to a stage's time: a stage that runs more than once (a re-match) stays one row, in first-run order.

@@ -3,6 +3,7 @@
 // monotonic DTW follows the evidence around it, and a pixel comparison of small thumbnails picks the exact frame.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,11 +39,16 @@ constexpr int kThumb = 128;  // thumbnails are kThumb x kThumb
 struct Features {
   int dim = 0;
   std::vector<float> emb;       // frames x dim
-  std::vector<uint8_t> thumbs;  // frames x kThumb x kThumb
+  std::vector<uint8_t> thumbs;  // frames x kThumb x kThumb; empty for a long pair (MatchOptions::scores)
   size_t frames() const { return dim ? emb.size() / size_t(dim) : 0; }
   const float* e(size_t i) const { return &emb[i * size_t(dim)]; }
   const uint8_t* t(size_t i) const { return &thumbs[i * kThumb * kThumb]; }
 };
+
+// Whether a pair is too long to keep a thumbnail of every frame of both videos in memory (over half of
+// ctx.memory_budget; 32k frames at 1 GiB, about ten minutes of 25 + 30 fps). Then the reels are sparse, the
+// features keep embeddings only (1 KB a frame), and the exact-frame pass reads both videos again in step.
+bool long_pair(const Context& ctx, const VideoInfo& bg, const VideoInfo& fg);
 
 // bg index = slope * fg index + offset.
 struct TimeLine {
@@ -75,6 +81,11 @@ struct MatchOptions {
   double line_weight = 0.004;       // pass 1, embeddings: keeps the path near the line unless content disagrees
   double fine_line_weight = 0.25;   // pass 2, thumbnails: the line's pull per bg frame, in units of the noise floor
   ThumbWeights weights;
+  // Pass 2's scores when the features hold no thumbnails (a long pair): fills nccs[q] with the thumbnail NCC of
+  // fg frame first + q against bg frames lo[q]..hi[q] (both ascending in q). False: stop, no map.
+  std::function<bool(size_t first, const std::vector<int64_t>& lo, const std::vector<int64_t>& hi,
+                     std::vector<std::vector<double>>& nccs)>
+      scores;
 };
 
 // Weighted NCC of two thumbnails, in [-1, 1]; 0 when either is flat.

@@ -68,30 +68,47 @@ Status extract_region(const Context& ctx, const VideoInfo& info, const Region& r
 
 // The alignment's one decode pass over a video: every frame scaled down to w x h (YUV 4:2:0, area average), its
 // timestamp, and a few full-resolution luma samples at the centres of equal spans. Spatial and temporal
-// alignment both work from it, so neither has to decode the file again.
+// alignment both work from it, so neither has to decode the file again. A long video's reel is sparse: it keeps
+// every step-th frame only (what the spatial search's thumbnails need), and the stages decode the rest again.
 struct Reel {
   int w = 0, h = 0;
   double sx = 1, sy = 1;     // reel pixels per video pixel
-  std::vector<uint8_t> yuv;  // frames x frame_bytes()
-  std::vector<int64_t> pts;  // stream timestamp of each frame (for decoding one again at full size)
+  int64_t step = 1;          // frame i is kept in slot i / step
+  std::vector<uint8_t> yuv;  // stored() x frame_bytes()
+  std::vector<int64_t> pts;  // stream timestamp of every frame (for decoding one again at full size)
   std::vector<Gray> samples;
   std::vector<int64_t> sample_index;
   size_t frames() const { return pts.size(); }
+  size_t stored() const { return frame_bytes() ? yuv.size() / frame_bytes() : 0; }
   size_t frame_bytes() const { return size_t(w) * h + 2 * size_t((w + 1) / 2) * ((h + 1) / 2); }
-  Image image(size_t i) const;  // views into yuv
+  // Views into yuv: frame i, or in a sparse reel the last kept frame at or before it.
+  Image image(size_t i) const;
   Gray luma(size_t i) const;
   // Whether a w x h area of the video keeps enough detail in the reel to work there: 96 px either way, three
-  // quarters of the 128 px thumbnails cut from it. Smaller areas are decoded again at full size.
-  bool shows(double area_w, double area_h) const { return area_w * sx >= 96 && area_h * sy >= 96; }
+  // quarters of the 128 px thumbnails cut from it, and every frame kept. Otherwise it is decoded again.
+  bool shows(double area_w, double area_h) const { return step == 1 && area_w * sx >= 96 && area_h * sy >= 96; }
 };
 
-// on_frame, when given, is called after each decoded frame (progress).
-Status read_reel(const Context& ctx, const VideoInfo& info, int w, int h, int samples, Reel& out,
+// Keeps frames 0, step, 2 step, ... (step 1: all). on_frame, when given, is called after each decoded frame
+// (progress).
+Status read_reel(const Context& ctx, const VideoInfo& info, int w, int h, int samples, int64_t step, Reel& out,
                  const std::function<void()>& on_frame = {});
 
 // extract_region on a reel: `region` in the video's pixels, cut from the reel's scaled frames.
 Status reel_regions(const Context& ctx, const Reel& reel, const Region& region, int rgb_size, int gray_size,
                     const std::function<Status(const float* rgb, const uint8_t* gray)>& sink);
+
+// Thumbnails of `region` of every frame in order, one at a time (the gray half of extract_region), so that two
+// videos can be read in step without keeping the thumbnails of either.
+class ThumbReader {
+ public:
+  virtual ~ThumbReader() = default;
+  // The next frame's size x size thumbnail (valid until the next call), or null at the end or on a fatal error.
+  virtual const uint8_t* next() = 0;
+  virtual const Status& status() const = 0;
+};
+std::unique_ptr<ThumbReader> open_thumbs(const Context& ctx, const VideoInfo& info, const Region& region, int size,
+                                         Status& status);
 
 // Full-resolution luma of the frames at these (ascending) indices, in one sequential pass that stops after the
 // last of them.
