@@ -819,7 +819,7 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
   // Thumbnails cannot tell apart candidates that score alike (a zoom makes another scale at another moment look
   // the same): those within 0.02 of the best go on to the medium level, where detail decides.
   while (paired.size() > 1 && paired.back().mean < paired.front().mean - 0.02) paired.pop_back();
-  if (paired.size() > 3) paired.resize(3);
+  if (paired.size() > 4) paired.resize(4);
 
   Refined best;
   for (const Hypothesis& h : paired) {

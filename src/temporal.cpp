@@ -312,8 +312,9 @@ Status features(Context& ctx, const VideoInfo& info, const Reel* reel, const Reg
     return Status::Ok();
   };
   // From the reel when it shows the region with enough detail for the thumbnails; else decode the file again.
-  Status st = reel && reel->frames() && reel->shows(region.w, region.h) ? reel_regions(ctx, *reel, region, kEmbedInput, kThumb, sink)
-                       : extract_region(ctx, info, region, kEmbedInput, kThumb, sink);
+  const int thumb = thumbs ? kThumb : 0;
+  Status st = reel && reel->frames() && reel->shows(region.w, region.h) ? reel_regions(ctx, *reel, region, kEmbedInput, thumb, sink)
+                       : extract_region(ctx, info, region, kEmbedInput, thumb, sink);
   if (!st.ok()) return st;
   flush();
   if (!out.frames()) return Status::Fail(kExitInput, info.path, "no decodable video frame");

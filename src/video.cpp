@@ -494,7 +494,9 @@ class RegionCutter {
     const bool luma8 = desc && !(desc->flags & AV_PIX_FMT_FLAG_RGB) && desc->nb_components >= 1 &&
                        desc->comp[0].plane == 0 && desc->comp[0].step == 1 && desc->comp[0].offset == 0 &&
                        desc->comp[0].shift == 0 && desc->comp[0].depth == 8;
-    if (luma8) {
+    if (gray_size_ == 0) {
+      // no thumbnail wanted (a long pair's first reading)
+    } else if (luma8) {
       area_thumb(f->data[0], f->linesize[0], f->width, f->height, region, gray_size_, gray_.data());
     } else {
       const Gray g = to_gray(f, full_gray_sws_);

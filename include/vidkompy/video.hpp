@@ -61,8 +61,8 @@ struct Region {
 };
 
 // One decode pass over the video (loop filter on: matching needs every detail). For every frame, `region` is resized to
-// rgb_size x rgb_size RGB (floats in [0, 1], planar, for the embedder) and gray_size x gray_size luma, and
-// handed to `sink`, which may return a failure to stop early.
+// rgb_size x rgb_size RGB (floats in [0, 1], planar, for the embedder) and gray_size x gray_size luma (none for
+// gray_size 0), and handed to `sink`, which may return a failure to stop early.
 Status extract_region(const Context& ctx, const VideoInfo& info, const Region& region, int rgb_size, int gray_size,
                       const std::function<Status(const float* rgb, const uint8_t* gray)>& sink);
 
