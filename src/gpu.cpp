@@ -1,10 +1,67 @@
-// --gpu support for builds without CUDA: there is never a device.
+// The GPU backends' seam. The cuFFT backend lives in a plugin, libvidkompy_cufft.so, loaded with dlopen when a
+// device is present: linked into the executable, libcufft.so would be a NEEDED library, and the one binary
+// could not start on machines without CUDA (CI, most users' laptops).
 #include "vidkompy/gpu.hpp"
+
+#include <dlfcn.h>
+
+#include "torch_plugin.hpp"
+#include "vidkompy/spatial.hpp"
 
 namespace vidkompy {
 
 #ifndef VIDKOMPY_WITH_CUDA
 int cuda_device_count() { return 0; }
+
+std::unique_ptr<Fft2d> make_gpu_fft(std::string& why) {
+  why = "this build has no CUDA support";
+  return nullptr;
+}
+#else
+namespace {
+
+constexpr const char* kCufftPlugin = "libvidkompy_cufft.so";
+using NewFft = Fft2d* (*)(char* why, int why_size);
+
+struct CufftPlugin {
+  NewFft make = nullptr;
+  std::string error;
+};
+
+const CufftPlugin& cufft_plugin() {
+  static const CufftPlugin plugin = [] {
+    CufftPlugin p;
+#ifdef VIDKOMPY_PLUGIN_DIR
+    const std::filesystem::path installed = std::filesystem::path(VIDKOMPY_PLUGIN_DIR) / kCufftPlugin;
+#else
+    const std::filesystem::path installed;
+#endif
+    const std::filesystem::path path = find_beside_binary(
+        {kCufftPlugin, std::string("../") + kCufftPlugin, std::string("../lib/vidkompy/") + kCufftPlugin}, installed);
+    if (path.empty()) return p.error = std::string(kCufftPlugin) + ": not found", p;
+    void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);  // never closed: CUDA dislikes unloading
+    if (!handle) {
+      const char* why = ::dlerror();
+      return p.error = path.string() + ": " + (why ? why : "cannot be loaded"), p;
+    }
+    p.make = reinterpret_cast<NewFft>(::dlsym(handle, "vidkompy_cufft_new"));
+    if (!p.make) p.error = path.string() + ": not a vidkompy plugin";
+    return p;
+  }();
+  return plugin;
+}
+
+}  // namespace
+
+std::unique_ptr<Fft2d> make_gpu_fft(std::string& why) {
+  if (cuda_device_count() == 0) return why = "no CUDA device", nullptr;
+  const CufftPlugin& p = cufft_plugin();
+  if (!p.make) return why = p.error, nullptr;
+  char buffer[256] = {};
+  std::unique_ptr<Fft2d> fft(p.make(buffer, int(sizeof buffer)));
+  if (!fft) why = buffer;
+  return fft;
+}
 #endif
 
 }  // namespace vidkompy

@@ -85,7 +85,8 @@ Status check_gpu(const Context& ctx) {
     return Status::Fail(kExitInput, "--gpu on",
                         "no usable NVIDIA GPU (no device or driver, or this build has no CUDA support)");
   if (ctx.opt.gpu != "off" && devices > 0)
-    ctx.log->debug("{} CUDA device(s) found; this version runs every stage on the CPU", devices);
+    ctx.log->debug("{} CUDA device(s) found: phase correlation on cuFFT where its plugin loads; the other "
+                   "stages run on the CPU in this version", devices);
   return Status::Ok();
 }
 

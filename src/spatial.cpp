@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 
+#include "vidkompy/gpu.hpp"
 #include "vidkompy/options.hpp"
 #include "vidkompy/parallel.hpp"
 
@@ -1022,6 +1023,17 @@ Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
 
 namespace {
 
+// cuFFT when a device is present and --gpu allows it, else torch::fft; one log line when the GPU was wanted but
+// cannot be used.
+std::unique_ptr<Fft2d> make_fft(const Context& ctx) {
+  if (ctx.opt.gpu != "off" && cuda_device_count() > 0) {
+    std::string why;
+    if (std::unique_ptr<Fft2d> gpu = make_gpu_fft(why)) return gpu;
+    ctx.log->info("spatial: the cuFFT backend is not usable ({}); phase correlation runs on the CPU", why);
+  }
+  return make_cpu_fft();
+}
+
 // One search: on the bg reel (its pixels are the search's pixel grid, nothing is decoded again, and the result is
 // converted back to bg's pixels; unscaled fg is scale sx there), or on full-size bg frames decoded again.
 Status place_on(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel& bg_reel, const Reel& fg_reel,
@@ -1062,8 +1074,7 @@ Status place_on(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Re
   opt.unscaled = k;
   SpatialResult r;
   try {
-    auto fft = make_cpu_fft();
-    r = find_placement(in, *fft, opt);
+    r = find_placement(in, *make_fft(ctx), opt);
   } catch (const std::exception& e) {
     return Status::Fail(kExitAlign, fg.path, std::string("spatial alignment failed: ") + e.what());
   }

@@ -22,22 +22,6 @@ struct Loaded {
   std::string error;
 };
 
-// The first regular file among `relative` (each taken from the binary's folder), then `fallback` (the install
-// prefix compiled in); empty if none exists. Relative to the binary, so an installed tree can be moved.
-std::filesystem::path find_beside_binary(const std::vector<std::filesystem::path>& relative,
-                                         const std::filesystem::path& fallback) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  std::vector<fs::path> places;
-  if (!ec)
-    for (const fs::path& r : relative) places.push_back((exe.parent_path() / r).lexically_normal());
-  places.push_back(fallback);
-  for (const fs::path& p : places)
-    if (!p.empty() && fs::is_regular_file(p, ec)) return p;
-  return {};
-}
-
 Loaded load() {
   Loaded l;
   // Next to the binary (the build folder; tests and benchmarks sit one folder below it), then the install prefix.
@@ -82,6 +66,21 @@ const TorchPlugin& api() {
 }
 
 }  // namespace
+
+// Relative to the binary, so an installed tree can be moved.
+std::filesystem::path find_beside_binary(const std::vector<std::filesystem::path>& relative,
+                                         const std::filesystem::path& fallback) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  std::vector<fs::path> places;
+  if (!ec)
+    for (const fs::path& r : relative) places.push_back((exe.parent_path() / r).lexically_normal());
+  places.push_back(fallback);
+  for (const fs::path& p : places)
+    if (!p.empty() && fs::is_regular_file(p, ec)) return p;
+  return {};
+}
 
 Status torch_status() {
   const Loaded& l = loaded();

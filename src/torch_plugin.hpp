@@ -1,8 +1,10 @@
 // The seam between vidkompy and LibTorch: the FFT backend and the TorchScript embedder live in a plugin,
 // libvidkompy_torch.so, that the executable loads when a stage first needs it (see torch_plugin.cpp).
 #pragma once
+#include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "vidkompy/types.hpp"
 
@@ -19,5 +21,10 @@ struct TorchPlugin {
 
 // Loads the plugin (once); an input error naming it when it cannot be loaded.
 Status torch_status();
+
+// The first regular file among `relative` (each taken from the binary's folder), then `fallback` (the install
+// prefix compiled in); empty if none exists. How every plugin and the bundled model are found.
+std::filesystem::path find_beside_binary(const std::vector<std::filesystem::path>& relative,
+                                         const std::filesystem::path& fallback);
 
 }  // namespace vidkompy

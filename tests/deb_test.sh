@@ -16,4 +16,6 @@ for f in ./usr/bin/vidkompy ./usr/lib/vidkompy/libvidkompy_torch.so ./usr/share/
          ./usr/share/man/man1/vidkompy.1; do
   grep -q " $f\$" <<<"$files" || { echo "$deb lacks $f" >&2; exit 1; }
 done
+# The CPU build: the cuFFT plugin (NVIDIA's libcufft is no Debian package) stays out.
+if grep -q "libvidkompy_cufft" <<<"$files"; then echo "$deb carries the cuFFT plugin" >&2; exit 1; fi
 echo "$(basename "$deb"): Depends: $depends"

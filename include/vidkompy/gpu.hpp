@@ -1,9 +1,17 @@
-// GPU detection for --gpu auto|on|off. Builds without CUDA report no device.
+// GPU detection for --gpu auto|on|off, and the GPU backends. Builds without CUDA report no device.
 #pragma once
+#include <memory>
+#include <string>
 
 namespace vidkompy {
 
+class Fft2d;
+
 // Number of usable CUDA devices; 0 without a driver, a device, or CUDA support in this build.
 int cuda_device_count();
+
+// The cuFFT phase-correlation backend from the plugin libvidkompy_cufft.so (loaded once, on first use), or null
+// with `why` set: no CUDA in this build, plugin missing or not loadable (no libcufft), no device.
+std::unique_ptr<Fft2d> make_gpu_fft(std::string& why);
 
 }  // namespace vidkompy
