@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "ffmpeg.hpp"
+#include "vidkompy/gpu.hpp"
 #include "vidkompy/options.hpp"
 #include "vidkompy/spatial.hpp"
 
@@ -837,22 +838,11 @@ class Mp4Encoder final : public Encoder {
   Status open() {
     if (avformat_alloc_output_context2(&out_, nullptr, "mp4", path_.c_str()) < 0 || !out_)
       return fail("cannot set up the MP4 muxer");
-    const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
-    if (!codec) return fail("this FFmpeg has no libx264 encoder");
-    enc_.reset(avcodec_alloc_context3(codec));
-    if (!enc_) return fail("out of memory");
-    enc_->width = opt_.width;
-    enc_->height = opt_.height;
-    enc_->pix_fmt = AV_PIX_FMT_YUV420P;
-    enc_->time_base = AVRational{opt_.fps.den, opt_.fps.num};
-    enc_->framerate = AVRational{opt_.fps.num, opt_.fps.den};
-    enc_->sample_aspect_ratio = AVRational{1, 1};
-    enc_->thread_count = 0;
-    if (out_->oformat->flags & AVFMT_GLOBALHEADER) enc_->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
-    av_opt_set(enc_->priv_data, "preset", opt_.preset.c_str(), 0);
-    av_opt_set_double(enc_->priv_data, "crf", opt_.crf, 0);
-    if (int err = avcodec_open2(enc_.get(), codec, nullptr); err < 0)
-      return fail("cannot open the libx264 encoder: " + av_error(err));
+    std::string why;
+    if (!(ctx_.opt.gpu != "off" && cuda_device_count() > 0 && open_video_encoder("h264_nvenc", why))) {
+      if (!why.empty()) ctx_.log->info("NVENC is not usable ({}); encoding with libx264", why);
+      if (!open_video_encoder("libx264", why)) return fail(why);
+    }
     stream_ = avformat_new_stream(out_, nullptr);
     if (!stream_) return fail("cannot add the video stream");
     avcodec_parameters_from_context(stream_->codecpar, enc_.get());
@@ -933,6 +923,46 @@ class Mp4Encoder final : public Encoder {
   PacketPtr pkt_;
   std::unique_ptr<AudioTrack> audio_;
   int64_t next_pts_ = 0;
+
+ private:
+  // Opens enc_ as `name` (libx264, or h264_nvenc with the same --crf/--preset mapped onto its constant-quality
+  // mode and p1-p7 presets). False with `why` when it cannot be found or opened.
+  bool open_video_encoder(const char* name, std::string& why) {
+    const AVCodec* codec = avcodec_find_encoder_by_name(name);
+    if (!codec) return why = std::string("this FFmpeg has no ") + name + " encoder", false;
+    enc_.reset(avcodec_alloc_context3(codec));
+    if (!enc_) return why = "out of memory", false;
+    enc_->width = opt_.width;
+    enc_->height = opt_.height;
+    enc_->pix_fmt = AV_PIX_FMT_YUV420P;
+    enc_->time_base = AVRational{opt_.fps.den, opt_.fps.num};
+    enc_->framerate = AVRational{opt_.fps.num, opt_.fps.den};
+    enc_->sample_aspect_ratio = AVRational{1, 1};
+    enc_->thread_count = 0;
+    if (out_->oformat->flags & AVFMT_GLOBALHEADER) enc_->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    if (std::string(name) == "h264_nvenc") {
+      static const std::pair<const char*, const char*> kPresets[] = {
+          {"ultrafast", "p1"}, {"superfast", "p1"}, {"veryfast", "p2"}, {"faster", "p3"}, {"fast", "p4"},
+          {"medium", "p5"},    {"slow", "p6"},      {"slower", "p7"},   {"veryslow", "p7"}, {"placebo", "p7"}};
+      const char* preset = "p5";
+      for (const auto& [x264, nv] : kPresets)
+        if (opt_.preset == x264) preset = nv;
+      av_opt_set(enc_->priv_data, "preset", preset, 0);
+      av_opt_set(enc_->priv_data, "tune", "hq", 0);
+      av_opt_set(enc_->priv_data, "rc", "vbr", 0);
+      av_opt_set_int(enc_->priv_data, "cq", opt_.crf, 0);  // constant quality; with no bitrate cap below
+      enc_->bit_rate = 0;
+    } else {
+      av_opt_set(enc_->priv_data, "preset", opt_.preset.c_str(), 0);
+      av_opt_set_double(enc_->priv_data, "crf", opt_.crf, 0);
+    }
+    if (int err = avcodec_open2(enc_.get(), codec, nullptr); err < 0) {
+      enc_.reset();
+      return why = std::string("cannot open the ") + name + " encoder: " + av_error(err), false;
+    }
+    ctx_.log->debug("encoder: {} ({}x{}, crf/cq {}, preset {})", name, opt_.width, opt_.height, opt_.crf, opt_.preset);
+    return true;
+  }
 };
 
 }  // namespace
