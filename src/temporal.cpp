@@ -17,6 +17,7 @@
 
 #include "progress.hpp"
 #include "vidkompy/compositor.hpp"
+#include "vidkompy/gpu.hpp"
 #include "vidkompy/options.hpp"
 #include "vidkompy/parallel.hpp"
 #include "vidkompy/video.hpp"
@@ -369,7 +370,7 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
   try {
     // One intra-op thread: the decoders keep the other cores busy, and OpenMP threads that spin while waiting
     // (libgomp's default) make shared cores many times slower.
-    embedder = load_torchscript_embedder(model, 1);
+    embedder = load_torchscript_embedder(model, 1, ctx.opt.gpu != "off" && cuda_device_count() > 0);
   } catch (const std::exception& e) {
     std::string why = e.what();
     why = why.substr(0, why.find('\n'));
@@ -431,9 +432,9 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
   time.rate = r.line.slope;
   time.offset = r.line.offset / bg.fps.value();
   time.model = embedder->name();
-  ctx.log->debug("temporal: {} fg and {} bg frames, model {} ({}-d); line bg = {:.5f} x fg {:+.3f} ({} inliers); "
+  ctx.log->debug("temporal: {} fg and {} bg frames, model {} ({}-d, on {}); line bg = {:.5f} x fg {:+.3f} ({} inliers); "
                  "{} fg frames before bg starts, {} after it ends; confidence {:.3f}",
-                 ff.frames(), bf.frames(), embedder->name(), embedder->dim(), r.line.slope, r.line.offset,
+                 ff.frames(), bf.frames(), embedder->name(), embedder->dim(), embedder->device(), r.line.slope, r.line.offset,
                  r.line.inliers, r.time.clamped_start, r.time.clamped_end, r.time.confidence);
   if (r.time.clamped_start || r.time.clamped_end)
     ctx.log->info("{} fg frame(s) before bg starts and {} after it ends show bg's first/last frame",

@@ -90,8 +90,8 @@ Status torch_status() {
 
 std::unique_ptr<Fft2d> make_cpu_fft() { return api().make_fft(); }
 
-std::unique_ptr<Embedder> load_torchscript_embedder(const std::string& path, int threads) {
-  return api().load_embedder(path, threads);
+std::unique_ptr<Embedder> load_torchscript_embedder(const std::string& path, int threads, bool gpu) {
+  return api().load_embedder(path, threads, gpu);
 }
 
 std::string default_model_path() {

@@ -16,7 +16,7 @@ class Embedder;
 // What the plugin exports, as one table (extern "C" vidkompy_torch_plugin() returns it).
 struct TorchPlugin {
   std::unique_ptr<Fft2d> (*make_fft)();
-  std::unique_ptr<Embedder> (*load_embedder)(const std::string& path, int threads);
+  std::unique_ptr<Embedder> (*load_embedder)(const std::string& path, int threads, bool gpu);
 };
 
 // Loads the plugin (once); an input error naming it when it cannot be loaded.

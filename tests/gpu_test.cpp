@@ -10,6 +10,7 @@
 #include "synth.hpp"
 #include "vidkompy/gpu.hpp"
 #include "vidkompy/spatial.hpp"
+#include "vidkompy/temporal.hpp"
 
 using namespace vidkompy;
 
@@ -89,4 +90,22 @@ TEST(CudaFft, SamePlacementAsTheCpu) {
   EXPECT_NEAR(b.placement.x, a.placement.x, 1e-3);
   EXPECT_NEAR(b.placement.y, a.placement.y, 1e-3);
   EXPECT_NEAR(b.placement.scale, a.placement.scale, 1e-6);
+}
+
+// gpu=true asks for CUDA; a LibTorch without it (Debian's) or a machine without a device runs on the CPU, with
+// the same embeddings.
+TEST(CudaEmbedder, RunsOnTheCpuWithoutCuda) {
+  if (cuda_device_count() > 0) GTEST_SKIP() << "a CUDA device is present (scripts/gpu_check.sh compares there)";
+  const auto cpu = load_torchscript_embedder(VIDKOMPY_TEST_MODEL, 1, false);
+  const auto gpu = load_torchscript_embedder(VIDKOMPY_TEST_MODEL, 1, true);
+  EXPECT_EQ(gpu->device(), "cpu");
+  const size_t pic = size_t(3) * kEmbedInput * kEmbedInput;
+  std::vector<float> pictures(4 * pic);
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> u(0, 1);
+  for (float& v : pictures) v = u(rng);
+  std::vector<float> a(size_t(4) * cpu->dim()), b(size_t(4) * gpu->dim());
+  cpu->embed(pictures.data(), 4, a.data());
+  gpu->embed(pictures.data(), 4, b.data());
+  EXPECT_EQ(a, b);
 }

@@ -26,10 +26,13 @@ class Embedder {
   virtual void embed(const float* pictures, int n, float* out) = 0;
   virtual int dim() const = 0;
   virtual std::string name() const = 0;
+  virtual std::string device() const { return "cpu"; }  // where it runs: "cpu" or "cuda"
 };
 
-// Loads a TorchScript image embedder (any model with the signature above). Throws std::runtime_error.
-std::unique_ptr<Embedder> load_torchscript_embedder(const std::string& path, int threads);
+// Loads a TorchScript image embedder (any model with the signature above). Throws std::runtime_error. With
+// `gpu`, it runs on CUDA when the LibTorch it was built with sees a device (Debian's LibTorch is CPU-only: a GPU
+// build compiles the plugin against a CUDA LibTorch), else on the CPU.
+std::unique_ptr<Embedder> load_torchscript_embedder(const std::string& path, int threads, bool gpu = false);
 
 // Where the bundled model is: next to the binary (models/), then under the install prefix. Empty if absent.
 std::string default_model_path();
