@@ -69,27 +69,65 @@ int find_video_stream(AVFormatContext* f) {
   return best >= 0 ? best : AVERROR_STREAM_NOT_FOUND;
 }
 
-CodecPtr open_decoder(const AVStream* st, bool threads, std::string& why) {
+// NVDEC's surfaces when the stream offers them, else the first software format (a profile NVDEC lacks).
+AVPixelFormat prefer_cuda(AVCodecContext*, const AVPixelFormat* formats) {
+  for (const AVPixelFormat* p = formats; *p != AV_PIX_FMT_NONE; ++p)
+    if (*p == AV_PIX_FMT_CUDA) return *p;
+  for (const AVPixelFormat* p = formats; *p != AV_PIX_FMT_NONE; ++p) {
+    const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(*p);
+    if (d && !(d->flags & AV_PIX_FMT_FLAG_HWACCEL)) return *p;
+  }
+  return AV_PIX_FMT_NONE;
+}
+
+// Sets up NVDEC (libavcodec's CUDA hwaccel) on c: false with `why` when the codec has no CUDA configuration or
+// no CUDA device context can be made.
+bool use_nvdec(AVCodecContext* c, const AVCodec* dec, std::string& why) {
+  bool supported = false;
+  for (int i = 0; const AVCodecHWConfig* cfg = avcodec_get_hw_config(dec, i); ++i)
+    supported = supported || (cfg->device_type == AV_HWDEVICE_TYPE_CUDA &&
+                              (cfg->methods & AV_CODEC_HW_CONFIG_METHOD_HW_DEVICE_CTX));
+  if (!supported) return why = std::string("no NVDEC support for ") + dec->name, false;
+  AVBufferRef* device = nullptr;
+  if (int err = av_hwdevice_ctx_create(&device, AV_HWDEVICE_TYPE_CUDA, nullptr, nullptr, 0); err < 0)
+    return why = "cannot open the CUDA device: " + av_error(err), false;
+  c->hw_device_ctx = device;  // the codec context owns the reference now
+  c->get_format = prefer_cuda;
+  return true;
+}
+
+// `nvdec`: try the GPU decoder first; when it cannot be set up or opened, `nvdec_why` says why and the stream is
+// decoded in software.
+CodecPtr open_decoder(const AVStream* st, bool threads, bool nvdec, std::string& why, std::string& nvdec_why) {
   const AVCodec* dec = avcodec_find_decoder(st->codecpar->codec_id);
   if (!dec) {
     why = std::string("no decoder for codec ") + avcodec_get_name(st->codecpar->codec_id);
     return nullptr;
   }
-  CodecPtr c(avcodec_alloc_context3(dec));
-  if (!c || avcodec_parameters_to_context(c.get(), st->codecpar) < 0) {
-    why = "cannot set up the decoder";
-    return nullptr;
+  for (const bool hw : {true, false}) {
+    if (hw && !nvdec) continue;
+    CodecPtr c(avcodec_alloc_context3(dec));
+    if (!c || avcodec_parameters_to_context(c.get(), st->codecpar) < 0) {
+      why = "cannot set up the decoder";
+      return nullptr;
+    }
+    c->pkt_timebase = st->time_base;
+    if (hw && !use_nvdec(c.get(), dec, nvdec_why)) continue;
+    if (threads && !hw) {
+      c->thread_count = 0;  // one per core
+      c->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+    }
+    if (int err = avcodec_open2(c.get(), dec, nullptr); err < 0) {
+      if (hw) {
+        nvdec_why = "cannot open " + std::string(dec->name) + " on NVDEC: " + av_error(err);
+        continue;
+      }
+      why = "cannot open the " + std::string(dec->name) + " decoder: " + av_error(err);
+      return nullptr;
+    }
+    return c;
   }
-  c->pkt_timebase = st->time_base;
-  if (threads) {
-    c->thread_count = 0;  // one per core
-    c->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
-  }
-  if (int err = avcodec_open2(c.get(), dec, nullptr); err < 0) {
-    why = "cannot open the " + std::string(dec->name) + " decoder: " + av_error(err);
-    return nullptr;
-  }
-  return c;
+  return nullptr;
 }
 
 int rotation_of(const AVStream* st) {
@@ -185,7 +223,10 @@ class Rotator {
 // Pulls decoded frames out of a demuxer+decoder pair, skipping over damaged packets.
 class Decoder {
  public:
-  bool open(const std::string& path, bool threads, std::string& why) {
+  // `gpu`, when given, lets the decoder use NVDEC if its --gpu and a device allow (the big sequential passes);
+  // frames then come back to system memory (NV12 or P010), and a stream NVDEC cannot open is decoded in software
+  // with one log line.
+  bool open(const std::string& path, bool threads, std::string& why, const Context* gpu = nullptr) {
     why = check_path(path);
     if (!why.empty()) return false;
     fmt_ = open_input(path, why);
@@ -199,8 +240,12 @@ class Decoder {
       why = "no video stream";
       return false;
     }
-    codec_ = open_decoder(fmt_->streams[stream_], threads, why);
+    const bool nvdec = gpu && gpu->opt.gpu != "off" && cuda_device_count() > 0;
+    std::string nvdec_why;
+    codec_ = open_decoder(fmt_->streams[stream_], threads, nvdec, why, nvdec_why);
     if (!codec_) return false;
+    if (nvdec && !nvdec_why.empty()) gpu->log->info("{}: NVDEC is not usable ({}); decoding on the CPU", path, nvdec_why);
+    else if (nvdec) gpu->log->debug("{}: decoding on NVDEC", path);
     if (const int deg = rotation_of(fmt_->streams[stream_])) rotator_ = std::make_unique<Rotator>(deg);
     pkt_.reset(av_packet_alloc());
     frame_.reset(av_frame_alloc());
@@ -211,12 +256,24 @@ class Decoder {
   AVFrame* next() {
     for (;;) {
       int err = avcodec_receive_frame(codec_.get(), frame_.get());
+      AVFrame* got = frame_.get();
+      if (err == 0 && got->format == AV_PIX_FMT_CUDA) {
+        // An NVDEC surface: copied back to system memory for the CPU stages.
+        if (!sw_frame_) sw_frame_.reset(av_frame_alloc());
+        av_frame_unref(sw_frame_.get());
+        if (!sw_frame_ || av_hwframe_transfer_data(sw_frame_.get(), got, 0) < 0 ||
+            av_frame_copy_props(sw_frame_.get(), got) < 0) {
+          ++errors_;
+          continue;
+        }
+        got = sw_frame_.get();
+      }
       if (err == 0 && rotator_) {
-        if (AVFrame* turned = rotator_->turn(frame_.get())) return turned;
+        if (AVFrame* turned = rotator_->turn(got)) return turned;
         ++errors_;  // cannot be turned (out of memory, unknown format): skip it
         continue;
       }
-      if (err == 0) return frame_.get();
+      if (err == 0) return got;
       if (err == AVERROR_EOF) return nullptr;
       if (err != AVERROR(EAGAIN)) {
         ++errors_;  // a damaged frame: skip it
@@ -247,6 +304,7 @@ class Decoder {
   CodecPtr codec_;
   PacketPtr pkt_;
   FramePtr frame_;
+  FramePtr sw_frame_;  // NVDEC frames copied to system memory
   std::unique_ptr<Rotator> rotator_;  // only for streams displayed rotated
   int stream_ = -1;
   bool flushed_ = false;
@@ -524,7 +582,7 @@ Status extract_region(const Context& ctx, const VideoInfo& info, const Region& r
                       const std::function<Status(const float* rgb, const uint8_t* gray)>& sink) {
   Decoder dec;
   std::string why;
-  if (!dec.open(info.path, true, why)) return Status::Fail(kExitInput, info.path, why);
+  if (!dec.open(info.path, true, why, &ctx)) return Status::Fail(kExitInput, info.path, why);
   // The loop filter stays on: without it a heavily compressed bg frame is blocky enough to blur the difference
   // between neighbouring frames (a bbb pair at CRF 30: 97.5% exact frames with it skipped, 100% with it).
   RegionCutter cutter(rgb_size, gray_size);
@@ -545,7 +603,7 @@ class RegionThumbs final : public ThumbReader {
   Status open(const VideoInfo& info) {
     path_ = info.path;
     std::string why;
-    if (!dec_.open(info.path, true, why)) return Status::Fail(kExitInput, info.path, why);
+    if (!dec_.open(info.path, true, why, &ctx_)) return Status::Fail(kExitInput, info.path, why);
     return Status::Ok();
   }
   const uint8_t* next() override {
@@ -596,7 +654,7 @@ Status read_reel(const Context& ctx, const VideoInfo& info, int w, int h, int sa
   out.step = std::max<int64_t>(1, step);
   Decoder dec;
   std::string why;
-  if (!dec.open(info.path, true, why)) return Status::Fail(kExitInput, info.path, why);
+  if (!dec.open(info.path, true, why, &ctx)) return Status::Fail(kExitInput, info.path, why);
   out.w = w, out.h = h;
   out.sx = double(w) / info.width, out.sy = double(h) / info.height;
   const size_t bytes = out.frame_bytes();
@@ -735,7 +793,7 @@ class FfmpegFrames final : public FrameSource {
     index_ = -1;
     reported_ = 0;
     std::string why;
-    if (!dec_->open(path_, true, why)) status_ = Status::Fail(kExitInput, path_, why);
+    if (!dec_->open(path_, true, why, &ctx_)) status_ = Status::Fail(kExitInput, path_, why);
     return status_;
   }
 
