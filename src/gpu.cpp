@@ -3,8 +3,6 @@
 // could not start on machines without CUDA (CI, most users' laptops).
 #include "vidkompy/gpu.hpp"
 
-#include <dlfcn.h>
-
 #include "torch_plugin.hpp"
 #include "vidkompy/spatial.hpp"
 
@@ -31,21 +29,7 @@ struct CufftPlugin {
 const CufftPlugin& cufft_plugin() {
   static const CufftPlugin plugin = [] {
     CufftPlugin p;
-#ifdef VIDKOMPY_PLUGIN_DIR
-    const std::filesystem::path installed = std::filesystem::path(VIDKOMPY_PLUGIN_DIR) / kCufftPlugin;
-#else
-    const std::filesystem::path installed;
-#endif
-    const std::filesystem::path path = find_beside_binary(
-        {kCufftPlugin, std::string("../") + kCufftPlugin, std::string("../lib/vidkompy/") + kCufftPlugin}, installed);
-    if (path.empty()) return p.error = std::string(kCufftPlugin) + ": not found", p;
-    void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);  // never closed: CUDA dislikes unloading
-    if (!handle) {
-      const char* why = ::dlerror();
-      return p.error = path.string() + ": " + (why ? why : "cannot be loaded"), p;
-    }
-    p.make = reinterpret_cast<NewFft>(::dlsym(handle, "vidkompy_cufft_new"));
-    if (!p.make) p.error = path.string() + ": not a vidkompy plugin";
+    p.make = reinterpret_cast<NewFft>(plugin_entry(kCufftPlugin, "vidkompy_cufft_new", p.error));
     return p;
   }();
   return plugin;

@@ -24,33 +24,9 @@ struct Loaded {
 
 Loaded load() {
   Loaded l;
-  // Next to the binary (the build folder; tests and benchmarks sit one folder below it), then the install prefix.
-#ifdef VIDKOMPY_PLUGIN_DIR
-  const std::filesystem::path installed = std::filesystem::path(VIDKOMPY_PLUGIN_DIR) / kPluginName;
-#else
-  const std::filesystem::path installed;
-#endif
-  const std::filesystem::path p =
-      find_beside_binary({kPluginName, std::string("../") + kPluginName, std::string("../lib/vidkompy/") + kPluginName},
-                         installed);
-  if (!p.empty()) {
-    // Never closed: LibTorch does not support being unloaded.
-    void* handle = ::dlopen(p.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!handle) {
-      const char* why = ::dlerror();
-      l.error = p.string() + ": " + (why ? why : "cannot be loaded");
-      return l;
-    }
-    using Entry = const TorchPlugin* (*)();
-    auto entry = reinterpret_cast<Entry>(::dlsym(handle, "vidkompy_torch_plugin"));
-    if (!entry) {
-      l.error = p.string() + ": not a vidkompy plugin";
-      return l;
-    }
+  using Entry = const TorchPlugin* (*)();
+  if (auto entry = reinterpret_cast<Entry>(plugin_entry(kPluginName, "vidkompy_torch_plugin", l.error)))
     l.api = entry();
-    return l;
-  }
-  l.error = std::string(kPluginName) + ": not found next to the binary or under the install prefix";
   return l;
 }
 
@@ -66,6 +42,27 @@ const TorchPlugin& api() {
 }
 
 }  // namespace
+
+void* plugin_entry(const char* name, const char* symbol, std::string& error) {
+  // Next to the binary (the build folder; tests and benchmarks sit one folder below it), then the install prefix.
+#ifdef VIDKOMPY_PLUGIN_DIR
+  const std::filesystem::path installed = std::filesystem::path(VIDKOMPY_PLUGIN_DIR) / name;
+#else
+  const std::filesystem::path installed;
+#endif
+  const std::filesystem::path p =
+      find_beside_binary({name, std::string("../") + name, std::string("../lib/vidkompy/") + name}, installed);
+  if (p.empty()) return error = std::string(name) + ": not found next to the binary or under the install prefix", nullptr;
+  // Never closed: neither LibTorch nor CUDA supports being unloaded.
+  void* handle = ::dlopen(p.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    const char* why = ::dlerror();
+    return error = p.string() + ": " + (why ? why : "cannot be loaded"), nullptr;
+  }
+  void* entry = ::dlsym(handle, symbol);
+  if (!entry) error = p.string() + ": not a vidkompy plugin";
+  return entry;
+}
 
 // Relative to the binary, so an installed tree can be moved.
 std::filesystem::path find_beside_binary(const std::vector<std::filesystem::path>& relative,

@@ -22,6 +22,10 @@ struct TorchPlugin {
 // Loads the plugin (once); an input error naming it when it cannot be loaded.
 Status torch_status();
 
+// Loads the plugin `name` (beside the binary, then under the install prefix) and returns its entry point
+// `symbol`, or null with `error` set.
+void* plugin_entry(const char* name, const char* symbol, std::string& error);
+
 // The first regular file among `relative` (each taken from the binary's folder), then `fallback` (the install
 // prefix compiled in); empty if none exists. How every plugin and the bundled model are found.
 std::filesystem::path find_beside_binary(const std::vector<std::filesystem::path>& relative,

@@ -362,6 +362,12 @@ void score(const vt::Source& src, const Outcome& o, Score& s) {
   s.misses = miss.str();
 }
 
+void take(const TimeMap& t, Score& s) {
+  s.map = t.map;
+  s.clamped_start = t.clamped_start;
+  s.clamped_end = t.clamped_end;
+}
+
 std::string summary(const Outcome& o, const Score& s) {
   std::ostringstream out;
   out << "exact " << s.exact << ", within1 " << s.within1 << ", clamped " << s.clamped_start << "/"
@@ -418,9 +424,7 @@ void run_pair(const vt::Source& src, const Clip& bgc, Clip fgc, const View& view
   TimeMap time;
   const Status st = match(ctx, bi, fi, place, time);
   ASSERT_TRUE(st.ok()) << (st.errors.empty() ? "" : st.errors[0]);
-  o.stage.map = time.map;
-  o.stage.clamped_start = time.clamped_start;
-  o.stage.clamped_end = time.clamped_end;
+  take(time, o.stage);
   ASSERT_EQ(o.stage.map.size(), o.fgv.size());
   score(src, o, o.stage);
 
@@ -433,9 +437,7 @@ void run_pair(const vt::Source& src, const Clip& bgc, Clip fgc, const View& view
     TimeMap lt;
     const Status ls = align(lc, bi, fi, o.long_place, lt);
     ASSERT_TRUE(ls.ok()) << (ls.errors.empty() ? "" : ls.errors[0]);
-    o.whole_long.map = lt.map;
-    o.whole_long.clamped_start = lt.clamped_start;
-    o.whole_long.clamped_end = lt.clamped_end;
+    take(lt, o.whole_long);
     ASSERT_EQ(o.whole_long.map.size(), o.fgv.size());
     score(src, o, o.whole_long);
   }
