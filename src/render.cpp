@@ -7,6 +7,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -71,6 +75,100 @@ Status interrupted(const Context& ctx) {
                       "interrupted; no output written");
 }
 
+// A bounded ring of composites between the decoding thread and the encoder (one producer, one consumer).
+class CompositeRing {
+ public:
+  CompositeRing(size_t slots, int w, int h) : slots_(slots) {
+    for (ImageBuffer& b : slots_) b.reset(w, h);
+  }
+  // Producer: the next free slot, or null once the consumer cancelled.
+  ImageBuffer* acquire() {
+    std::unique_lock<std::mutex> lock(m_);
+    cv_.wait(lock, [&] { return cancelled_ || count_ < slots_.size(); });
+    return cancelled_ ? nullptr : &slots_[(tail_ + count_) % slots_.size()];
+  }
+  void publish() {
+    std::lock_guard<std::mutex> lock(m_);
+    ++count_;
+    cv_.notify_all();
+  }
+  void close() {
+    std::lock_guard<std::mutex> lock(m_);
+    closed_ = true;
+    cv_.notify_all();
+  }
+  // Consumer: the oldest composite, or null when the producer closed and all were taken.
+  ImageBuffer* front() {
+    std::unique_lock<std::mutex> lock(m_);
+    cv_.wait(lock, [&] { return count_ > 0 || closed_; });
+    return count_ ? &slots_[tail_] : nullptr;
+  }
+  void pop() {
+    std::lock_guard<std::mutex> lock(m_);
+    tail_ = (tail_ + 1) % slots_.size();
+    --count_;
+    cv_.notify_all();
+  }
+  void cancel() {
+    std::lock_guard<std::mutex> lock(m_);
+    cancelled_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::vector<ImageBuffer> slots_;
+  size_t tail_ = 0, count_ = 0;
+  bool closed_ = false, cancelled_ = false;
+  std::mutex m_;
+  std::condition_variable cv_;
+};
+
+// Output frames [first, end): bg frame map[i] (decoded forward; rewound where the map steps back) with fg frame i
+// composited, into the ring. fg frames before `first` are decoded and dropped (a --frames segment).
+Status produce_composites(const Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const TimeMap& temporal,
+                          const Compositor& compositor, FrameSource& bg_src, FrameSource& fg_src, int64_t first,
+                          int64_t end, CompositeRing& ring) {
+  Image bg_img, fg_img;
+  bool have_bg = false, bg_ended = false;
+  for (int64_t i = 0; i < first; ++i) {  // fg frames before the segment: decoded and dropped, frame-exact
+    if (ctx.interrupted()) return interrupted(ctx);
+    if (!fg_src.next(fg_img)) {
+      if (!fg_src.status().ok()) return fg_src.status();
+      return Status::Fail(kExitInput, fg.path, fmt::format("ends at frame {}, before --frames starts", i));
+    }
+  }
+  for (int64_t i = first; i < end; ++i) {
+    if (ctx.interrupted()) return interrupted(ctx);
+    const int64_t want = temporal.map[size_t(i)];
+    if (want < bg_src.index()) {  // the map steps back: start bg over
+      if (Status st = bg_src.rewind(); !st.ok()) return st;
+      have_bg = bg_ended = false;
+    }
+    while (!bg_ended && bg_src.index() < want) {
+      if (bg_src.next(bg_img)) {
+        have_bg = true;
+      } else {
+        if (ctx.interrupted()) return interrupted(ctx);
+        if (!bg_src.status().ok()) return bg_src.status();
+        bg_ended = true;
+        ctx.log->warn("{}: ends at frame {}; using it for fg frames mapped past it", bg.path, bg_src.index());
+      }
+    }
+    if (!have_bg) return Status::Fail(kExitInput, bg.path, "no decodable video frame");
+    if (!fg_src.next(fg_img)) {
+      if (ctx.interrupted()) return interrupted(ctx);
+      if (!fg_src.status().ok()) return fg_src.status();
+      ctx.log->warn("{}: only {} of {} frames could be decoded; the output is shorter", fg.path, i - first, end - first);
+      break;
+    }
+    ImageBuffer* out = ring.acquire();
+    if (!out) return Status::Ok();  // the encoder failed; it reports why
+    compositor.compose(bg_img, fg_img, out->image);
+    ring.publish();
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status render(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Placement& spatial,
@@ -121,47 +219,30 @@ Status render(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Plac
   auto enc = open_encoder(ctx, tmp.path(), eo, st);
   if (!st.ok()) return as_output(st, tmp, opt.output);
 
-  ImageBuffer out(bg.width, bg.height);
-  Image bg_img, fg_img;
-  bool have_bg = false, bg_ended = false;
+  // Decoding and compositing run on a second thread, a few frames ahead of the encoder: on two cores the
+  // decoders, the compositor and x264 then overlap instead of taking turns. The composites go through a small
+  // ring of output-sized buffers (no allocation per frame).
+  CompositeRing ring(4, bg.width, bg.height);
+  Status produced;
+  std::thread producer([&] {
+    try {
+      produced = produce_composites(ctx, bg, fg, temporal, compositor, *bg_src, *fg_src, first, end, ring);
+    } catch (const std::exception& e) {  // out of memory: reported like any other failure, not std::terminate
+      produced = Status::Fail(kExitInput, fg.path, std::string("cannot render: ") + e.what());
+    }
+    ring.close();
+  });
   Progress progress(ctx, "render", frames);
   int64_t written = 0;
-  for (int64_t i = 0; i < first; ++i) {  // fg frames before the segment: decoded and dropped, frame-exact
-    if (ctx.interrupted()) return interrupted(ctx);
-    if (!fg_src->next(fg_img)) {
-      if (!fg_src->status().ok()) return fg_src->status();
-      return Status::Fail(kExitInput, fg.path, fmt::format("ends at frame {}, before --frames starts", i));
-    }
+  while (ImageBuffer* composite = ring.front()) {
+    if (st = enc->write(composite->image); !st.ok()) break;
+    ring.pop();
+    progress.update(++written);
   }
-  for (int64_t i = first; i < end; ++i) {
-    if (ctx.interrupted()) return interrupted(ctx);
-    const int64_t want = temporal.map[i];
-    if (want < bg_src->index()) {  // the map steps back: start bg over
-      if (st = bg_src->rewind(); !st.ok()) return st;
-      have_bg = bg_ended = false;
-    }
-    while (!bg_ended && bg_src->index() < want) {
-      if (bg_src->next(bg_img)) {
-        have_bg = true;
-      } else {
-        if (ctx.interrupted()) return interrupted(ctx);
-        if (!bg_src->status().ok()) return bg_src->status();
-        bg_ended = true;
-        ctx.log->warn("{}: ends at frame {}; using it for fg frames mapped past it", bg.path, bg_src->index());
-      }
-    }
-    if (!have_bg) return Status::Fail(kExitInput, bg.path, "no decodable video frame");
-    if (!fg_src->next(fg_img)) {
-      if (ctx.interrupted()) return interrupted(ctx);
-      if (!fg_src->status().ok()) return fg_src->status();
-      ctx.log->warn("{}: only {} of {} frames could be decoded; the output is shorter", fg.path, i - first, frames);
-      break;
-    }
-    compositor.compose(bg_img, fg_img, out.image);
-    if (st = enc->write(out.image); !st.ok()) return as_output(st, tmp, opt.output);
-    ++written;
-    progress.update(written);
-  }
+  ring.cancel();  // an encoder error stops the producer at its next frame
+  producer.join();
+  if (!st.ok()) return as_output(st, tmp, opt.output);
+  if (!produced.ok()) return produced;
   if (written == 0) return Status::Fail(kExitInput, fg.path, "no frame could be rendered");
   if (st = enc->finish(); !st.ok()) return as_output(st, tmp, opt.output);
   enc.reset();

@@ -224,9 +224,10 @@ class Rotator {
 class Decoder {
  public:
   // `gpu`, when given, lets the decoder use NVDEC if its --gpu and a device allow (the big sequential passes);
-  // frames then come back to system memory (NV12 or P010), and a stream NVDEC cannot open is decoded in software
-  // with one log line.
-  bool open(const std::string& path, bool threads, std::string& why, const Context* gpu = nullptr) {
+  // frames then come back to system memory (NV12 or P010), and a stream NVDEC cannot open is decoded in software.
+  // `announce`: say so at info level (the render's decoders: one line per file), else at debug level.
+  bool open(const std::string& path, bool threads, std::string& why, const Context* gpu = nullptr,
+            bool announce = false) {
     why = check_path(path);
     if (!why.empty()) return false;
     fmt_ = open_input(path, why);
@@ -244,8 +245,11 @@ class Decoder {
     std::string nvdec_why;
     codec_ = open_decoder(fmt_->streams[stream_], threads, nvdec, why, nvdec_why);
     if (!codec_) return false;
-    if (nvdec && !nvdec_why.empty()) gpu->log->info("{}: NVDEC is not usable ({}); decoding on the CPU", path, nvdec_why);
-    else if (nvdec) gpu->log->debug("{}: decoding on NVDEC", path);
+    if (nvdec && !nvdec_why.empty())
+      gpu->log->log(announce ? spdlog::level::info : spdlog::level::debug,
+                    "{}: NVDEC is not usable ({}); decoding on the CPU", path, nvdec_why);
+    else if (nvdec)
+      gpu->log->debug("{}: decoding on NVDEC", path);
     if (const int deg = rotation_of(fmt_->streams[stream_])) rotator_ = std::make_unique<Rotator>(deg);
     pkt_.reset(av_packet_alloc());
     frame_.reset(av_frame_alloc());
@@ -793,7 +797,8 @@ class FfmpegFrames final : public FrameSource {
     index_ = -1;
     reported_ = 0;
     std::string why;
-    if (!dec_->open(path_, true, why, &ctx_)) status_ = Status::Fail(kExitInput, path_, why);
+    if (!dec_->open(path_, true, why, &ctx_, !announced_)) status_ = Status::Fail(kExitInput, path_, why);
+    announced_ = true;  // a rewind opens the file again, quietly
     return status_;
   }
 
@@ -848,6 +853,7 @@ class FfmpegFrames final : public FrameSource {
   const Status& status() const override { return status_; }
 
  private:
+  bool announced_ = false;
   void report_errors() {
     if (dec_->errors() > reported_) {
       ctx_.log->warn("{}: skipped {} damaged packet(s) or frame(s) while decoding", path_, dec_->errors() - reported_);
