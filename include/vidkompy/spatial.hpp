@@ -33,6 +33,7 @@ class Fft2d {
   // Keeps the spectra of the references (each h x w, already windowed and zero-padded).
   virtual void set_references(const std::vector<std::vector<float>>& refs, int h, int w) = 0;
   // surfaces[r] = IFFT(R_r * conj(T) / |R_r * conj(T)|) for the h x w template; peak at T's offset in R_r.
+  // Called from several threads at once (one fg sample each) between set_references calls.
   virtual void phase_correlate(const std::vector<float>& templ, std::vector<std::vector<float>>& surfaces) = 0;
 };
 

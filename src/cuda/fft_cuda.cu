@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -106,6 +107,9 @@ class CufftFft final : public Fft2d {
   }
 
   void phase_correlate(const std::vector<float>& templ, std::vector<std::vector<float>>& surfaces) override {
+    // The search calls this from two threads; the device buffers below are shared, and the GPU would run the
+    // calls one after the other anyway.
+    std::lock_guard<std::mutex> hold(lock_);
     const size_t pixels = size_t(h_) * w_, bins = size_t(h_) * (w_ / 2 + 1), total = bins * size_t(n_);
     surfaces.resize(size_t(n_));
     if (!n_) return;
@@ -141,6 +145,7 @@ class CufftFft final : public Fft2d {
   DeviceBuffer<cufftComplex> spectra_, cross_, templ_;
   DeviceBuffer<double> partial_;
   std::vector<float> host_;
+  std::mutex lock_;
 };
 
 }  // namespace
