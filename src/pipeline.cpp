@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -163,7 +164,20 @@ Status read_reels(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Reel& 
 
 }  // namespace
 
+// The alignment proper: reels, placement, match and re-checks.
+static Status align_on_reels(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& spatial,
+                             TimeMap& temporal);
+
 Status align(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& spatial, TimeMap& temporal) {
+  Status st = align_on_reels(ctx, bg, fg, spatial, temporal);
+  // The reels and features are freed by now; glibc keeps freed heap pages mapped unless told, and the render
+  // would carry them through its whole run.
+  ::malloc_trim(0);
+  return st;
+}
+
+static Status align_on_reels(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& spatial,
+                             TimeMap& temporal) {
   Reel bg_reel, fg_reel;
   Status st;
   {
