@@ -1,7 +1,6 @@
 // The TorchScript embedder (LibTorch: CPU, or CUDA when this LibTorch has it and a device) and the entry point
-// of the LibTorch plugin. The only file that includes
-// <torch/script.h>, which takes most of a minute to compile. Any traced or scripted model mapping N x 3 x H x W
-// floats in [0, 1] to N x D works.
+// of the LibTorch plugin. The only file that includes <torch/script.h>, which takes most of a minute to compile.
+// Any traced or scripted model mapping N x 3 x H x W floats in [0, 1] to N x D works.
 #include <torch/cuda.h>
 #include <torch/script.h>
 

@@ -4,9 +4,12 @@
 #include "vidkompy/gpu.hpp"
 
 #include "torch_plugin.hpp"
+#include "vidkompy/options.hpp"
 #include "vidkompy/spatial.hpp"
 
 namespace vidkompy {
+
+bool use_gpu(const Context& ctx) { return ctx.opt.gpu != "off" && cuda_device_count() > 0; }
 
 #ifndef VIDKOMPY_WITH_CUDA
 int cuda_device_count() { return 0; }

@@ -86,8 +86,8 @@ Status check_gpu(const Context& ctx) {
     return Status::Fail(kExitInput, "--gpu on",
                         "no usable NVIDIA GPU (no device or driver, or this build has no CUDA support)");
   if (ctx.opt.gpu != "off" && devices > 0)
-    ctx.log->debug("{} CUDA device(s) found: phase correlation on cuFFT where its plugin loads; the other "
-                   "stages run on the CPU in this version", devices);
+    ctx.log->debug("{} CUDA device(s) found: decoding, phase correlation, embeddings and encoding try the GPU",
+                   devices);
   return Status::Ok();
 }
 
@@ -109,9 +109,9 @@ namespace {
 // the reels get what is left, at least half. With 128 MiB a 30-minute 480p pair got 40x22 reels, on which the
 // spatial search settled 28 px off on a vertically scrolling pattern (114x64 reels found it).
 // A long pair (long_pair) gets sparse reels instead: up to 1,024 frames of bg spread over its length (every
-// second frame at least), 256 px on the
-// long side (what the spatial search's thumbnails need), and of fg only its samples. Every stage then decodes
-// the frames it needs again, and what alignment keeps grows by about 1 KB a frame (the embeddings).
+// second frame at least), 256 px on the long side (what the spatial search's thumbnails need), and of fg only
+// its samples. Every stage then decodes the frames it needs again, and what alignment keeps grows by about 1 KB
+// a frame (the embeddings).
 struct ReelPlan {
   int bw = 0, bh = 0, fw = 0, fh = 0;
   int64_t bstep = 1, fstep = 1;
@@ -162,22 +162,8 @@ Status read_reels(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Reel& 
   return st;
 }
 
-}  // namespace
-
 // The alignment proper: reels, placement, match and re-checks.
-static Status align_on_reels(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& spatial,
-                             TimeMap& temporal);
-
-Status align(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& spatial, TimeMap& temporal) {
-  Status st = align_on_reels(ctx, bg, fg, spatial, temporal);
-  // The reels and features are freed by now; glibc keeps freed heap pages mapped unless told, and the render
-  // would carry them through its whole run.
-  ::malloc_trim(0);
-  return st;
-}
-
-static Status align_on_reels(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& spatial,
-                             TimeMap& temporal) {
+Status align_on_reels(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& spatial, TimeMap& temporal) {
   Reel bg_reel, fg_reel;
   Status st;
   {
@@ -214,6 +200,16 @@ static Status align_on_reels(Context& ctx, const VideoInfo& bg, const VideoInfo&
     ScopedTimer t(ctx, "rematch");
     if (st = match(ctx, bg, fg, spatial, temporal, &bg_reel, &fg_reel); !st.ok()) return st;
   }
+  return st;
+}
+
+}  // namespace
+
+Status align(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& spatial, TimeMap& temporal) {
+  Status st = align_on_reels(ctx, bg, fg, spatial, temporal);
+  // The reels and features are freed by now; glibc keeps freed heap pages mapped unless told, and the render
+  // would carry them through its whole run.
+  ::malloc_trim(0);
   return st;
 }
 

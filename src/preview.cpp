@@ -115,7 +115,8 @@ Status write_preview(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, con
   auto fg_src = open_frames(ctx, fg.path, {fw, fh}, st);
   if (!st.ok()) return st;
   ImageBuffer out(bg.width, bg.height);
-  Image bg_img, fg_img;
+  BgCursor bg_at(ctx, bg.path, *bg_src);
+  Image fg_img;
   SwsPtr sws;
   const double sx = double(kTileW) / bg.width, sy = double(tile_h) / bg.height;
   for (int k = 0; k < kCols * kRows; ++k) {
@@ -123,12 +124,8 @@ Status write_preview(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, con
     const int64_t want = temporal.map[size_t(i)];
     while (fg_src->index() < i)
       if (!fg_src->next(fg_img)) return fg_src->status().ok() ? Status::Fail(kExitInput, fg.path, "ends early") : fg_src->status();
-    if (want < bg_src->index())
-      if (st = bg_src->rewind(); !st.ok()) return st;
-    while (bg_src->index() < want)
-      if (!bg_src->next(bg_img)) break;  // past bg's end: its last frame, as the render does
-    if (bg_src->index() < 0) return Status::Fail(kExitInput, bg.path, "no decodable video frame");
-    compositor.compose(bg_img, fg_img, out.image);
+    if (st = bg_at.seek(want); !st.ok()) return st;  // past bg's end: its last frame, as the render does
+    compositor.compose(bg_at.image(), fg_img, out.image);
     const int x0 = kPad + (k % kCols) * (kTileW + kPad), y0 = kPad + (k / kCols) * (cell_h + kPad);
     sws = SwsPtr(sws_getCachedContext(sws.release(), bg.width, bg.height, AV_PIX_FMT_YUV420P, kTileW, tile_h,
                                       AV_PIX_FMT_RGB24, SWS_AREA, nullptr, nullptr, nullptr));

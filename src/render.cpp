@@ -7,14 +7,14 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
-#include <vector>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "progress.hpp"
 #include "vidkompy/compositor.hpp"
@@ -128,8 +128,8 @@ class CompositeRing {
 Status produce_composites(const Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const TimeMap& temporal,
                           const Compositor& compositor, FrameSource& bg_src, FrameSource& fg_src, int64_t first,
                           int64_t end, CompositeRing& ring) {
-  Image bg_img, fg_img;
-  bool have_bg = false, bg_ended = false;
+  BgCursor bg_at(ctx, bg.path, bg_src);
+  Image fg_img;
   for (int64_t i = 0; i < first; ++i) {  // fg frames before the segment: decoded and dropped, frame-exact
     if (ctx.interrupted()) return interrupted(ctx);
     if (!fg_src.next(fg_img)) {
@@ -139,22 +139,8 @@ Status produce_composites(const Context& ctx, const VideoInfo& bg, const VideoIn
   }
   for (int64_t i = first; i < end; ++i) {
     if (ctx.interrupted()) return interrupted(ctx);
-    const int64_t want = temporal.map[size_t(i)];
-    if (want < bg_src.index()) {  // the map steps back: start bg over
-      if (Status st = bg_src.rewind(); !st.ok()) return st;
-      have_bg = bg_ended = false;
-    }
-    while (!bg_ended && bg_src.index() < want) {
-      if (bg_src.next(bg_img)) {
-        have_bg = true;
-      } else {
-        if (ctx.interrupted()) return interrupted(ctx);
-        if (!bg_src.status().ok()) return bg_src.status();
-        bg_ended = true;
-        ctx.log->warn("{}: ends at frame {}; using it for fg frames mapped past it", bg.path, bg_src.index());
-      }
-    }
-    if (!have_bg) return Status::Fail(kExitInput, bg.path, "no decodable video frame");
+    if (Status st = bg_at.seek(temporal.map[size_t(i)]); !st.ok()) return st;
+    if (ctx.interrupted()) return interrupted(ctx);
     if (!fg_src.next(fg_img)) {
       if (ctx.interrupted()) return interrupted(ctx);
       if (!fg_src.status().ok()) return fg_src.status();
@@ -163,7 +149,7 @@ Status produce_composites(const Context& ctx, const VideoInfo& bg, const VideoIn
     }
     ImageBuffer* out = ring.acquire();
     if (!out) return Status::Ok();  // the encoder failed; it reports why
-    compositor.compose(bg_img, fg_img, out->image);
+    compositor.compose(bg_at.image(), fg_img, out->image);
     ring.publish();
   }
   return Status::Ok();

@@ -1026,7 +1026,7 @@ namespace {
 // cuFFT when a device is present and --gpu allows it, else torch::fft; one log line when the GPU was wanted but
 // cannot be used.
 std::unique_ptr<Fft2d> make_fft(const Context& ctx) {
-  if (ctx.opt.gpu != "off" && cuda_device_count() > 0) {
+  if (use_gpu(ctx)) {
     std::string why;
     if (std::unique_ptr<Fft2d> gpu = make_gpu_fft(why)) return gpu;
     ctx.log->info("spatial: the cuFFT backend is not usable ({}); phase correlation runs on the CPU", why);

@@ -370,7 +370,7 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
   try {
     // One intra-op thread: the decoders keep the other cores busy, and OpenMP threads that spin while waiting
     // (libgomp's default) make shared cores many times slower.
-    embedder = load_torchscript_embedder(model, 1, ctx.opt.gpu != "off" && cuda_device_count() > 0);
+    embedder = load_torchscript_embedder(model, 1, use_gpu(ctx));
   } catch (const std::exception& e) {
     std::string why = e.what();
     why = why.substr(0, why.find('\n'));

@@ -241,7 +241,7 @@ class Decoder {
       why = "no video stream";
       return false;
     }
-    const bool nvdec = gpu && gpu->opt.gpu != "off" && cuda_device_count() > 0;
+    const bool nvdec = gpu && use_gpu(*gpu);
     std::string nvdec_why;
     codec_ = open_decoder(fmt_->streams[stream_], threads, nvdec, why, nvdec_why);
     if (!codec_) return false;
@@ -530,6 +530,22 @@ void area_thumb(const uint8_t* px, int stride, int width, int height, const Regi
 
 namespace {
 
+// The size x size thumbnail of `region` of f into out. It decides between neighbouring frames, so it is cut exactly
+// (sub-pixel, not at a chroma-aligned whole-pixel rectangle): straight from the luma plane of 8-bit YUV, else from
+// a gray copy (sws converts to it).
+void cut_thumbnail(const AVFrame* f, const Region& region, int size, SwsPtr& sws, uint8_t* out) {
+  const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(AVPixelFormat(f->format));
+  const bool luma8 = d && !(d->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL)) && d->nb_components >= 1 &&
+                     d->comp[0].plane == 0 && d->comp[0].step == 1 && d->comp[0].offset == 0 &&
+                     d->comp[0].shift == 0 && d->comp[0].depth == 8;
+  if (luma8) {
+    area_thumb(f->data[0], f->linesize[0], f->width, f->height, region, size, out);
+  } else {
+    const Gray g = to_gray(f, sws);
+    area_thumb(g.px.data(), g.w, g.w, g.h, region, size, out);
+  }
+}
+
 // The embedder's RGB and the thumbnail of `region` of one picture (an AVFrame's planes, or a reel frame's).
 class RegionCutter {
  public:
@@ -551,20 +567,7 @@ class RegionCutter {
     uint8_t* d1[4] = {rgb_.data(), nullptr, nullptr, nullptr};
     int s1[4] = {rgb_size_ * 3, 0, 0, 0};
     sws_scale(rgb_sws_.get(), src, f->linesize, 0, h, d1, s1);
-    // The thumbnail decides between neighbouring frames, so it is cut exactly (not at the chroma-aligned,
-    // whole-pixel rectangle above): straight from the luma plane of 8-bit YUV, else from a gray copy.
-    const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(fmt);
-    const bool luma8 = desc && !(desc->flags & AV_PIX_FMT_FLAG_RGB) && desc->nb_components >= 1 &&
-                       desc->comp[0].plane == 0 && desc->comp[0].step == 1 && desc->comp[0].offset == 0 &&
-                       desc->comp[0].shift == 0 && desc->comp[0].depth == 8;
-    if (gray_size_ == 0) {
-      // no thumbnail wanted (a long pair's first reading)
-    } else if (luma8) {
-      area_thumb(f->data[0], f->linesize[0], f->width, f->height, region, gray_size_, gray_.data());
-    } else {
-      const Gray g = to_gray(f, full_gray_sws_);
-      area_thumb(g.px.data(), g.w, g.w, g.h, region, gray_size_, gray_.data());
-    }
+    if (gray_size_ > 0) cut_thumbnail(f, region, gray_size_, full_gray_sws_, gray_.data());  // 0: none wanted
     const size_t n = size_t(rgb_size_) * rgb_size_;
     for (size_t i = 0; i < n; ++i)
       for (int c = 0; c < 3; ++c) planar_[c * n + i] = rgb_[i * 3 + c] * (1.0f / 255.0f);
@@ -605,7 +608,6 @@ class RegionThumbs final : public ThumbReader {
   RegionThumbs(const Context& ctx, const Region& region, int size)
       : ctx_(ctx), region_(region), size_(size), thumb_(size_t(size) * size) {}
   Status open(const VideoInfo& info) {
-    path_ = info.path;
     std::string why;
     if (!dec_.open(info.path, true, why, &ctx_)) return Status::Fail(kExitInput, info.path, why);
     return Status::Ok();
@@ -615,18 +617,7 @@ class RegionThumbs final : public ThumbReader {
     if (ctx_.interrupted()) return status_ = interrupted(ctx_), nullptr;
     AVFrame* f = dec_.next();
     if (!f) return nullptr;
-    // Cut as RegionCutter cuts its thumbnails: exactly, from the luma plane of 8-bit YUV, else from a gray copy.
-    const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(AVPixelFormat(f->format));
-    const bool luma8 = d && !(d->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_HWACCEL)) &&
-                       d->comp[0].plane == 0 && d->comp[0].step == 1 && d->comp[0].offset == 0 &&
-                       d->comp[0].shift == 0 && d->comp[0].depth == 8;
-    if (luma8) {
-      area_thumb(f->data[0], f->linesize[0], f->width, f->height, region_, size_, thumb_.data());
-    } else {
-      const Gray g = to_gray(f, sws_);
-      if (g.px.empty()) return status_ = Status::Fail(kExitInput, path_, "unsupported pixel format"), nullptr;
-      area_thumb(g.px.data(), g.w, g.w, g.h, region_, size_, thumb_.data());
-    }
+    cut_thumbnail(f, region_, size_, sws_, thumb_.data());  // as the first reading cut them
     return thumb_.data();
   }
   const Status& status() const override { return status_; }
@@ -635,7 +626,6 @@ class RegionThumbs final : public ThumbReader {
   const Context& ctx_;
   Region region_;
   int size_;
-  std::string path_;
   Decoder dec_;
   SwsPtr sws_;
   std::vector<uint8_t> thumb_;
@@ -875,6 +865,25 @@ class FfmpegFrames final : public FrameSource {
 
 }  // namespace
 
+Status BgCursor::seek(int64_t want) {
+  if (want < src_.index()) {  // the map steps back: start bg over
+    if (Status st = src_.rewind(); !st.ok()) return st;
+    have_ = ended_ = false;
+  }
+  while (!ended_ && src_.index() < want) {
+    if (src_.next(img_)) {
+      have_ = true;
+    } else {
+      if (ctx_.interrupted()) return Status::Ok();
+      if (!src_.status().ok()) return src_.status();
+      ended_ = true;
+      ctx_.log->warn("{}: ends at frame {}; using it for fg frames mapped past it", path_, src_.index());
+    }
+  }
+  if (!have_) return Status::Fail(kExitInput, path_, "no decodable video frame");
+  return Status::Ok();
+}
+
 std::unique_ptr<FrameSource> open_frames(const Context& ctx, const std::string& path, const DecodeOptions& opt,
                                          Status& status) {
   auto src = std::make_unique<FfmpegFrames>(ctx, path, opt);
@@ -903,7 +912,7 @@ class Mp4Encoder final : public Encoder {
     if (avformat_alloc_output_context2(&out_, nullptr, "mp4", path_.c_str()) < 0 || !out_)
       return fail("cannot set up the MP4 muxer");
     std::string why;
-    if (!(ctx_.opt.gpu != "off" && cuda_device_count() > 0 && open_video_encoder("h264_nvenc", why))) {
+    if (!(use_gpu(ctx_) && open_video_encoder("h264_nvenc", why))) {
       if (!why.empty()) ctx_.log->info("NVENC is not usable ({}); encoding with libx264", why);
       if (!open_video_encoder("libx264", why)) return fail(why);
     }

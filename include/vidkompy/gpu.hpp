@@ -6,9 +6,14 @@
 namespace vidkompy {
 
 class Fft2d;
+struct Context;
 
 // Number of usable CUDA devices; 0 without a driver, a device, or CUDA support in this build.
 int cuda_device_count();
+
+// Whether a stage should try its GPU path: --gpu is not off and a device is present. (--gpu on without a device
+// has already failed in check_gpu.)
+bool use_gpu(const Context& ctx);
 
 // The cuFFT phase-correlation backend from the plugin libvidkompy_cufft.so (loaded once, on first use), or null
 // with `why` set: no CUDA in this build, plugin missing or not loadable (no libcufft), no device.

@@ -140,6 +140,24 @@ class FrameSource {
 std::unique_ptr<FrameSource> open_frames(const Context& ctx, const std::string& path, const DecodeOptions& opt,
                                          Status& status);
 
+// Follows a frame map through bg for the render and the preview: seek(want) leaves bg frame `want` in image(),
+// decoding forward (from the start again where the map steps back), or bg's last frame when bg ends before it
+// (warned once). Fails on decode errors and when bg has no frame at all; when interrupted it stops early and
+// the caller, which checks ctx.interrupted() after it, says so.
+class BgCursor {
+ public:
+  BgCursor(const Context& ctx, const std::string& path, FrameSource& src) : ctx_(ctx), path_(path), src_(src) {}
+  Status seek(int64_t want);
+  const Image& image() const { return img_; }
+
+ private:
+  const Context& ctx_;
+  std::string path_;
+  FrameSource& src_;
+  Image img_;
+  bool have_ = false, ended_ = false;
+};
+
 // Audio for the output: copy (or re-encode) `path`'s audio from source time `start` for `duration` seconds.
 struct AudioPlan {
   std::string path;   // empty: no audio

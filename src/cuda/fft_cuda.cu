@@ -46,19 +46,27 @@ __global__ void cross_power(const cufftComplex* spectra, const cufftComplex* tem
   if (threadIdx.x == 0) partial[blockIdx.x] = sums[0];
 }
 
-// cross /= (|cross| + floor), with the floor from the mean magnitude as in the CPU backend, and the inverse
-// FFT's 1 / (h w) folded in (cuFFT does not normalise; torch's irfft2 does).
-__global__ void normalise(cufftComplex* cross, size_t total, const double* partial, int blocks, float scale) {
-  __shared__ float floor_;
-  if (threadIdx.x == 0) {
-    double s = 0;
-    for (int b = 0; b < blocks; ++b) s += partial[b];
-    floor_ = float(s / double(total)) * 1e-4f + 1e-12f;
-  }
+// The floor of the normalisation, as in the CPU backend: 1e-4 of the mean magnitude (one block sums the partials).
+__global__ void magnitude_floor(const double* partial, int blocks, size_t total, float* floor) {
+  __shared__ double sums[kThreads];
+  double s = 0;
+  for (int b = threadIdx.x; b < blocks; b += blockDim.x) s += partial[b];
+  sums[threadIdx.x] = s;
   __syncthreads();
+  for (int k = blockDim.x / 2; k > 0; k /= 2) {
+    if (threadIdx.x < k) sums[threadIdx.x] += sums[threadIdx.x + k];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) *floor = float(sums[0] / double(total)) * 1e-4f + 1e-12f;
+}
+
+// cross /= (|cross| + floor), with the inverse FFT's 1 / (h w) folded in (cuFFT does not normalise; torch's
+// irfft2 does).
+__global__ void normalise(cufftComplex* cross, size_t total, const float* floor, float scale) {
+  const float f = *floor;
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < total; i += size_t(gridDim.x) * blockDim.x) {
     const cufftComplex c = cross[i];
-    const float k = scale / (hypotf(c.x, c.y) + floor_);
+    const float k = scale / (hypotf(c.x, c.y) + f);
     cross[i] = make_cuFloatComplex(c.x * k, c.y * k);
   }
 }
@@ -117,8 +125,10 @@ class CufftFft final : public Fft2d {
     check(cufftExecR2C(forward_one_, real_.p, templ_.p), "R2C template");
     const int blocks = int(std::min<size_t>(1024, (total + kThreads - 1) / kThreads));
     partial_.reserve(size_t(blocks));
+    floor_.reserve(1);
     cross_power<<<blocks, kThreads>>>(spectra_.p, templ_.p, cross_.p, bins, total, partial_.p);
-    normalise<<<blocks, kThreads>>>(cross_.p, total, partial_.p, blocks, 1.0f / float(pixels));
+    magnitude_floor<<<1, kThreads>>>(partial_.p, blocks, total, floor_.p);
+    normalise<<<blocks, kThreads>>>(cross_.p, total, floor_.p, 1.0f / float(pixels));
     check(cudaGetLastError(), "kernels");
     check(cufftExecC2R(inverse_many_, cross_.p, real_.p), "C2R batch");
     host_.resize(pixels * size_t(n_));
@@ -144,6 +154,7 @@ class CufftFft final : public Fft2d {
   DeviceBuffer<float> real_;
   DeviceBuffer<cufftComplex> spectra_, cross_, templ_;
   DeviceBuffer<double> partial_;
+  DeviceBuffer<float> floor_;
   std::vector<float> host_;
   std::mutex lock_;
 };
