@@ -300,13 +300,19 @@ TEST_F(Cli, GpuOnWithoutDeviceExitsTwo) {
   EXPECT_TRUE(out.list().empty());
 }
 
-TEST_F(Cli, AlignsAndRendersByItself) {
-  // fg is a crop of bg at (40, 60), frame for frame: with no --alignment, vidkompy finds both by itself.
-  vt::TempDir dir, out;
+// b.mp4 (testsrc2, 25 frames) and f.mp4, its 160x120 crop at (40, 60), frame for frame.
+static void make_crop_pair(const vt::TempDir& dir) {
   ASSERT_TRUE(
       vt::ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25 -frames:v 25 -pix_fmt yuv420p " + quote(dir / "b.mp4")));
   ASSERT_TRUE(
       vt::ffmpeg("-i " + quote(dir / "b.mp4") + " -vf crop=160:120:40:60 -pix_fmt yuv420p " + quote(dir / "f.mp4")));
+}
+
+TEST_F(Cli, AlignsAndRendersByItself) {
+  // fg is a crop of bg at (40, 60), frame for frame: with no --alignment, vidkompy finds both by itself.
+  vt::TempDir dir, out;
+  make_crop_pair(dir);
+  if (HasFatalFailure()) return;
   const vt::Run r = vt::vidkompy({"--bg", dir / "b.mp4", "--fg", dir / "f.mp4", "-o", out / "out.mp4", "--json",
                                   out / "report.json", "-q"});
   ASSERT_EQ(r.code, 0) << r.err;
@@ -333,10 +339,8 @@ TEST_F(Cli, AlignsAndRendersByItself) {
 // code is the first failure's.
 TEST_F(Cli, BatchRunsEveryPairAndReportsEachOnOneLine) {
   vt::TempDir dir, out;
-  ASSERT_TRUE(
-      vt::ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25 -frames:v 25 -pix_fmt yuv420p " + quote(dir / "b.mp4")));
-  ASSERT_TRUE(
-      vt::ffmpeg("-i " + quote(dir / "b.mp4") + " -vf crop=160:120:40:60 -pix_fmt yuv420p " + quote(dir / "f.mp4")));
+  make_crop_pair(dir);
+  if (HasFatalFailure()) return;
   const std::string list = dir / "pairs.tsv";
   std::ofstream(list) << dir / "b.mp4" << '\t' << dir / "f.mp4" << '\t' << out / "one.mp4" << "\n"
                       << "# a comment, then a pair whose fg is missing\n"
