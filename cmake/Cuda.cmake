@@ -26,15 +26,8 @@ if(VIDKOMPY_HAVE_CUDA)
   set_target_properties(vidkompy_cuda PROPERTIES CUDA_STANDARD 17 POSITION_INDEPENDENT_CODE ON
                                                  CUDA_RUNTIME_LIBRARY Static)
   target_link_libraries(vidkompy_cuda PUBLIC ${CMAKE_DL_LIBS})
-  # The cuFFT backend is a plugin (src/gpu.cpp loads it when a device is present): libcufft.so is NEEDED by it
-  # alone, never by the executable.
-  add_library(vidkompy_cufft MODULE src/cuda/fft_cuda.cu)
-  target_include_directories(vidkompy_cufft PRIVATE include)
-  set_target_properties(vidkompy_cufft PROPERTIES CUDA_STANDARD 17 CUDA_RUNTIME_LIBRARY Static
-                                                  CXX_VISIBILITY_PRESET hidden CUDA_VISIBILITY_PRESET hidden
-                                                  LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})
-  target_link_libraries(vidkompy_cufft PRIVATE CUDA::cufft)
-  target_link_options(vidkompy_cufft PRIVATE -Wl,--no-undefined)
+  include(${CMAKE_CURRENT_LIST_DIR}/Plugins.cmake)
+  vidkompy_cufft_plugin(${CMAKE_SOURCE_DIR})
   install(TARGETS vidkompy_cufft LIBRARY DESTINATION lib/vidkompy COMPONENT cuda)
   message(STATUS "vidkompy: CUDA backends ON (${CMAKE_CUDA_COMPILER}, archs ${CMAKE_CUDA_ARCHITECTURES})")
 else()

@@ -3,8 +3,6 @@
 // cross-power spectrum over its magnitude plus 1e-4 of the mean magnitude, inverse scaled by 1/(h w)), checks
 // the peak at a 1080p canvas, and times one 1080p correlation and the 32-thumbnail coarse batch.
 // Usage: cufft_check [PLUGIN]  (default: libvidkompy_cufft.so beside this binary). Exit 0 when all checks pass.
-#include <dlfcn.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -15,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "plugin_entry.hpp"
 #include "vidkompy/spatial.hpp"
 
 using vidkompy::Fft2d;
@@ -89,16 +88,9 @@ double median_ms(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string plugin = argc > 1 ? argv[1] : "";
-  if (plugin.empty()) {
-    const std::string self = argv[0];
-    plugin = self.substr(0, self.find_last_of('/') + 1) + "libvidkompy_cufft.so";
-  }
-  void* handle = dlopen(plugin.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!handle) return std::fprintf(stderr, "cannot load %s: %s\n", plugin.c_str(), dlerror()), 2;
   using NewFft = Fft2d* (*)(char*, int);
-  auto make = reinterpret_cast<NewFft>(dlsym(handle, "vidkompy_cufft_new"));
-  if (!make) return std::fprintf(stderr, "%s: no vidkompy_cufft_new\n", plugin.c_str()), 2;
+  auto make = reinterpret_cast<NewFft>(check_plugin_entry(argc, argv, "libvidkompy_cufft.so", "vidkompy_cufft_new"));
+  if (!make) return 2;
   char why[256] = {};
   std::unique_ptr<Fft2d> fft(make(why, int(sizeof why)));
   if (!fft) return std::fprintf(stderr, "no cuFFT backend: %s\n", why), 2;

@@ -2,8 +2,6 @@
 // runs the bundled model on the CPU and with gpu=true, checks that the second runs on CUDA and gives the same
 // embeddings, and measures frames per second at batches of 32 (what the temporal stage sends) and 256.
 // Usage: embed_check [PLUGIN [MODEL]]. Exit 0 when all checks pass.
-#include <dlfcn.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -12,22 +10,17 @@
 #include <string>
 #include <vector>
 
+#include "plugin_entry.hpp"
 #include "torch_plugin.hpp"
 #include "vidkompy/temporal.hpp"
 
 using namespace vidkompy;
 
 int main(int argc, char** argv) {
-  std::string plugin = argc > 1 ? argv[1] : "";
-  if (plugin.empty()) {
-    const std::string self = argv[0];
-    plugin = self.substr(0, self.find_last_of('/') + 1) + "libvidkompy_torch.so";
-  }
   const std::string model = argc > 2 ? argv[2] : VIDKOMPY_MODEL;
-  void* handle = dlopen(plugin.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!handle) return std::fprintf(stderr, "cannot load %s: %s\n", plugin.c_str(), dlerror()), 2;
-  auto entry = reinterpret_cast<const TorchPlugin* (*)()>(dlsym(handle, "vidkompy_torch_plugin"));
-  if (!entry) return std::fprintf(stderr, "%s: not a vidkompy plugin\n", plugin.c_str()), 2;
+  auto entry = reinterpret_cast<const TorchPlugin* (*)()>(
+      check_plugin_entry(argc, argv, "libvidkompy_torch.so", "vidkompy_torch_plugin"));
+  if (!entry) return 2;
   const TorchPlugin* api = entry();
   int failures = 0;
   try {
