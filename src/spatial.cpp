@@ -448,11 +448,40 @@ Placement refine_subpixel(const std::vector<std::pair<const Gray*, const Gray*>>
   return out;
 }
 
+// How far the phase-correlation peak of fg, placed in frame b, stands above the rest of the surface: (peak -
+// mean) / standard deviation of the surface outside an 11 x 11 window around the placement. 0 where the surface
+// is flat (blank frames).
+double peak_sharpness(Fft2d& fft, const GrayF& b, const Gray& fg, const Placement& pl) {
+  const int tw = std::max(1, int(std::lround(fg.w * pl.scale))), th = std::max(1, int(std::lround(fg.h * pl.scale)));
+  const int cw = fft_size(b.w), ch = fft_size(b.h);
+  if (tw > cw || th > ch) return 0.0;
+  fft.set_references({prepare(b, cw, ch)}, ch, cw);
+  std::vector<std::vector<float>> surfaces;
+  fft.phase_correlate(prepare(to_float(resize_gray(fg, tw, th)), cw, ch), surfaces);
+  const std::vector<float>& s = surfaces[0];
+  auto wrap = [](long v, long n) { return int(((v % n) + n) % n); };
+  const int px = wrap(std::lround(pl.x), cw), py = wrap(std::lround(pl.y), ch);
+  double peak = -HUGE_VAL, sum = 0, sum2 = 0, n = 0;
+  for (int y = 0; y < ch; ++y)
+    for (int x = 0; x < cw; ++x) {
+      const double v = s[size_t(y) * cw + x];
+      const int dx = std::min(std::abs(x - px), cw - std::abs(x - px)), dy = std::min(std::abs(y - py), ch - std::abs(y - py));
+      if (dx <= 1 && dy <= 1) peak = std::max(peak, v);  // a sub-pixel placement spreads the peak
+      if (dx <= 5 && dy <= 5) continue;
+      sum += v, sum2 += v * v, n += 1;
+    }
+  if (n < 2) return 0.0;
+  const double mean = sum / n, sd = std::sqrt(std::max(sum2 / n - mean * mean, 0.0));
+  const double z = (peak - mean) / sd;
+  return sd > 0 && std::isfinite(z) ? std::max(z, 0.0) : 0.0;
+}
+
 // Medium level: scale by golden-section search with translation by hill climbing, on the full frames of the
 // paired moment. Full resolution: translation, then sub-pixel. Returns the placement with its NCC.
 struct Refined {
   Placement placement;  // confidence: NCC at the lower of the two resolutions
   double ncc = -2;      // NCC at bg resolution: comparable between candidates
+  GrayF frame;          // the bg frame it was found in
 };
 
 Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, double s_max,
@@ -658,7 +687,7 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
                               pl.x, pl.y, pl.scale, v, best.v1, first + best.i,
                               std::chrono::duration<double>(t1 - t0).count(),
                               std::chrono::duration<double>(t2 - t1).count()));
-  return {pl, v};
+  return {pl, v, std::move(best.b)};
 }
 
 
@@ -839,6 +868,13 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
   lap("refinement");
   res.placement = best.placement;
   res.placement.confidence = std::clamp(best.placement.confidence, 0.0, 1.0);
+  if (!best.frame.px.empty()) {
+    // A chance match of a small or smooth picture can reach a high NCC (the best of many tries); a real one also
+    // stands out of its phase-correlation surface (SpatialOptions::sharp_peak).
+    const double sharp = peak_sharpness(fft, best.frame, in.fg[size_t(res.fg_sample)], res.placement);
+    res.placement.confidence *= std::clamp(sharp / opt.sharp_peak, 0.0, 1.0);
+    res.notes.push_back(fmt::format("peak sharpness {:.1f} sigma", sharp));
+  }
   return res;
 }
 

@@ -275,13 +275,13 @@ std::vector<InputCase> cases() {
     v.push_back(c);
   }
   {
-    // bg a single frame (master frame 10): every fg frame shows over it. Only fg frame 0 shows that moment and
-    // the samples the placement is found on are of others, so the placement is not checked (testsrc2's pattern
-    // repeats; the spatial issue's notes).
+    // bg a single frame: every fg frame shows over it. The frame is master frame 25, the moment of fg's middle
+    // sample (fg frame 15), so the placement can be found and checked; with another moment of the moving
+    // testsrc2 the best placement is a repeat of its pattern elsewhere, and the confidence says so (exit 3).
     InputCase c;
     c.name = "BgSingleFrame";
-    c.bg = "-vf trim=start_frame=10:end_frame=11 -c:v libx264 -preset ultrafast -crf 12 {}.mp4";
-    c.first = 0, c.step = 0, c.check_place = false;
+    c.bg = "-vf trim=start_frame=25:end_frame=26 -c:v libx264 -preset ultrafast -crf 12 {}.mp4";
+    c.first = 0, c.step = 0;
     v.push_back(c);
   }
   {

@@ -310,7 +310,7 @@ std::vector<Gray> crops(const Scene& s, int x, int y, int w, int h,
   return out;
 }
 
-void expect_found(const SpatialResult& r, double x, double y, double scale) {
+void expect_found(const SpatialResult& r, double x, double y, double scale, double min_confidence = 0.9) {
   const vidkompy::Placement& p = r.placement;
   const std::string got = "found x " + std::to_string(p.x) + " y " + std::to_string(p.y) + " scale " +
                           std::to_string(p.scale) + " confidence " + std::to_string(p.confidence) + "\n" +
@@ -318,7 +318,7 @@ void expect_found(const SpatialResult& r, double x, double y, double scale) {
   EXPECT_LE(std::abs(p.x - x), 1.0) << got;
   EXPECT_LE(std::abs(p.y - y), 1.0) << got;
   EXPECT_LE(std::abs(p.scale - scale) / scale, 0.01) << got;
-  EXPECT_GE(p.confidence, 0.9) << got;
+  EXPECT_GE(p.confidence, min_confidence) << got;
   EXPECT_LE(p.confidence, 1.0) << got;
 }
 
@@ -402,12 +402,14 @@ TEST(FindPlacement, BrighterFg) {
   expect_found(place_in(s, fg), 47, 31, 1.0);
 }
 
+// The noise (sigma 10 on a 180x135 picture) blurs the phase-correlation peak: 12 standard deviations above its
+// surface where a clean crop gives 30, so the confidence is lower (0.76), though still well above the threshold.
 TEST(FindPlacement, NoisyBrighterScaledFg) {
   const Scene& s = scene(320, 240);
   const auto fg = crops(s, 41, 27, 240, 180, [](const Gray& g, size_t i) {
     return disturbed(resized(g, 0.75), 10, 20, unsigned(i));
   });
-  expect_found(place_in(s, fg), 41, 27, 1 / 0.75);
+  expect_found(place_in(s, fg), 41, 27, 1 / 0.75, 0.75);
 }
 
 TEST(FindPlacement, BlankFgHasZeroConfidence) {
@@ -434,22 +436,22 @@ TEST(FindPlacement, BlankBgHasZeroConfidence) {
   EXPECT_TRUE(std::isfinite(r.placement.x) && std::isfinite(r.placement.y) && std::isfinite(r.placement.scale));
 }
 
-// DISABLED: fails (spatial algorithm, not the test). Crops of textures with other seeds (7001-7003) are accepted
-// with confidence 0.789 at x -13.3 y -22.8 scale 0.492 (fg partly outside bg). Five more seed triples gave
-// 0.751, 0.810, 0.752, 0.718 and 0.740, all above kSpatialThreshold 0.7, each at a small scale (0.17-0.62) and
-// mostly overhanging bg: a small or partly overlapping template of smooth content has few independent pixels,
-// so the best of many tries reaches a high NCC by chance. Still failing after requiring 75% overlap (0.787 at
-// scale 0.197). Real unrelated clips score 0.24-0.63 (CLI tests below); end to end, the temporal stage's own
-// confidence is a second gate.
-TEST(FindPlacement, DISABLED_UnrelatedFgIsBelowThreshold) {
+// Crops of textures with other seeds: the best chance match reaches NCC 0.79 (x -13.3 y -22.8 scale 0.49 before
+// overhanging placements were dropped, x 132 y 68 scale 0.19 after): a small template of smooth content has few
+// independent pixels. Its phase-correlation peak stands only ~3 standard deviations above the surface, which
+// brings the confidence down (real pairs: 12 and more).
+TEST(FindPlacement, UnrelatedFgIsBelowThreshold) {
   const Scene& s = scene(320, 240);
-  std::vector<Gray> fg;
-  for (unsigned seed : {7001u, 7002u, 7003u}) fg.push_back(crop(texture(320, 240, seed), 60, 45, 200, 150));
-  const SpatialResult r = place_in(s, fg);
-  EXPECT_LT(r.placement.confidence, vidkompy::kSpatialThreshold)
-      << "x " << r.placement.x << " y " << r.placement.y << " scale " << r.placement.scale << "\n"
-      << join(r.notes);
-  EXPECT_GE(r.placement.confidence, 0.0);
+  for (unsigned first = 7001; first < 7025; first += 3) {
+    std::vector<Gray> fg;
+    for (unsigned seed = first; seed < first + 3; ++seed) fg.push_back(crop(texture(320, 240, seed), 60, 45, 200, 150));
+    const SpatialResult r = place_in(s, fg);
+    EXPECT_LT(r.placement.confidence, vidkompy::kSpatialThreshold)
+        << "seeds " << first << "-" << first + 2 << ": x " << r.placement.x << " y " << r.placement.y << " scale "
+        << r.placement.scale << "\n"
+        << join(r.notes);
+    EXPECT_GE(r.placement.confidence, 0.0);
+  }
 }
 
 // ---------------------------------------------------------------- the CLI, end to end
@@ -600,6 +602,14 @@ TEST_F(Cli, HalvedCropOfLifeWideBg) {
 TEST_F(Cli, UnrelatedPairIsRejected) {
   const std::string b = bg("testsrc2", kTestsrc2);
   expect_rejected(b, lavfi("unrelated", "mandelbrot=size=200x150:rate=25"));
+}
+
+// Smooth unrelated content: these pairs reached NCC 0.985 and 0.91 (accepted) before the confidence took the
+// sharpness of the phase-correlation peak into account (1.1 and 0.7 standard deviations here).
+TEST_F(Cli, UnrelatedGradientsAreRejected) {
+  const std::string f = lavfi("gradients_fg", "gradients=size=200x150:rate=25:speed=0.03:seed=7", 3);
+  expect_rejected(lavfi("gradients_bg", "gradients=size=320x240:rate=25:speed=0.05", 3), f);
+  expect_rejected(bg("mandelbrot", kMandelbrot), f);
 }
 
 TEST_F(Cli, BlackFgIsRejected) {

@@ -57,6 +57,10 @@ struct SpatialOptions {
   double prefer_unscaled = 0.01;
   // The scale that shows fg unscaled: 1.0, or the reel's factor when bg is searched at reduced size.
   double unscaled = 1.0;
+  // Peak sharpness (phase-correlation peak over its surface, in standard deviations) that counts as fully
+  // distinct; below it the confidence is scaled down in proportion. Measured: chance matches of unrelated pairs
+  // 0.6-11.2, real pairs 17.8-435 (20 and more on real footage), a synthetic crop with heavy noise 12.2.
+  double sharp_peak = 16.0;
 };
 
 struct SpatialInput {
@@ -82,6 +86,8 @@ struct SpatialResult {
 // best-matching bg thumbnail over all of them (the same moment, so motion and zoom cannot fake a match) and
 // re-fits the scale there; candidates compete on their mean NCC. Medium (~640 px): golden-section over scale.
 // Finest level (bg frames as given: full size, or a reel): scale again, translation, then refine_subpixel.
+// Confidence: that pair's NCC, scaled down where fg's phase-correlation peak in that frame stands less than
+// opt.sharp_peak standard deviations above the rest of the surface (a chance match does not stand out).
 SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOptions& opt = {});
 
 // Sub-pixel polish of a placement on fg frames paired with the bg frames of the same moment (fg, bg): Gauss-Newton
