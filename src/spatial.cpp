@@ -476,6 +476,13 @@ double peak_sharpness(Fft2d& fft, const GrayF& b, const Gray& fg, const Placemen
   return sd > 0 && std::isfinite(z) ? std::max(z, 0.0) : 0.0;
 }
 
+// Whether a fit (NCC v at scale s) beats the best so far: by NCC, except that an unscaled fit wins when it scores
+// within opt.prefer_unscaled of a scaled one (and a scaled one must beat an unscaled one by as much).
+bool prefer_unscaled(double v, double s, double best_v, double best_s, const SpatialOptions& opt) {
+  auto rank = [&](double val, double sc) { return val + (sc == opt.unscaled ? opt.prefer_unscaled : 0.0); };
+  return rank(v, s) > rank(best_v, best_s);
+}
+
 // Medium level: scale by golden-section search with translation by hill climbing, on the full frames of the
 // paired moment. Full resolution: translation, then sub-pixel. Returns the placement with its NCC.
 struct Refined {
@@ -567,6 +574,20 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
     size_t i;
   };
   auto best_first = [](const FrameFit& a, const FrameFit& b) { return a.v > b.v; };
+  // Along a zoom every moment has a scale that fits it about as well (a ridge within 0.002 NCC on a mandelbrot
+  // zoom), and exactly one shows fg unscaled, which is how most overlays are made: the moment whose scale is
+  // nearest the unscaled one (within 3%, fitting within 0.02 of the best) stays in the search besides the n best.
+  const double one = opt.unscaled;
+  auto keep_best = [&](std::vector<FrameFit>& fits, size_t n) {
+    std::sort(fits.begin(), fits.end(), best_first);
+    size_t u = fits.size();
+    for (size_t q = 0; q < fits.size(); ++q)
+      if (std::abs(fits[q].s / one - 1) < 0.03 && fits[q].v >= fits[0].v - 0.02 &&
+          (u == fits.size() || std::abs(std::log(fits[q].s / one)) < std::abs(std::log(fits[u].s / one))))
+        u = q;
+    if (u >= n && u < fits.size()) std::swap(fits[n], fits[u]), ++n;
+    if (fits.size() > n) fits.resize(n);
+  };
   // Every neighbouring moment is searched: along a zoom the score rises and falls more than once, so
   // following it from the paired moment gets stuck (measured on a mandelbrot zoom). First at half the medium
   // resolution (a quarter of the work), then the eight best at the medium one (five were too few for a
@@ -584,8 +605,7 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
       const double s = best_scale(l0, md, chosen.s, 1.1, 10, 6e-3 * chosen.s);
       frame_fits[i] = {score(l0, md, s), s, i};
     });
-    std::sort(frame_fits.begin(), frame_fits.end(), best_first);
-    frame_fits.resize(std::min<size_t>(frame_fits.size(), 8));
+    keep_best(frame_fits, 8);
   } else {
     for (size_t i = 0; i < near.size(); ++i) frame_fits[i] = {0, chosen.s, i};
   }
@@ -599,8 +619,7 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
     const double s = best_scale(l1, md, ff.s, 1.1, 10, 3e-3 * ff.s);
     ff = {score(l1, md, s), s, ff.i};
   });
-  std::sort(frame_fits.begin(), frame_fits.end(), best_first);
-  if (frame_fits.size() > 3) frame_fits.resize(3);
+  keep_best(frame_fits, 3);
 
   // ---- full resolution, for the three best moments: along a zoom the medium level cannot tell the true moment
   // from its neighbours at slightly other scales, full detail can. Scale within +-0.6% (one pixel at the far edge
@@ -646,7 +665,6 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
                        [&](double q) { return full(q); });
     double v2 = full(s2);
     // Users overlay unscaled clips most: take that scale when it scores as well (exactly, fg needs no resampling).
-    const double one = opt.unscaled;
     if (s2 != one && std::abs(s2 / one - 1.0) < 0.03 && s_min <= one && one <= s_max) {
       const double vu = full(one);
       if (vu >= v2 - opt.prefer_unscaled) s2 = one, v2 = vu;
@@ -655,7 +673,8 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
     full(s2, &x, &y);
     const int tw = std::max(1, int(std::lround(FW * s2))), th = std::max(1, int(std::lround(FH * s2)));
     const double v = ncc_at(full_templates(tw, th), bf, x, y);
-    if (v > best.v) {
+    // The same preference across moments (along a zoom, see keep_best).
+    if (prefer_unscaled(v, s2, best.v, best.s, opt)) {
       best.v = v, best.s = s2, best.v1 = v1, best.x = x, best.y = y, best.i = ff.i;
       best.b = std::move(bf);
     }
@@ -854,7 +873,7 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
   Refined best;
   for (const Hypothesis& h : paired) {
     Refined p = refine(in, h, s_min, s_max, opt, res.notes);
-    if (p.ncc > best.ncc) {
+    if (prefer_unscaled(p.ncc, p.placement.scale, best.ncc, best.placement.scale, opt)) {
       best = p;
       res.fg_sample = h.k;
       res.bg_thumb = h.m * in.thumb_stride;

@@ -585,6 +585,26 @@ TEST_F(Cli, EnlargedCropOfMandelbrot) {
   expect_placement(b, fg_from(b, "fg", 81, 59, 160, 120, "240:180"), 81, 59, 1 / 1.5);
 }
 
+// A larger, faster zoom: every moment has a scale that fits it about as well (a ridge of (moment, scale) pairs).
+// This one was placed at scale 1.023, 3.5 px off, and its map ran 4 frames late; exactly one moment shows the
+// unscaled crop, which is how most overlays are made, and that preference now decides.
+TEST_F(Cli, UnscaledCropOfAFastZoom) {
+  const std::string b = *dir_ / "zoom_bg.mp4", f = *dir_ / "zoom_fg.mp4";
+  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i mandelbrot=size=640x360:rate=25 -t 5 -pix_fmt yuv420p -c:v libx264 -crf 30 " +
+                         quote(b)));
+  // From bg's second 1 (bg frame 25) on, 250x200 at (166, 54), at 30 fps.
+  ASSERT_TRUE(vt::ffmpeg("-ss 1 -i " + quote(b) + " -t 3 -vf crop=250:200:166:54:exact=1,fps=30 -pix_fmt yuv420p " +
+                         "-c:v libx264 -crf 20 " + quote(f)));
+  expect_placement(b, f, 166, 54, 1.0);
+  const vt::Run r = vt::vidkompy({"--bg", b, "--fg", f, "--align-only", "--json", "-"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto map = nlohmann::json::parse(r.out)["temporal"]["map"].get<std::vector<int64_t>>();
+  ASSERT_EQ(map.size(), 90u);
+  EXPECT_EQ(map[0], 25);
+  EXPECT_EQ(map[30], 50);
+  EXPECT_EQ(map[60], 75);
+}
+
 TEST_F(Cli, EnlargedCropOfLifeWideBg) {
   const std::string b = bg("life_wide", kLifeWide);
   // 160x92 at (211, 97) enlarged to 240x138: scale 2/3.
