@@ -534,7 +534,9 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
     return t;
   };
   std::map<std::pair<int, int>, GrayF> full_cache;
+  std::mutex full_lock;  // the finest level searches its moments in two threads
   auto full_templates = [&](int tw, int th) -> const GrayF& {
+    std::lock_guard<std::mutex> hold(full_lock);
     GrayF& t = full_cache[{tw, th}];
     if (t.px.empty()) t = to_float(resize_gray(fg_full, tw, th));
     return t;
@@ -630,8 +632,10 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
     size_t i = 0;
     GrayF b;
   };
-  FullFit best;
-  for (const FrameFit& ff : frame_fits) {
+  // The moments in two threads, each into its own slot; the best is picked in order afterwards.
+  std::vector<FullFit> fits(frame_fits.size());
+  for_each_index(frame_fits.size(), [&](size_t q) {
+    const FrameFit& ff = frame_fits[q];
     const GrayF& b1 = mids[ff.i];
     Medium md{&b1};
     anchor(l1, md, ff.s);
@@ -673,12 +677,11 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
     full(s2, &x, &y);
     const int tw = std::max(1, int(std::lround(FW * s2))), th = std::max(1, int(std::lround(FH * s2)));
     const double v = ncc_at(full_templates(tw, th), bf, x, y);
-    // The same preference across moments (along a zoom, see keep_best).
-    if (prefer_unscaled(v, s2, best.v, best.s, opt)) {
-      best.v = v, best.s = s2, best.v1 = v1, best.x = x, best.y = y, best.i = ff.i;
-      best.b = std::move(bf);
-    }
-  }
+    fits[q] = {v, s2, v1, x, y, ff.i, std::move(bf)};
+  });
+  FullFit best;
+  for (FullFit& f : fits)  // the same preference across moments (along a zoom, see keep_best)
+    if (prefer_unscaled(f.v, f.s, best.v, best.s, opt)) best = std::move(f);
   Placement pl;
   pl.scale = best.s;
   const int tw = std::max(1, int(std::lround(FW * best.s))), th = std::max(1, int(std::lround(FH * best.s)));
@@ -758,32 +761,33 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
   for (double s = s_max; s >= s_min * 0.999; s /= 1.05) scales.push_back(s);
   if (s_min <= opt.unscaled && opt.unscaled <= s_max) scales.push_back(opt.unscaled);
 
-  // One fg sample per thread (the references' spectra and thumbnails are only read); the candidates are joined
-  // in sample order, so the result does not depend on the threads.
-  std::vector<std::vector<Hypothesis>> found_by(K);
-  auto search = [&](size_t k) {
-    std::vector<Hypothesis>& found = found_by[k];
+  // Every (fg sample, scale) pair on either thread, alternately (the references' spectra and thumbnails are only
+  // read); the candidates are joined in sample and scale order, so the result does not depend on the threads.
+  const size_t S = scales.size();
+  std::vector<std::vector<Hypothesis>> found_by(K * S);
+  auto search = [&](size_t item) {
+    const size_t k = item / S;
+    const double s = scales[item % S];
+    std::vector<Hypothesis>& found = found_by[item];
+    const GrayF t = coarse_fg(k, s);
+    if (t.w < 6 || t.h < 6 || t.w > TW || t.h > TH) return;
     std::vector<std::vector<float>> surfaces;
-    for (double s : scales) {
-      const GrayF t = coarse_fg(k, s);
-      if (t.w < 6 || t.h < 6 || t.w > TW || t.h > TH) continue;
-      fft.phase_correlate(prepare(t, cw, ch), surfaces);
-      for (size_t r = 0; r < surfaces.size(); ++r) {
-        for (const Peak& p : top_peaks(surfaces[r], cw, ch, 3)) {
-          // A shift is known only modulo the canvas: try the wrapped-around alternatives too.
-          for (int x : {p.x, p.x - cw})
-            for (int y : {p.y, p.y - ch}) {
-              // fg mostly inside bg: a small picture hanging over the edge matches something by chance.
-              const int ox = std::min(x + t.w, TW) - std::max(x, 0), oy = std::min(y + t.h, TH) - std::max(y, 0);
-              if (ox <= 0 || oy <= 0 || double(ox) * oy < 0.75 * t.w * t.h) continue;
-              const double v = ncc_at(t, thumb(ref_index[r]), x, y);
-              if (v > 0) found.push_back({v, s, x, y, int(k), ref_index[r]});
-            }
-        }
+    fft.phase_correlate(prepare(t, cw, ch), surfaces);
+    for (size_t r = 0; r < surfaces.size(); ++r) {
+      for (const Peak& p : top_peaks(surfaces[r], cw, ch, 3)) {
+        // A shift is known only modulo the canvas: try the wrapped-around alternatives too.
+        for (int x : {p.x, p.x - cw})
+          for (int y : {p.y, p.y - ch}) {
+            // fg mostly inside bg: a small picture hanging over the edge matches something by chance.
+            const int ox = std::min(x + t.w, TW) - std::max(x, 0), oy = std::min(y + t.h, TH) - std::max(y, 0);
+            if (ox <= 0 || oy <= 0 || double(ox) * oy < 0.75 * t.w * t.h) continue;
+            const double v = ncc_at(t, thumb(ref_index[r]), x, y);
+            if (v > 0) found.push_back({v, s, x, y, int(k), ref_index[r]});
+          }
       }
     }
   };
-  for_each_index(K, search);
+  for_each_index(K * S, search);
   std::vector<Hypothesis> found;
   for (const auto& f : found_by) found.insert(found.end(), f.begin(), f.end());
   if (found.empty()) {
@@ -844,8 +848,11 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
     h.x = best.x;
     h.y = best.y;
   };
-  std::vector<Hypothesis> paired;
-  for (Hypothesis h : seeds) {
+  // The seeds on either thread, each into its own slot (every thumbnail converted first: the threads only read).
+  for_each_index(M, [&](size_t m) { thumb(int64_t(m)); });
+  std::vector<std::string> seed_notes(seeds.size());
+  for_each_index(seeds.size(), [&](size_t i) {
+    Hypothesis& h = seeds[i];
     std::vector<int64_t> bm;
     std::vector<double> bv;
     for (int round = 0; round < 2; ++round) {
@@ -856,12 +863,16 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
       refit(h);
     }
     pair_all(h, bm, bv);
-    res.notes.push_back(fmt::format("candidate x {:.1f} y {:.1f} scale {:.3f}: mean NCC {:.3f} over {} fg samples "
-                                    "(fg sample {} best with bg frame {})",
-                                    h.x / fx, h.y / fy, h.s, h.mean, K, h.k, h.m * in.thumb_stride));
+    seed_notes[i] = fmt::format("candidate x {:.1f} y {:.1f} scale {:.3f}: mean NCC {:.3f} over {} fg samples (fg "
+                                "sample {} best with bg frame {})",
+                                h.x / fx, h.y / fy, h.s, h.mean, K, h.k, h.m * in.thumb_stride);
+  });
+  std::vector<Hypothesis> paired;
+  for (size_t i = 0; i < seeds.size(); ++i) {
+    res.notes.push_back(seed_notes[i]);
     // Seeds often converge on the same placement once paired: refine each placement once.
-    if (std::none_of(paired.begin(), paired.end(), [&](const Hypothesis& d) { return same_place(h, d); }))
-      paired.push_back(h);
+    if (std::none_of(paired.begin(), paired.end(), [&](const Hypothesis& d) { return same_place(seeds[i], d); }))
+      paired.push_back(seeds[i]);
   }
   lap("pairing");
   std::sort(paired.begin(), paired.end(), [](const Hypothesis& a, const Hypothesis& b) { return a.mean > b.mean; });
