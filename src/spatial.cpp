@@ -881,11 +881,17 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
   while (paired.size() > 1 && paired.back().mean < paired.front().mean - 0.02) paired.pop_back();
   if (paired.size() > 4) paired.resize(4);
 
+  // The candidates in two threads too (their serial parts overlap), each into its own slot.
+  std::vector<Refined> refined(paired.size());
+  std::vector<std::vector<std::string>> refine_notes(paired.size());
+  for_each_index(paired.size(), [&](size_t i) { refined[i] = refine(in, paired[i], s_min, s_max, opt, refine_notes[i]); });
   Refined best;
-  for (const Hypothesis& h : paired) {
-    Refined p = refine(in, h, s_min, s_max, opt, res.notes);
+  for (size_t i = 0; i < paired.size(); ++i) {
+    const Hypothesis& h = paired[i];
+    Refined& p = refined[i];
+    res.notes.insert(res.notes.end(), refine_notes[i].begin(), refine_notes[i].end());
     if (prefer_unscaled(p.ncc, p.placement.scale, best.ncc, best.placement.scale, opt)) {
-      best = p;
+      best = std::move(p);
       res.fg_sample = h.k;
       res.bg_thumb = h.m * in.thumb_stride;
       std::vector<int64_t> bm;
