@@ -567,6 +567,13 @@ TEST_F(Cli, CropOfCellauto) {
   expect_placement(b, fg_from(b, "fg", 13, 67, 200, 150), 13, 67, 1.0);
 }
 
+// Temporal noise, in 4 px grains (single-pixel noise does not survive fg's CRF 30: NCC 0.3-0.4 with its source).
+TEST_F(Cli, CropOfNoise) {
+  const std::string b =
+      bg("noise", "color=c=gray:size=80x60:rate=25,noise=alls=60:allf=t+u,scale=320:240:flags=bicubic");
+  expect_placement(b, fg_from(b, "fg", 57, 33, 200, 150), 57, 33, 1.0);
+}
+
 TEST_F(Cli, CropAtBottomRightCorner) {
   const std::string b = bg("testsrc2", kTestsrc2);
   expect_placement(b, fg_from(b, "fg", 160, 120, 160, 120), 160, 120, 1.0);
