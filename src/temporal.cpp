@@ -13,6 +13,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <mutex>
 
 #include "progress.hpp"
@@ -109,30 +110,53 @@ double ncc(const float* a, const float* b, const float* w, int n) {
   return std::clamp((sab - sa * sb / sw) / std::sqrt(va * vb), -1.0, 1.0);
 }
 
-// 2x2 box average of a size x size picture.
-std::vector<float> halve(const std::vector<float>& p, int size) {
+// 2x2 box average of a size x size picture into o ((size / 2)^2 values).
+void halve(const float* p, int size, float* o) {
   const int h = size / 2;
-  std::vector<float> o(size_t(h) * h);
   for (int y = 0; y < h; ++y)
     for (int x = 0; x < h; ++x)
       o[size_t(y) * h + x] = 0.25f * (p[size_t(2 * y) * size + 2 * x] + p[size_t(2 * y) * size + 2 * x + 1] +
                                       p[size_t(2 * y + 1) * size + 2 * x] + p[size_t(2 * y + 1) * size + 2 * x + 1]);
-  return o;
+}
+
+// The three levels of thumb_ncc, one after the other: kThumb^2, then a quarter, then a sixteenth.
+constexpr size_t kPyramid = size_t(kThumb) * kThumb * 21 / 16;
+
+void pyramid(float* p) {
+  halve(p, kThumb, p + kThumb * kThumb);
+  halve(p + kThumb * kThumb, kThumb / 2, p + kThumb * kThumb * 5 / 4);
 }
 
 }  // namespace
 
 double thumb_ncc(const uint8_t* a, const uint8_t* b, const ThumbWeights& w) {
   // Averaged over three scales: the full thumbnail sees slow motion in fine detail, the halved ones see
-  // motion through noise and heavy compression.
-  std::vector<float> pa(a, a + kThumb * kThumb), pb(b, b + kThumb * kThumb);
-  std::vector<float> pw = w.w.empty() ? std::vector<float>(size_t(kThumb) * kThumb, 1.0f) : w.w;
+  // motion through noise and heavy compression. Called a few times per fg frame (hundreds of thousands of times
+  // on a long pair): the pyramids live in per-thread scratch, and the weights' pyramid is kept while they stay
+  // the same.
+  struct Scratch {
+    std::vector<float> a = std::vector<float>(kPyramid), b = std::vector<float>(kPyramid), w, key;
+  };
+  thread_local std::unique_ptr<Scratch> scratch;
+  if (!scratch) scratch = std::make_unique<Scratch>();
+  Scratch& s = *scratch;
+  const std::vector<float> ones;
+  const std::vector<float>& weights = w.w.empty() ? ones : w.w;
+  if (s.w.empty() || s.key != weights) {
+    s.key = weights;
+    s.w.assign(kPyramid, 1.0f);
+    if (!weights.empty()) std::copy(weights.begin(), weights.end(), s.w.begin());
+    pyramid(s.w.data());
+  }
+  std::copy(a, a + kThumb * kThumb, s.a.begin());
+  std::copy(b, b + kThumb * kThumb, s.b.begin());
+  pyramid(s.a.data());
+  pyramid(s.b.data());
   double sum = 0;
-  int size = kThumb;
-  for (int level = 0; level < 3; ++level) {
-    sum += ncc(pa.data(), pb.data(), pw.data(), size * size);
-    pa = halve(pa, size), pb = halve(pb, size), pw = halve(pw, size);
-    size /= 2;
+  size_t at = 0;
+  for (int size = kThumb; size >= kThumb / 4; size /= 2) {
+    sum += ncc(s.a.data() + at, s.b.data() + at, s.w.data() + at, size * size);
+    at += size_t(size) * size;
   }
   return sum / 3;
 }
