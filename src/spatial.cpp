@@ -465,7 +465,8 @@ double peak_sharpness(Fft2d& fft, const GrayF& b, const Gray& fg, const Placemen
   for (int y = 0; y < ch; ++y)
     for (int x = 0; x < cw; ++x) {
       const double v = s[size_t(y) * cw + x];
-      const int dx = std::min(std::abs(x - px), cw - std::abs(x - px)), dy = std::min(std::abs(y - py), ch - std::abs(y - py));
+      const int dx = std::min(std::abs(x - px), cw - std::abs(x - px));
+      const int dy = std::min(std::abs(y - py), ch - std::abs(y - py));
       if (dx <= 1 && dy <= 1) peak = std::max(peak, v);  // a sub-pixel placement spreads the peak
       if (dx <= 5 && dy <= 5) continue;
       sum += v, sum2 += v * v, n += 1;
@@ -884,7 +885,8 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
   // The candidates in two threads too (their serial parts overlap), each into its own slot.
   std::vector<Refined> refined(paired.size());
   std::vector<std::vector<std::string>> refine_notes(paired.size());
-  for_each_index(paired.size(), [&](size_t i) { refined[i] = refine(in, paired[i], s_min, s_max, opt, refine_notes[i]); });
+  for_each_index(paired.size(),
+                 [&](size_t i) { refined[i] = refine(in, paired[i], s_min, s_max, opt, refine_notes[i]); });
   Refined best;
   for (size_t i = 0; i < paired.size(); ++i) {
     const Hypothesis& h = paired[i];
