@@ -882,11 +882,20 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
   while (paired.size() > 1 && paired.back().mean < paired.front().mean - 0.02) paired.pop_back();
   if (paired.size() > 4) paired.resize(4);
 
-  // The candidates in two threads too (their serial parts overlap), each into its own slot.
+  // The candidates in two threads too (their serial parts overlap), each into its own slot. Each keeps fg
+  // resized to every scale it tries at the finest level (20 bytes a pixel with the summed-area tables): on a reel
+  // that is tens of MB, but a full-size 960x540 fg takes ~200 MB a candidate, so templates larger than a reel go
+  // one candidate at a time (a 10-minute 720p pair's alignment peaked at 1,004 MB with two, 812 MB with one).
   std::vector<Refined> refined(paired.size());
   std::vector<std::vector<std::string>> refine_notes(paired.size());
-  for_each_index(paired.size(),
-                 [&](size_t i) { refined[i] = refine(in, paired[i], s_min, s_max, opt, refine_notes[i]); });
+  auto refine_one = [&](size_t i) { refined[i] = refine(in, paired[i], s_min, s_max, opt, refine_notes[i]); };
+  double largest = 0;  // template pixels at the finest level
+  for (const Hypothesis& h : paired) largest = std::max(largest, double(FW) * FH * h.s * h.s * 1.1 * 1.1);
+  if (largest <= 200e3) {
+    for_each_index(paired.size(), refine_one);
+  } else {
+    for (size_t i = 0; i < paired.size(); ++i) refine_one(i);
+  }
   Refined best;
   for (size_t i = 0; i < paired.size(); ++i) {
     const Hypothesis& h = paired[i];
