@@ -119,46 +119,63 @@ void halve(const float* p, int size, float* o) {
                                       p[size_t(2 * y + 1) * size + 2 * x] + p[size_t(2 * y + 1) * size + 2 * x + 1]);
 }
 
-// The three levels of thumb_ncc, one after the other: kThumb^2, then a quarter, then a sixteenth.
-constexpr size_t kPyramid = size_t(kThumb) * kThumb * 21 / 16;
+// thumb_ncc's three scales of a picture, one after the other: kThumb^2 values, then a quarter, then a sixteenth.
+// Each thumbnail is taken to them once, however many others it is compared with.
+constexpr size_t kLevels = size_t(kThumb) * kThumb * 21 / 16;
 
-void pyramid(float* p) {
+void add_levels(float* p) {
   halve(p, kThumb, p + kThumb * kThumb);
   halve(p + kThumb * kThumb, kThumb / 2, p + kThumb * kThumb * 5 / 4);
 }
 
-}  // namespace
+void thumb_levels(const uint8_t* t, float* out) {
+  std::copy(t, t + kThumb * kThumb, out);
+  add_levels(out);
+}
 
-double thumb_ncc(const uint8_t* a, const uint8_t* b, const ThumbWeights& w) {
-  // Averaged over three scales: the full thumbnail sees slow motion in fine detail, the halved ones see
-  // motion through noise and heavy compression. Called a few times per fg frame (hundreds of thousands of times
-  // on a long pair): the pyramids live in per-thread scratch, and the weights' pyramid is kept while they stay
-  // the same.
-  struct Scratch {
-    std::vector<float> a = std::vector<float>(kPyramid), b = std::vector<float>(kPyramid), w, key;
-  };
-  thread_local std::unique_ptr<Scratch> scratch;
-  if (!scratch) scratch = std::make_unique<Scratch>();
-  Scratch& s = *scratch;
-  const std::vector<float> ones;
-  const std::vector<float>& weights = w.w.empty() ? ones : w.w;
-  if (s.w.empty() || s.key != weights) {
-    s.key = weights;
-    s.w.assign(kPyramid, 1.0f);
-    if (!weights.empty()) std::copy(weights.begin(), weights.end(), s.w.begin());
-    pyramid(s.w.data());
-  }
-  std::copy(a, a + kThumb * kThumb, s.a.begin());
-  std::copy(b, b + kThumb * kThumb, s.b.begin());
-  pyramid(s.a.data());
-  pyramid(s.b.data());
+// Averaged over three scales: the full thumbnail sees slow motion in fine detail, the halved ones see motion
+// through noise and heavy compression.
+double levels_ncc(const float* a, const float* b, const ThumbWeights& w) {
+  const float* wl = w.levels();
   double sum = 0;
   size_t at = 0;
   for (int size = kThumb; size >= kThumb / 4; size /= 2) {
-    sum += ncc(s.a.data() + at, s.b.data() + at, s.w.data() + at, size * size);
+    sum += ncc(a + at, b + at, wl ? wl + at : nullptr, size * size);
     at += size_t(size) * size;
   }
   return sum / 3;
+}
+
+// The levels of the bg thumbnails of the current band. The bands never move back, so each bg frame is taken to
+// its levels once, when it enters.
+class BandLevels {
+ public:
+  // Levels of bg frame j, made from `thumb` unless held already.
+  const float* at(int64_t j, const uint8_t* thumb) {
+    const size_t slot = size_t(j % kSlots);
+    float* p = levels_.data() + slot * kLevels;
+    if (held_[slot] != j) thumb_levels(thumb, p), held_[slot] = j;
+    return p;
+  }
+  static constexpr int64_t kSlots = 8;  // > the widest band (5 frames)
+
+ private:
+  std::vector<float> levels_ = std::vector<float>(size_t(kSlots) * kLevels);
+  std::vector<int64_t> held_ = std::vector<int64_t>(size_t(kSlots), -1);
+};
+
+}  // namespace
+
+ThumbWeights::ThumbWeights(const std::vector<float>& w) : levels_(kLevels) {
+  std::copy(w.begin(), w.begin() + kThumb * kThumb, levels_.begin());
+  add_levels(levels_.data());
+}
+
+double thumb_ncc(const uint8_t* a, const uint8_t* b, const ThumbWeights& w) {
+  std::vector<float> la(kLevels), lb(kLevels);
+  thumb_levels(a, la.data());
+  thumb_levels(b, lb.data());
+  return levels_ncc(la.data(), lb.data(), w);
 }
 
 namespace {
@@ -262,8 +279,13 @@ MatchResult match_frames(const Features& fg, const Features& bg, double rate_rat
   if (fg.thumbs.empty() || bg.thumbs.empty()) {
     if (!opt.scores || !opt.scores(first, lo, hi, nccs)) return r;
   } else {
-    for (size_t q = 0; q < k; ++q)
-      for (int64_t j = lo[q]; j <= hi[q]; ++j) nccs[q].push_back(thumb_ncc(fg.t(first + q), bg.t(size_t(j)), opt.weights));
+    std::vector<float> fl(kLevels);
+    BandLevels bl;
+    for (size_t q = 0; q < k; ++q) {
+      thumb_levels(fg.t(first + q), fl.data());
+      for (int64_t j = lo[q]; j <= hi[q]; ++j)
+        nccs[q].push_back(levels_ncc(fl.data(), bl.at(j, bg.t(size_t(j))), opt.weights));
+    }
   }
   std::vector<double> noise(k, 1.0);
   for (size_t q = 0; q < k; ++q)
@@ -288,20 +310,19 @@ namespace {
 
 // Thumbnail weights for --border: the minimal border mask of the placement, scaled onto the thumbnail.
 ThumbWeights border_weights(const Layout& layout, int border) {
-  ThumbWeights w;
   const std::vector<Rect> mask = border_mask(layout, border);
-  if (mask.empty()) return w;
+  if (mask.empty()) return {};
   const Rect& v = layout.visible;
-  w.w.assign(kThumb * kThumb, 1.0f);
+  std::vector<float> w(size_t(kThumb) * kThumb, 1.0f);
   for (const Rect& r : mask) {
     // At least one thumbnail pixel wide, however thin the band is at this size.
     const int x0 = int(std::floor(double(r.x - v.x) * kThumb / v.w)), y0 = int(std::floor(double(r.y - v.y) * kThumb / v.h));
     const int x1 = std::max(x0 + 1, int(std::ceil(double(r.x + r.w - v.x) * kThumb / v.w)));
     const int y1 = std::max(y0 + 1, int(std::ceil(double(r.y + r.h - v.y) * kThumb / v.h)));
     for (int y = std::max(0, y0); y < std::min(kThumb, y1); ++y)
-      for (int x = std::max(0, x0); x < std::min(kThumb, x1); ++x) w.w[size_t(y) * kThumb + size_t(x)] = 4.0f;
+      for (int x = std::max(0, x0); x < std::min(kThumb, x1); ++x) w[size_t(y) * kThumb + size_t(x)] = 4.0f;
   }
-  return w;
+  return ThumbWeights(w);
 }
 
 Status features(Context& ctx, const VideoInfo& info, const Reel* reel, const Region& region, bool thumbs,
@@ -360,22 +381,23 @@ Status stream_scores(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, con
     return r.status().ok() ? Status::Fail(kExitInput, v.path, "fewer frames decoded on a second reading")
                            : r.status();
   };
-  constexpr int64_t kRing = 8;  // > the widest band (5 frames)
-  std::vector<std::vector<uint8_t>> ring(kRing, std::vector<uint8_t>(size_t(kThumb) * kThumb));
+  BandLevels ring;
+  std::vector<float> fl(kLevels);
   int64_t next_bg = 0;  // bg frames below it have been read
   Progress progress(ctx, "exact", int64_t(lo.size()));
   for (size_t i = 0; i < first; ++i)
     if (!fr->next()) return ended(*fr, fg);
   for (size_t q = 0; q < lo.size(); ++q) {
-    if (hi[q] - lo[q] >= kRing) return Status::Fail(kExitAlign, fg.path, "temporal band too wide");
+    if (hi[q] - lo[q] >= BandLevels::kSlots) return Status::Fail(kExitAlign, fg.path, "temporal band too wide");
     const uint8_t* f = fr->next();
     if (!f) return ended(*fr, fg);
+    thumb_levels(f, fl.data());
     for (; next_bg <= hi[q]; ++next_bg) {
       const uint8_t* b = br->next();
       if (!b) return ended(*br, bg);
-      if (next_bg >= lo[q]) std::copy(b, b + kThumb * kThumb, ring[size_t(next_bg % kRing)].begin());
+      if (next_bg >= lo[q]) ring.at(next_bg, b);  // taken to its levels as it passes
     }
-    for (int64_t j = lo[q]; j <= hi[q]; ++j) nccs[q].push_back(thumb_ncc(f, ring[size_t(j % kRing)].data(), w));
+    for (int64_t j = lo[q]; j <= hi[q]; ++j) nccs[q].push_back(levels_ncc(fl.data(), ring.at(j, nullptr), w));
     progress.update(int64_t(q) + 1);
   }
   return Status::Ok();

@@ -256,9 +256,9 @@ TEST(ThumbNcc, WeightsActOnlyWhereTheyDiffer) {
     if (in_square(p)) middle[size_t(p)] = other[size_t(p)];
   }
   auto band_weight = [&](float band) {
-    ThumbWeights w;
-    for (int p = 0; p < kThumb * kThumb; ++p) w.w.push_back(in_band(p) ? band : 1.0f);
-    return w;
+    std::vector<float> w;
+    for (int p = 0; p < kThumb * kThumb; ++p) w.push_back(in_band(p) ? band : 1.0f);
+    return ThumbWeights(w);
   };
   const ThumbWeights uniform, heavy = band_weight(4), light = band_weight(0.25f), ignored = band_weight(0);
   const double edge_u = thumb_ncc(a.data(), edge.data(), uniform);
@@ -274,8 +274,7 @@ TEST(ThumbNcc, WeightsActOnlyWhereTheyDiffer) {
   EXPECT_NEAR(thumb_ncc(a.data(), edge.data(), ignored), 1.0, 1e-9);
   EXPECT_LT(thumb_ncc(a.data(), middle.data(), ignored), mid_u);
   // Weights that scale everything alike change nothing.
-  ThumbWeights twos;
-  twos.w.assign(size_t(kThumb) * kThumb, 2.0f);
+  const ThumbWeights twos(std::vector<float>(size_t(kThumb) * kThumb, 2.0f));
   EXPECT_NEAR(thumb_ncc(a.data(), middle.data(), twos), mid_u, 1e-12);
 }
 

@@ -73,9 +73,17 @@ Candidates knn(const Features& fg, const Features& bg, int k);
 TimeLine fit_line(const Candidates& c, double rate_ratio);
 
 // Weights of thumbnail pixels for border-aware matching: 1 inside, `band_weight` within the seam band
-// (the minimal border mask scaled to the thumbnail). Empty means uniform.
-struct ThumbWeights {
-  std::vector<float> w;  // kThumb x kThumb, or empty
+// (the minimal border mask scaled to the thumbnail). Default: uniform. Halved twice when made, as thumb_ncc
+// compares at three scales.
+class ThumbWeights {
+ public:
+  ThumbWeights() = default;
+  explicit ThumbWeights(const std::vector<float>& w);  // kThumb x kThumb
+  // The weights at the three scales, one after the other; null when uniform.
+  const float* levels() const { return levels_.empty() ? nullptr : levels_.data(); }
+
+ private:
+  std::vector<float> levels_;
 };
 
 struct MatchOptions {
