@@ -451,11 +451,11 @@ Placement refine_subpixel(const std::vector<std::pair<const Gray*, const Gray*>>
 // How far the phase-correlation peak of fg, placed in frame b, stands above the rest of the surface: (peak -
 // mean) / standard deviation of the surface outside an 11 x 11 window around the placement. 0 where the surface
 // is flat (blank frames).
-double peak_sharpness(Fft2d& fft, const GrayF& b, const Gray& fg, const Placement& pl) {
+double peak_sharpness(Fft2d& fft, const Gray& b, const Gray& fg, const Placement& pl) {
   const int tw = std::max(1, int(std::lround(fg.w * pl.scale))), th = std::max(1, int(std::lround(fg.h * pl.scale)));
   const int cw = fft_size(b.w), ch = fft_size(b.h);
   if (tw > cw || th > ch) return 0.0;
-  fft.set_references({prepare(b, cw, ch)}, ch, cw);
+  fft.set_references({prepare(to_float(b), cw, ch)}, ch, cw);
   std::vector<std::vector<float>> surfaces;
   fft.phase_correlate(prepare(to_float(resize_gray(fg, tw, th)), cw, ch), surfaces);
   const std::vector<float>& s = surfaces[0];
@@ -489,7 +489,7 @@ bool prefer_unscaled(double v, double s, double best_v, double best_s, const Spa
 struct Refined {
   Placement placement;  // confidence: NCC at the lower of the two resolutions
   double ncc = -2;      // NCC at bg resolution: comparable between candidates
-  GrayF frame;          // the bg frame it was found in
+  Gray frame;           // the bg frame it was found in (8-bit: the candidates' results are held together)
 };
 
 Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, double s_max,
@@ -710,7 +710,7 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
                               pl.x, pl.y, pl.scale, v, best.v1, first + best.i,
                               std::chrono::duration<double>(t1 - t0).count(),
                               std::chrono::duration<double>(t2 - t1).count()));
-  return {pl, v, std::move(best.b)};
+  return {pl, v, std::move(near[best.i])};
 }
 
 
