@@ -277,11 +277,21 @@ std::vector<InputCase> cases() {
   {
     // bg a single frame: every fg frame shows over it. The frame is master frame 25, the moment of fg's middle
     // sample (fg frame 15), so the placement can be found and checked; with another moment of the moving
-    // testsrc2 the best placement is a repeat of its pattern elsewhere, and the confidence says so (exit 3).
+    // testsrc2 the best placement is a repeat of its pattern elsewhere (the next case).
     InputCase c;
     c.name = "BgSingleFrame";
     c.bg = "-vf trim=start_frame=25:end_frame=26 -c:v libx264 -preset ultrafast -crf 12 {}.mp4";
     c.first = 0, c.step = 0;
+    v.push_back(c);
+  }
+  {
+    // The same with master frame 10, a moment none of fg's samples shows: refused, not placed on a repeat of
+    // testsrc2's pattern (it was, 86 px off, before the confidence counted the peak's sharpness).
+    InputCase c;
+    c.name = "BgSingleFrameOfAnotherMoment";
+    c.bg = "-vf trim=start_frame=10:end_frame=11 -c:v libx264 -preset ultrafast -crf 12 {}.mp4";
+    c.code = 3;
+    c.error = "cannot find fg inside bg";
     v.push_back(c);
   }
   {
