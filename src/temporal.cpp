@@ -229,6 +229,20 @@ std::vector<int64_t> monotonic_path(const std::vector<int64_t>& lo, const std::v
   return path;
 }
 
+// The coding-noise floor around each fg frame: the lower quartile of the best costs (1 - NCC) within 15 frames.
+std::vector<double> local_floor(const std::vector<double>& cost) {
+  constexpr size_t kWin = 15;
+  const size_t n = cost.size();
+  std::vector<double> floor(n), w;
+  for (size_t q = 0; q < n; ++q) {
+    w.assign(cost.begin() + long(q > kWin ? q - kWin : 0), cost.begin() + long(std::min(n, q + kWin + 1)));
+    auto at = w.begin() + long((w.size() - 1) / 4);
+    std::nth_element(w.begin(), at, w.end());
+    floor[q] = *at;
+  }
+  return floor;
+}
+
 }  // namespace
 
 MatchResult match_frames(const Features& fg, const Features& bg, double rate_ratio, const MatchOptions& opt) {
@@ -290,10 +304,33 @@ MatchResult match_frames(const Features& fg, const Features& bg, double rate_rat
   std::vector<double> noise(k, 1.0);
   for (size_t q = 0; q < k; ++q)
     for (double v : nccs[q]) noise[q] = std::min(noise[q], 1.0 - v);
-  const std::vector<int64_t> fine = monotonic_path(lo, hi, [&](size_t q, int64_t j) {
-    return (1.0 - nccs[q][size_t(j - lo[q])]) +
-           opt.fine_line_weight * (noise[q] + 1e-6) * std::abs(double(j) - line_at(first + q));
-  });
+  const std::vector<double> floor = local_floor(noise);
+  auto fine_path = [&](const std::vector<double>& weight) {
+    return monotonic_path(lo, hi, [&](size_t q, int64_t j) {
+      return (1.0 - nccs[q][size_t(j - lo[q])]) +
+             weight[q] * (noise[q] + 1e-6) * std::abs(double(j) - line_at(first + q));
+    });
+  };
+  std::vector<int64_t> fine = fine_path(std::vector<double>(k, opt.fine_line_weight));
+  // The line came from embeddings' top candidates, which can sit a fraction of a frame to one side (zooms); the
+  // frames matched exactly (at the coding floor, with a clear margin) tell where it really runs.
+  double sum = 0;
+  int exact = 0;
+  for (size_t q = 0; q < k; ++q) {
+    if (noise[q] > 1.5 * floor[q]) continue;
+    double second = 1.0;
+    for (int64_t j = lo[q]; j <= hi[q]; ++j)
+      if (j != fine[q]) second = std::min(second, 1.0 - nccs[q][size_t(j - lo[q])]);
+    if (second < 3 * noise[q]) continue;
+    sum += double(fine[q]) - r.line.slope * double(first + q), ++exact;
+  }
+  if (exact >= 8) r.line.offset = sum / exact;
+  // An fg frame whose best match is well above the floor shows a moment between two bg frames. How alike its
+  // neighbours look says little there about which moment is nearer (motion is not linear in NCC); the line does.
+  std::vector<double> weight(k, opt.fine_line_weight);
+  for (size_t q = 0; q < k; ++q)
+    if (noise[q] > 3 * floor[q]) weight[q] = opt.between_line_weight;
+  fine = fine_path(weight);
   std::vector<double> chosen;
   for (size_t q = 0; q < k; ++q) {
     r.time.map[first + q] = fine[q];

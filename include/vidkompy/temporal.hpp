@@ -91,6 +91,7 @@ struct MatchOptions {
   // Cost per bg frame of distance from the line: it decides only where frames look alike (static scenes).
   double line_weight = 0.004;       // pass 1, embeddings: keeps the path near the line unless content disagrees
   double fine_line_weight = 0.25;   // pass 2, thumbnails: the line's pull per bg frame, in units of the noise floor
+  double between_line_weight = 1.5;  // the same for an fg frame showing a moment between two bg frames
   ThumbWeights weights;
   // Pass 2's scores when the features hold no thumbnails (a long pair): fills nccs[q] with the thumbnail NCC of
   // fg frame first + q against bg frames lo[q]..hi[q] (both ascending in q). False: stop, no map.
