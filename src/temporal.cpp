@@ -243,7 +243,116 @@ std::vector<double> local_floor(const std::vector<double>& cost) {
   return floor;
 }
 
+// The largest total weight of half-open intervals [lo, hi) covering one point, and the middle of the stretch
+// where it is reached. Each interval is shrunk by a hair, so that ends meeting in exact arithmetic never overlap
+// by a rounding error.
+std::pair<double, double> deepest(std::vector<std::pair<double, double>>& events, double base) {
+  std::sort(events.begin(), events.end());
+  double run = base, best = base, at = 0;
+  for (size_t e = 0; e < events.size();) {
+    const double x = events[e].first;
+    for (; e < events.size() && events[e].first == x; ++e) run += events[e].second;
+    if (run > best && e < events.size()) best = run, at = 0.5 * (x + events[e].first);
+  }
+  return {best, at};
+}
+
 }  // namespace
+
+std::pair<int64_t, int64_t> Cadence::bg_frames(int64_t i, int64_t near) const {
+  if (!(rate > 0)) return {near, near};
+  const double s = std::floor(double(i) * pf + a);
+  auto dist = [&](int64_t j) { return std::abs(std::floor(double(j) * pb + b) - s); };
+  const int64_t reach = 2 + int64_t(std::ceil(2.0 / std::max(pb, 0.05)));
+  int64_t jl = near;
+  for (int64_t j = near - reach; j <= near + reach; ++j)
+    if (dist(j) < dist(jl)) jl = j;
+  int64_t jh = jl;
+  while (jl > near - reach && dist(jl - 1) == dist(jl)) --jl;
+  while (jh < near + reach && dist(jh + 1) == dist(jh)) ++jh;
+  return {jl, jh};
+}
+
+// A frame-rate conversion shows in each frame the source frame nearest its time, so when both videos come from
+// one source of rate R, fg frame i shows source frame floor(i R / fg_fps + a) and bg frame j floor(j R / bg_fps +
+// b). Exact pairs must show one source frame, between frames one that bg lacks. Tried: common rates and the two
+// videos' own; for each, phases a on a grid, and the best b for each a by a sweep over the intervals of b that
+// each observation allows. Kept only when it explains 99% of the exact pairs and 90% of the between frames, and
+// no fewer exact pairs than the line does (a few between frames may be other changes: a cut, a flash, focus): where frames look alike
+// it, not the line, then says which bg frame shows fg's moment.
+Cadence fit_cadence(const std::vector<std::pair<int64_t, int64_t>>& exact, const std::vector<int64_t>& between,
+                    const TimeLine& line, double fg_fps, double bg_fps) {
+  Cadence none;
+  if (exact.size() < 24 || !(fg_fps > 0) || !(bg_fps > 0)) return none;
+  std::vector<double> rates = {10, 12, 12.5, 15, 20, 24000.0 / 1001, 24, 25, 30000.0 / 1001, 30,
+                               48, 50, 60000.0 / 1001, 60, 100, 120, fg_fps, bg_fps};
+  std::sort(rates.begin(), rates.end());
+  rates.erase(std::unique(rates.begin(), rates.end(), [](double x, double y) { return std::abs(x - y) < 1e-9; }),
+              rates.end());
+  constexpr double kHair = 1e-7;
+  // Score of phase a for the rate's pf, pb (all observations) and the b reaching it.
+  std::vector<std::pair<double, double>> ev;
+  auto score = [&](double pf, double pb, double a, size_t stride, double& b_out) {
+    ev.clear();
+    double base = 0;
+    for (size_t e = 0; e < exact.size(); e += stride) {
+      const double s = std::floor(double(exact[e].first) * pf + a), x = s - double(exact[e].second) * pb;
+      ev.emplace_back(x + kHair, 1.0), ev.emplace_back(x + 1 - kHair, -1.0);
+    }
+    if (pb > 1) {  // bg lacks some source frames: a between frame shows one of them
+      const double b0 = a - line.offset * pb;
+      for (size_t e = 0; e < between.size(); e += stride) {
+        const double s = std::floor(double(between[e]) * pf + a);
+        base += 1;
+        for (int64_t j = int64_t(std::floor((s - b0 - 3) / pb)); j <= int64_t(std::ceil((s - b0 + 3) / pb)); ++j)
+          ev.emplace_back(s - double(j) * pb - kHair, -1.0), ev.emplace_back(s + 1 - double(j) * pb + kHair, 1.0);
+      }
+    }
+    const auto [best, at] = deepest(ev, base);
+    b_out = at;
+    return best;
+  };
+  // Rates and coarse phases on at most ~300 observations; the chosen rate's phase refined on all of them.
+  const size_t stride = std::max<size_t>(1, (exact.size() + between.size()) / 300);
+  double best = -1;
+  Cadence c;
+  for (const double rate : rates) {
+    const double pf = rate / fg_fps, pb = rate / bg_fps;
+    for (int step = 0; step < 50; ++step) {
+      double b;
+      const double a = step / 50.0 + 1e-9, v = score(pf, pb, a, stride, b);
+      // Ties: one of the videos' own rates (one of them is the source), then the higher rate (a source of half
+      // the rate explains the same frames by showing each twice).
+      const bool own = std::abs(rate - fg_fps) < 1e-9 || std::abs(rate - bg_fps) < 1e-9;
+      const bool c_own = std::abs(c.rate - fg_fps) < 1e-9 || std::abs(c.rate - bg_fps) < 1e-9;
+      if (v > best + 0.5 || (v > best - 0.5 && rate != c.rate && (own > c_own || (own == c_own && rate > c.rate))))
+        best = v, c.rate = rate, c.pf = pf, c.pb = pb, c.a = a, c.b = b;
+    }
+  }
+  best = -1;
+  const double a0 = c.a;
+  for (int step = -40; step <= 40; ++step) {
+    double b;
+    const double a = a0 + step * 0.0005, v = score(c.pf, c.pb, a, 1, b);
+    if (v > best) best = v, c.a = a, c.b = b;
+  }
+  // The gate.
+  size_t fit_exact = 0, line_exact = 0, fit_between = 0;
+  for (const auto& [i, j] : exact) {
+    fit_exact += std::floor(double(i) * c.pf + c.a) == std::floor(double(j) * c.pb + c.b);
+    line_exact += std::llround(line.slope * double(i) + line.offset) == j;
+  }
+  for (const int64_t i : between) {
+    const int64_t near = std::llround(line.slope * double(i) + line.offset);
+    const auto [jl, jh] = c.bg_frames(i, near);
+    fit_between += std::floor(double(jl) * c.pb + c.b) != std::floor(double(i) * c.pf + c.a);
+  }
+  const double missed_between = double(between.size() - fit_between);
+  if (double(fit_exact) < 0.99 * double(exact.size()) ||
+      missed_between > std::max(0.1 * double(between.size()), 0.02 * double(exact.size())) || fit_exact < line_exact)
+    return none;
+  return c;
+}
 
 MatchResult match_frames(const Features& fg, const Features& bg, double rate_ratio, const MatchOptions& opt) {
   MatchResult r;
@@ -305,32 +414,50 @@ MatchResult match_frames(const Features& fg, const Features& bg, double rate_rat
   for (size_t q = 0; q < k; ++q)
     for (double v : nccs[q]) noise[q] = std::min(noise[q], 1.0 - v);
   const std::vector<double> floor = local_floor(noise);
-  auto fine_path = [&](const std::vector<double>& weight) {
+  auto fine_path = [&](const std::vector<double>& weight, const std::vector<double>& tl, const std::vector<double>& th) {
     return monotonic_path(lo, hi, [&](size_t q, int64_t j) {
-      return (1.0 - nccs[q][size_t(j - lo[q])]) +
-             weight[q] * (noise[q] + 1e-6) * std::abs(double(j) - line_at(first + q));
+      const double off = std::max({0.0, tl[q] - double(j), double(j) - th[q]});
+      return (1.0 - nccs[q][size_t(j - lo[q])]) + weight[q] * (noise[q] + 1e-6) * off;
     });
   };
-  std::vector<int64_t> fine = fine_path(std::vector<double>(k, opt.fine_line_weight));
-  // The line came from embeddings' top candidates, which can sit a fraction of a frame to one side (zooms); the
-  // frames matched exactly (at the coding floor, with a clear margin) tell where it really runs.
-  double sum = 0;
-  int exact = 0;
+  std::vector<double> weight(k, opt.fine_line_weight);
+  std::vector<double> target_lo(k), target_hi(k);  // the pull is towards [target_lo, target_hi]
+  for (size_t q = 0; q < k; ++q) target_lo[q] = target_hi[q] = line_at(first + q);
+  std::vector<int64_t> fine = fine_path(weight, target_lo, target_hi);
+  // What the first result says: fg frames matched exactly (at the coding floor, with a clear margin), and fg frames
+  // showing a moment *between* two bg frames (best match well above the floor).
+  std::vector<std::pair<int64_t, int64_t>> exact;
+  std::vector<int64_t> between;
   for (size_t q = 0; q < k; ++q) {
+    if (noise[q] > 3 * floor[q]) between.push_back(int64_t(first + q));
     if (noise[q] > 1.5 * floor[q]) continue;
     double second = 1.0;
     for (int64_t j = lo[q]; j <= hi[q]; ++j)
       if (j != fine[q]) second = std::min(second, 1.0 - nccs[q][size_t(j - lo[q])]);
-    if (second < 3 * noise[q]) continue;
-    sum += double(fine[q]) - r.line.slope * double(first + q), ++exact;
+    if (second >= 3 * noise[q]) exact.emplace_back(int64_t(first + q), fine[q]);
   }
-  if (exact >= 8) r.line.offset = sum / exact;
-  // An fg frame whose best match is well above the floor shows a moment between two bg frames. How alike its
-  // neighbours look says little there about which moment is nearer (motion is not linear in NCC); the line does.
-  std::vector<double> weight(k, opt.fine_line_weight);
-  for (size_t q = 0; q < k; ++q)
+  // The line came from embeddings' top candidates, which can sit a fraction of a frame to one side (zooms); the
+  // exact matches tell where it really runs.
+  if (exact.size() >= 8) {
+    double sum = 0;
+    for (const auto& [i, j] : exact) sum += double(j) - r.line.slope * double(i);
+    r.line.offset = sum / double(exact.size());
+  }
+  // Where frames look alike the pull decides: towards the bg frames showing fg's source frame when both videos
+  // follow one source's cadence, else towards the line. A between frame is pulled harder: how alike its two
+  // neighbours look says little about which moment is nearer (motion is not linear in NCC).
+  r.cadence = fit_cadence(exact, between, r.line, opt.fg_fps, opt.bg_fps);
+  for (size_t q = 0; q < k; ++q) {
+    const int64_t i = int64_t(first + q);
+    if (r.cadence.rate > 0) {
+      const auto [jl, jh] = r.cadence.bg_frames(i, std::llround(line_at(size_t(i))));
+      target_lo[q] = double(jl), target_hi[q] = double(jh);
+    } else {
+      target_lo[q] = target_hi[q] = line_at(size_t(i));
+    }
     if (noise[q] > 3 * floor[q]) weight[q] = opt.between_line_weight;
-  fine = fine_path(weight);
+  }
+  fine = fine_path(weight, target_lo, target_hi);
   std::vector<double> chosen;
   for (size_t q = 0; q < k; ++q) {
     r.time.map[first + q] = fine[q];
@@ -488,6 +615,7 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
   if (!st.ok()) return st;
   MatchOptions opt;
   opt.weights = border_weights(layout, ctx.opt.border);
+  opt.fg_fps = fg.fps.value(), opt.bg_fps = bg.fps.value();
   Status scored;
   if (stream)
     opt.scores = [&](size_t first, const std::vector<int64_t>& lo, const std::vector<int64_t>& hi,
@@ -519,6 +647,11 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
                  "{} fg frames before bg starts, {} after it ends; confidence {:.3f}",
                  ff.frames(), bf.frames(), embedder->name(), embedder->dim(), embedder->device(), r.line.slope, r.line.offset,
                  r.line.inliers, r.time.clamped_start, r.time.clamped_end, r.time.confidence);
+  if (r.cadence.rate > 0)
+    ctx.log->debug("temporal: both videos follow the cadence of a {:.3f} fps source (phases {:.4f}, {:.4f})",
+                   r.cadence.rate, r.cadence.a, r.cadence.b);
+  else
+    ctx.log->debug("temporal: no common source cadence; the line decides between look-alike frames");
   if (r.time.clamped_start || r.time.clamped_end)
     ctx.log->info("{} fg frame(s) before bg starts and {} after it ends show bg's first/last frame",
                   r.time.clamped_start, r.time.clamped_end);

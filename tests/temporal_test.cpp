@@ -203,6 +203,97 @@ TEST(MatchFrames, UnrelatedPicturesGiveLowConfidence) {
   EXPECT_LT(r.time.confidence, kTemporalThreshold);
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// fit_cadence: both videos made from one source by showing, in each frame, the source frame nearest its time.
+
+namespace {
+
+// Source frame shown by frame k of a conversion from src_fps to fps starting at source frame `first`, the way
+// ffmpeg's fps filter and mkpair.py pick it (round half up).
+int64_t shown(int64_t k, double src_fps, double fps, int64_t first) {
+  return first + int64_t(std::floor(double(k) * src_fps / fps + 0.5 + 1e-9));
+}
+
+struct Conversion {
+  std::vector<std::pair<int64_t, int64_t>> exact;  // fg frames whose source frame bg shows once, with that bg frame
+  std::vector<int64_t> between;                    // fg frames whose source frame bg lacks
+  std::vector<std::vector<int64_t>> truth;         // per fg frame: the bg frames showing the nearest source frame
+  TimeLine line;
+};
+
+Conversion convert(double src_fps, double bg_fps, int64_t bg_first, int64_t bg_n, double fg_fps, int64_t fg_first,
+                   int64_t fg_n) {
+  Conversion c;
+  std::vector<int64_t> bs;
+  for (int64_t j = 0; j < bg_n; ++j) bs.push_back(shown(j, src_fps, bg_fps, bg_first));
+  double sum = 0;
+  for (int64_t i = 0; i < fg_n; ++i) {
+    const int64_t s = shown(i, src_fps, fg_fps, fg_first);
+    int64_t d = std::numeric_limits<int64_t>::max();
+    for (int64_t b : bs) d = std::min(d, std::abs(b - s));
+    std::vector<int64_t> best;
+    for (int64_t j = 0; j < bg_n; ++j)
+      if (std::abs(bs[size_t(j)] - s) == d) best.push_back(j);
+    c.truth.push_back(best);
+    // As the temporal stage sees them: a frame bg shows twice matches both alike, so neither counts.
+    if (d == 0 && best.size() == 1) c.exact.emplace_back(i, best[0]), sum += double(best[0]) - bg_fps / fg_fps * double(i);
+    if (d) c.between.push_back(i);
+  }
+  c.line = {bg_fps / fg_fps, sum / double(c.exact.size()), int(c.exact.size())};
+  return c;
+}
+
+}  // namespace
+
+TEST(FitCadence, FindsTheFilmSourceOfA25And2997FpsPair) {
+  // Big Buck Bunny's case: a 24 fps film shown at 25 fps (bg) and at 30000/1001 (fg), fg starting 2 s later.
+  const double ntsc = 30000.0 / 1001;
+  const Conversion v = convert(24, 25, 48, 300, ntsc, 96, 280);
+  ASSERT_GT(v.exact.size(), 200u);
+  // What the line alone says is wrong on a good share of frames: both conversions round.
+  size_t line_wrong = 0;
+  for (size_t i = 0; i < v.truth.size(); ++i)
+    line_wrong += !contains(v.truth[i], std::llround(v.line.slope * double(i) + v.line.offset));
+  EXPECT_GT(line_wrong, 20u);
+  const Cadence c = fit_cadence(v.exact, v.between, v.line, ntsc, 25);
+  EXPECT_DOUBLE_EQ(c.rate, 24);
+  for (size_t i = 0; i < v.truth.size(); ++i) {
+    const auto [jl, jh] = c.bg_frames(int64_t(i), std::llround(v.line.slope * double(i) + v.line.offset));
+    EXPECT_EQ(jl, v.truth[i].front()) << "fg " << i;
+    EXPECT_EQ(jh, v.truth[i].back()) << "fg " << i;
+  }
+}
+
+TEST(FitCadence, FindsA60FpsSourceFromFramesBgLacks) {
+  // bg at 24 and fg at 30 fps from a 60 fps source: bg lacks the source frames of a fifth of fg's frames, and the
+  // nearest of bg's frames is then the one to show.
+  const Conversion v = convert(60, 24, 0, 96, 30, 20, 100);
+  ASSERT_FALSE(v.between.empty());
+  const Cadence c = fit_cadence(v.exact, v.between, v.line, 30, 24);
+  EXPECT_DOUBLE_EQ(c.rate, 60);
+  for (size_t i = 0; i < v.truth.size(); ++i) {
+    const auto [jl, jh] = c.bg_frames(int64_t(i), std::llround(v.line.slope * double(i) + v.line.offset));
+    EXPECT_TRUE(contains(v.truth[i], jl) && contains(v.truth[i], jh)) << "fg " << i << ": got " << jl << ".." << jh;
+  }
+}
+
+TEST(FitCadence, NoneWhereNoCadenceFits) {
+  // Matches on the line: a cadence, if one is kept, says what the line says.
+  TimeLine line{25.0 / 30, 7.3, 0};
+  std::vector<std::pair<int64_t, int64_t>> exact;
+  for (int64_t i = 0; i < 300; ++i) exact.emplace_back(i, std::llround(line.slope * double(i) + line.offset));
+  const Cadence c = fit_cadence(exact, {}, line, 30, 25);
+  for (const auto& [i, j] : exact)
+    if (c.rate > 0) EXPECT_EQ(c.bg_frames(i, j), std::make_pair(j, j)) << "fg " << i;
+  // Matches scattered by a frame either way at random: no cadence explains 99% of them.
+  std::mt19937 rng(5);
+  for (auto& [i, j] : exact) j += int64_t(rng() % 3) - 1;
+  EXPECT_EQ(fit_cadence(exact, {}, line, 30, 25).rate, 0);
+  // Too few matches to tell.
+  const Conversion v = convert(24, 25, 0, 30, 30, 0, 20);
+  EXPECT_EQ(fit_cadence(v.exact, v.between, v.line, 30, 25).rate, 0);
+}
+
 TEST(MatchFrames, EmptyInputs) {
   const SynthSource s(31);
   std::mt19937 noise(32);

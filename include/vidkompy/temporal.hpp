@@ -92,6 +92,7 @@ struct MatchOptions {
   double line_weight = 0.004;       // pass 1, embeddings: keeps the path near the line unless content disagrees
   double fine_line_weight = 0.25;   // pass 2, thumbnails: the line's pull per bg frame, in units of the noise floor
   double between_line_weight = 1.5;  // the same for an fg frame showing a moment between two bg frames
+  double fg_fps = 0, bg_fps = 0;     // nominal rates, for the source-cadence model (0: line only)
   ThumbWeights weights;
   // Pass 2's scores when the features hold no thumbnails (a long pair): fills nccs[q] with the thumbnail NCC of
   // fg frame first + q against bg frames lo[q]..hi[q] (both ascending in q). False: stop, no map.
@@ -103,9 +104,23 @@ struct MatchOptions {
 // Weighted NCC of two thumbnails, in [-1, 1]; 0 when either is flat.
 double thumb_ncc(const uint8_t* a, const uint8_t* b, const ThumbWeights& w);
 
+// Both videos as frame-rate conversions of one source of `rate` fps: fg frame i shows source frame
+// floor(i pf + a), bg frame j floor(j pb + b). rate 0: no such source was found.
+struct Cadence {
+  double rate = 0, pf = 0, pb = 0, a = 0, b = 0;
+  // The bg frames showing the source frame nearest fg frame i's (one, or a run of repeats), searched near `near`.
+  std::pair<int64_t, int64_t> bg_frames(int64_t i, int64_t near) const;
+};
+
+// Fits a Cadence to fg/bg frame pairs known to show one moment and fg frames known to fall between two bg
+// frames; rate 0 unless it explains them (and better than the line).
+Cadence fit_cadence(const std::vector<std::pair<int64_t, int64_t>>& exact, const std::vector<int64_t>& between,
+                    const TimeLine& line, double fg_fps, double bg_fps);
+
 struct MatchResult {
   TimeMap time;
   TimeLine line;
+  Cadence cadence;
 };
 
 // The map from features: line, banded DTW on embeddings, then the exact frame by thumbnails (a second DTW in a
