@@ -283,7 +283,8 @@ std::pair<int64_t, int64_t> Cadence::bg_frames(int64_t i, int64_t near) const {
 Cadence fit_cadence(const std::vector<std::pair<int64_t, int64_t>>& exact, const std::vector<int64_t>& between,
                     const TimeLine& line, double fg_fps, double bg_fps) {
   Cadence none;
-  if (exact.size() < 24 || !(fg_fps > 0) || !(bg_fps > 0)) return none;
+  // (Rates a header can claim but no conversion makes are left to the line.)
+  if (exact.size() < 24 || !(fg_fps >= 1 && fg_fps <= 1000) || !(bg_fps >= 1 && bg_fps <= 1000)) return none;
   std::vector<double> rates = {10, 12, 12.5, 15, 20, 24000.0 / 1001, 24, 25, 30000.0 / 1001, 30,
                                48, 50, 60000.0 / 1001, 60, 100, 120, fg_fps, bg_fps};
   std::sort(rates.begin(), rates.end());
