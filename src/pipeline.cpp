@@ -166,13 +166,15 @@ Status read_reels(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Reel& 
 Status align_on_reels(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& spatial, TimeMap& temporal) {
   Reel bg_reel, fg_reel;
   Status st;
+  std::thread loader([] { torch_status(); });  // LibTorch's initialisers run beside the decoders
   {
     ScopedTimer t(ctx, "decode");  // one pass over both videos, scaled down, for everything below
     st = read_reels(ctx, bg, fg, bg_reel, fg_reel);
   }
+  loader.join();
   if (!st.ok()) return st;
   {
-    ScopedTimer t(ctx, "libtorch");  // the plugin with the FFT and the embedder (half a second of initialisers)
+    ScopedTimer t(ctx, "libtorch");  // the plugin with the FFT and the embedder: loaded by now, or why not
     st = torch_status();
   }
   if (!st.ok()) return st;
