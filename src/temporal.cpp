@@ -443,6 +443,25 @@ MatchResult match_frames(const Features& fg, const Features& bg, double rate_rat
     double sum = 0;
     for (const auto& [i, j] : exact) sum += double(j) - r.line.slope * double(i);
     r.line.offset = sum / double(exact.size());
+  } else {
+    // Too noisy for exact matches (heavy re-encodes, colour changes): the offset, within two frames, at which
+    // the line runs through the most alike frames, costs read between neighbouring bg frames. Many frames
+    // together place it where each alone cannot.
+    double best = std::numeric_limits<double>::infinity(), shift = 0, at_line = 0;
+    for (int d = -40; d <= 40; ++d) {
+      double sum = 0;
+      for (size_t q = 0; q < k; ++q) {
+        const double x = std::clamp(line_at(first + q) + d * 0.05, double(lo[q]), double(hi[q]));
+        const int64_t j0 = std::min(int64_t(std::floor(x)), hi[q]), j1 = std::min(j0 + 1, hi[q]);
+        const double f = x - double(j0);
+        sum += (1 - f) * (1 - nccs[q][size_t(j0 - lo[q])]) + f * (1 - nccs[q][size_t(j1 - lo[q])]);
+      }
+      if (d == 0) at_line = sum;
+      if (sum < best) best = sum, shift = d * 0.05;
+    }
+    // Only a clear gain moves it: on a zoom a shift in time fits about as well as a change of scale, and the
+    // placement re-check would follow the shifted map along that ridge.
+    if (best < 0.8 * at_line) r.line.offset += shift;
   }
   // Where frames look alike the pull decides: towards the bg frames showing fg's source frame when both videos
   // follow one source's cadence, else towards the line. A between frame is pulled harder: how alike its two

@@ -283,8 +283,8 @@ TEST(FitCadence, NoneWhereNoCadenceFits) {
   std::vector<std::pair<int64_t, int64_t>> exact;
   for (int64_t i = 0; i < 300; ++i) exact.emplace_back(i, std::llround(line.slope * double(i) + line.offset));
   const Cadence c = fit_cadence(exact, {}, line, 30, 25);
-  for (const auto& [i, j] : exact)
-    if (c.rate > 0) EXPECT_EQ(c.bg_frames(i, j), std::make_pair(j, j)) << "fg " << i;
+  if (c.rate > 0)
+    for (const auto& [i, j] : exact) EXPECT_EQ(c.bg_frames(i, j), std::make_pair(j, j)) << "fg " << i;
   // Matches scattered by a frame either way at random: no cadence explains 99% of them.
   std::mt19937 rng(5);
   for (auto& [i, j] : exact) j += int64_t(rng() % 3) - 1;
@@ -767,11 +767,10 @@ TEST(TemporalPair, DISABLED_FgLongerThanBgOnBothSidesMandelbrot) {
   expect_accurate(o);
 }
 
-// Fails in both. Stage with the true placement: exact 0.80 (within1 1); 24 misses spread over the clip, in both
-// directions, some where bg holds the very same source frame: fg 14 (src 58) got bg 25 (src 60) for 24 (src 58);
-// fg 38 (src 106) got 45 (108) for 44 (106); fg 57 (src 144) got 61 (146) for 60 (144); fg 105 (src 240) got 99
-// (238) for 100 (240). crf 40 noise exceeds the change between neighbouring moments of the slow zoom.
-// Binary: placement x 61.53 y 45.56 scale 0.9875 (true 60, 45, 1.0): exact 0.28, within1 0.93.
+// Fails in both. Stage with the true placement: exact 0.62 (within1 1; 0.80 at commit ea834af): crf 40 noise
+// exceeds the change between neighbouring moments of the slow zoom, so only the line can tell them apart, and
+// the line is not moved to the content profile here (it gains under a fifth; see match_frames).
+// Binary: placement x 61.49 y 45.82 scale 0.9862 (true 60, 45, 1.0): exact 0.58, within1 1.
 TEST(TemporalPair, DISABLED_HeavilyReencodedBgMandelbrot) {
   Outcome o;
   reencoded_bg(kMandel, o, true);
