@@ -283,8 +283,11 @@ TEST(FitCadence, NoneWhereNoCadenceFits) {
   std::vector<std::pair<int64_t, int64_t>> exact;
   for (int64_t i = 0; i < 300; ++i) exact.emplace_back(i, std::llround(line.slope * double(i) + line.offset));
   const Cadence c = fit_cadence(exact, {}, line, 30, 25);
-  if (c.rate > 0)
-    for (const auto& [i, j] : exact) EXPECT_EQ(c.bg_frames(i, j), std::make_pair(j, j)) << "fg " << i;
+  if (c.rate > 0) {
+    for (const auto& [i, j] : exact) {
+      EXPECT_EQ(c.bg_frames(i, j), std::make_pair(j, j)) << "fg " << i;
+    }
+  }
   // Matches scattered by a frame either way at random: no cadence explains 99% of them.
   std::mt19937 rng(5);
   for (auto& [i, j] : exact) j += int64_t(rng() % 3) - 1;
