@@ -33,15 +33,16 @@ struct SynthSource {
     for (int d = 0; d < pairs; ++d) ew.push_back(w(rng)), ep.push_back(ph(rng));
     for (int p = 0; p < kThumb * kThumb; ++p) tw.push_back(w(rng)), tp.push_back(ph(rng));
   }
-  // Appends the frame showing moment t.
-  void add(Features& f, double t, std::mt19937& noise) const {
+  // Appends the frame showing moment t: its embedding that of moment t + emb_shift (an embedder biased one way),
+  // its thumbnail with noise of up to +-amp gray levels.
+  void add(Features& f, double t, std::mt19937& noise, double emb_shift = 0, int amp = 3) const {
     f.dim = 2 * pairs;
     const double norm = std::sqrt(double(pairs));
     for (int d = 0; d < pairs; ++d) {
-      f.emb.push_back(float(std::cos(ew[d] * t + ep[d]) / norm));
-      f.emb.push_back(float(std::sin(ew[d] * t + ep[d]) / norm));
+      f.emb.push_back(float(std::cos(ew[d] * (t + emb_shift) + ep[d]) / norm));
+      f.emb.push_back(float(std::sin(ew[d] * (t + emb_shift) + ep[d]) / norm));
     }
-    std::uniform_int_distribution<int> n(-3, 3);
+    std::uniform_int_distribution<int> n(-amp, amp);
     for (int p = 0; p < kThumb * kThumb; ++p)
       f.thumbs.push_back(uint8_t(std::clamp(int(std::lround(128 + 100 * std::sin(tw[p] * t + tp[p]))) + n(noise), 0, 255)));
   }
@@ -190,6 +191,32 @@ TEST(MatchFrames, EqualRatesInsideGiveTheShiftedIdentity) {
   EXPECT_EQ(r.time.clamped_end, 0);
   for (size_t i = 0; i < 120; ++i) EXPECT_EQ(r.time.map[i], int64_t(i) + 43) << "fg " << i;
   EXPECT_GT(r.time.confidence, 0.95);
+}
+
+// Heavy noise on every thumbnail (no frame matches at the coding floor with a margin) and fg's embeddings biased
+// by 1.5 bg frames, so the line from the k-NN runs that far off: the content profile brings it back.
+TEST(MatchFrames, NoisyPairFollowsTheContentProfile) {
+  const SynthSource s(41);
+  std::mt19937 noise(42);
+  Features bg, fg;
+  std::vector<int> bgm, fgm;
+  for (int j = 0; j < 300; ++j) bgm.push_back(6 * j);         // 25 fps over a 150 per second moment clock
+  for (int i = 0; i < 200; ++i) fgm.push_back(300 + 5 * i);   // 30 fps, 2 s in
+  for (int t : bgm) s.add(bg, t, noise, 0, 90);
+  for (int t : fgm) s.add(fg, t, noise, 9, 90);
+  MatchOptions opt;
+  opt.fg_fps = 30, opt.bg_fps = 25;
+  const MatchResult r = match_frames(fg, bg, 25.0 / 30.0, opt);
+  EXPECT_NEAR(r.line.offset, 50.0, 0.5);  // bg moment 6 j = fg moment 300 + 5 i
+  const auto best = nearest(fgm, bgm);
+  size_t exact = 0, within1 = 0;
+  for (size_t i = 0; i < fgm.size(); ++i) {
+    exact += contains(best[i], r.time.map[i]);
+    within1 += contains(best[i], r.time.map[i]) || contains(best[i], r.time.map[i] - 1) ||
+               contains(best[i], r.time.map[i] + 1);
+  }
+  EXPECT_GE(double(exact) / double(fgm.size()), 0.9);
+  EXPECT_EQ(within1, fgm.size());
 }
 
 TEST(MatchFrames, UnrelatedPicturesGiveLowConfidence) {
