@@ -277,9 +277,9 @@ std::pair<int64_t, int64_t> Cadence::bg_frames(int64_t i, int64_t near) const {
 // one source of rate R, fg frame i shows source frame floor(i R / fg_fps + a) and bg frame j floor(j R / bg_fps +
 // b). Exact pairs must show one source frame, between frames one that bg lacks. Tried: common rates and the two
 // videos' own; for each, phases a on a grid, and the best b for each a by a sweep over the intervals of b that
-// each observation allows. Kept only when it explains 99% of the exact pairs and 90% of the between frames, and
-// no fewer exact pairs than the line does (a few between frames may be other changes: a cut, a flash, focus): where frames look alike
-// it, not the line, then says which bg frame shows fg's moment.
+// each observation allows. Kept only when it explains 99% of the exact pairs and 90% of the between frames (a
+// few may be other changes: a cut, a flash, focus), and no fewer exact pairs than the line does. Where frames
+// look alike it, not the line, then says which bg frame shows fg's moment.
 Cadence fit_cadence(const std::vector<std::pair<int64_t, int64_t>>& exact, const std::vector<int64_t>& between,
                     const TimeLine& line, double fg_fps, double bg_fps) {
   Cadence none;
@@ -414,8 +414,10 @@ MatchResult match_frames(const Features& fg, const Features& bg, double rate_rat
   std::vector<double> noise(k, 1.0);
   for (size_t q = 0; q < k; ++q)
     for (double v : nccs[q]) noise[q] = std::min(noise[q], 1.0 - v);
-  const std::vector<double> floor = local_floor(noise);
-  auto fine_path = [&](const std::vector<double>& weight, const std::vector<double>& tl, const std::vector<double>& th) {
+  const std::vector<double> coding_floor = local_floor(noise);
+  // Pass 2's path, each frame pulled (by weight x its noise floor per bg frame of distance) towards [tl, th].
+  using Pull = std::vector<double>;
+  auto fine_path = [&](const Pull& weight, const Pull& tl, const Pull& th) {
     return monotonic_path(lo, hi, [&](size_t q, int64_t j) {
       const double off = std::max({0.0, tl[q] - double(j), double(j) - th[q]});
       return (1.0 - nccs[q][size_t(j - lo[q])]) + weight[q] * (noise[q] + 1e-6) * off;
@@ -430,8 +432,8 @@ MatchResult match_frames(const Features& fg, const Features& bg, double rate_rat
   std::vector<std::pair<int64_t, int64_t>> exact;
   std::vector<int64_t> between;
   for (size_t q = 0; q < k; ++q) {
-    if (noise[q] > 3 * floor[q]) between.push_back(int64_t(first + q));
-    if (noise[q] > 1.5 * floor[q]) continue;
+    if (noise[q] > 3 * coding_floor[q]) between.push_back(int64_t(first + q));
+    if (noise[q] > 1.5 * coding_floor[q]) continue;
     double second = 1.0;
     for (int64_t j = lo[q]; j <= hi[q]; ++j)
       if (j != fine[q]) second = std::min(second, 1.0 - nccs[q][size_t(j - lo[q])]);
@@ -475,7 +477,7 @@ MatchResult match_frames(const Features& fg, const Features& bg, double rate_rat
     } else {
       target_lo[q] = target_hi[q] = line_at(size_t(i));
     }
-    if (noise[q] > 3 * floor[q]) weight[q] = opt.between_line_weight;
+    if (noise[q] > 3 * coding_floor[q]) weight[q] = opt.between_line_weight;
   }
   fine = fine_path(weight, target_lo, target_hi);
   std::vector<double> chosen;

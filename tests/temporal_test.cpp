@@ -263,7 +263,8 @@ Conversion convert(double src_fps, double bg_fps, int64_t bg_first, int64_t bg_n
       if (std::abs(bs[size_t(j)] - s) == d) best.push_back(j);
     c.truth.push_back(best);
     // As the temporal stage sees them: a frame bg shows twice matches both alike, so neither counts.
-    if (d == 0 && best.size() == 1) c.exact.emplace_back(i, best[0]), sum += double(best[0]) - bg_fps / fg_fps * double(i);
+    if (d == 0 && best.size() == 1)
+      c.exact.emplace_back(i, best[0]), sum += double(best[0]) - bg_fps / fg_fps * double(i);
     if (d) c.between.push_back(i);
   }
   c.line = {bg_fps / fg_fps, sum / double(c.exact.size()), int(c.exact.size())};
