@@ -251,21 +251,18 @@ struct Conversion {
 Conversion convert(double src_fps, double bg_fps, int64_t bg_first, int64_t bg_n, double fg_fps, int64_t fg_first,
                    int64_t fg_n) {
   Conversion c;
-  std::vector<int64_t> bs;
-  for (int64_t j = 0; j < bg_n; ++j) bs.push_back(shown(j, src_fps, bg_fps, bg_first));
+  std::vector<int> bs, fs;
+  for (int64_t j = 0; j < bg_n; ++j) bs.push_back(int(shown(j, src_fps, bg_fps, bg_first)));
+  for (int64_t i = 0; i < fg_n; ++i) fs.push_back(int(shown(i, src_fps, fg_fps, fg_first)));
+  c.truth = nearest(fs, bs);
   double sum = 0;
   for (int64_t i = 0; i < fg_n; ++i) {
-    const int64_t s = shown(i, src_fps, fg_fps, fg_first);
-    int64_t d = std::numeric_limits<int64_t>::max();
-    for (int64_t b : bs) d = std::min(d, std::abs(b - s));
-    std::vector<int64_t> best;
-    for (int64_t j = 0; j < bg_n; ++j)
-      if (std::abs(bs[size_t(j)] - s) == d) best.push_back(j);
-    c.truth.push_back(best);
+    const std::vector<int64_t>& best = c.truth[size_t(i)];
+    const bool shows = bs[size_t(best[0])] == fs[size_t(i)];
     // As the temporal stage sees them: a frame bg shows twice matches both alike, so neither counts.
-    if (d == 0 && best.size() == 1)
+    if (shows && best.size() == 1)
       c.exact.emplace_back(i, best[0]), sum += double(best[0]) - bg_fps / fg_fps * double(i);
-    if (d) c.between.push_back(i);
+    if (!shows) c.between.push_back(i);
   }
   c.line = {bg_fps / fg_fps, sum / double(c.exact.size()), int(c.exact.size())};
   return c;
