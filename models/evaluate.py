@@ -3,12 +3,16 @@
 # (IndexFlatIP, as vidkompy runs it) for every fg frame of pairs with known truth (../shared/tools/mkpair.py
 # makes them). Each picture is cut as vidkompy cuts it: the overlap region of bg (the truth placement) and the
 # whole fg, area-resized to 96 x 96 RGB in [0, 1]. Compared: TorchScript models given with --model NAME=PATH,
-# and a plain baseline of 32 x 32 gray thumbnails (mean removed, L2-normalised).
-# Usage: models/evaluate.py --model shipped=models/vidkompy-embedder.pt PAIR_DIR...   (needs python3-faiss)
+# a plain baseline of 32 x 32 gray thumbnails (mean removed, L2-normalised) and, with --untrained, the recipe's
+# architecture untrained: its projection starts at zero, which makes it the 16 x 16 gray thumbnail, so it is
+# measured with that projection randomly initialised instead (PyTorch's default initialisation, seed 1).
+# Usage: models/evaluate.py --model shipped=models/vidkompy-embedder.pt [--untrained] PAIR_DIR...
+# (needs python3-faiss)
 import argparse
 import json
 import os
 import subprocess
+import sys
 
 import faiss
 import numpy as np
@@ -44,6 +48,7 @@ def embedder(path):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--model", action="append", default=[], help="NAME=PATH of a TorchScript embedder")
+    p.add_argument("--untrained", action="store_true", help="also the recipe's network, untrained")
     p.add_argument("pairs", nargs="+", help="folders with bg.mp4, fg.mp4 and truth.json")
     a = p.parse_args()
     torch.set_num_threads(2)
@@ -51,6 +56,13 @@ def main():
     for spec in a.model:
         name, path = spec.split("=", 1)
         methods[name] = embedder(path)
+    if a.untrained:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from train_embedder import Embedder
+        torch.manual_seed(1)
+        net = Embedder().eval()
+        net.proj.reset_parameters()
+        methods["untrained"] = lambda x: torch.cat([net(x[i:i + 64]) for i in range(0, len(x), 64)]).detach()
     totals = {m: [0, 0, 0] for m in methods}
     print("| pair | fg frames | " + " | ".join(f"{m} R@1 | {m} R@5" for m in methods) + " |")
     print("|---" * (2 + 2 * len(methods)) + "|")

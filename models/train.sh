@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the training dependencies (Debian's PyTorch, no pip) and trains the bundled embedder.
-# Arguments go to train_embedder.py, e.g. `models/train.sh --minutes 75 --out models/vidkompy-embedder.pt`.
+# Arguments go to train_embedder.py, e.g. `models/train.sh --out embedder.pt` (500 steps, ~4 minutes on 2 cores).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 if ! /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null; then

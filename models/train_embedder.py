@@ -1,11 +1,10 @@
 #!/usr/bin/python3
-# Trains vidkompy's frame embedder: a MobileNetV3-Small (width 0.5) with a 256-d head, taught by contrastive
-# learning (InfoNCE) that the same frame after re-encoding, rescaling, crop jitter and colour shifts is one
-# moment, and that its neighbours 1-3 frames away are not. Training frames come from ffmpeg lavfi sources (and
-# any clips given with --clip). Run it through models/train.sh, which installs Debian's python3-torch and sets
-# the allocator that makes CPU training several times faster. Exports TorchScript: N x 3 x H x W floats, RGB in
-# [0, 1] -> N x 256, L2-normalised; the network box-filters its input to 96 x 96 first, which is the size
-# vidkompy hands it.
+# Trains vidkompy's frame embedder: the first four blocks of MobileNetV3-Small turned into a learned 16 x 16
+# "thumbnail" (256-d), taught by contrastive learning (InfoNCE) that the same frame after re-encoding, rescaling,
+# crop jitter and colour shifts is one moment, and that its neighbours 1-3 frames away are not. Training frames
+# come from ffmpeg lavfi sources (and any clips given with --clip). Run it through models/train.sh, which installs
+# Debian's python3-torch and sets the allocator that makes CPU training several times faster. Exports
+# TorchScript: N x 3 x 96 x 96 floats (the size vidkompy hands it), RGB in [0, 1] -> N x 256, L2-normalised.
 import argparse
 import math
 import os
@@ -22,7 +21,7 @@ import torchvision
 
 SIDE = 160  # frames are cached at this size; views are cut from them and resized to INPUT
 INPUT = 128  # training views are rendered at this size, then box-filtered to INNER by the network
-INNER = 96  # the network runs at this size (vidkompy's kEmbedInput): 0.38 ms a frame on one core here
+INNER = 96  # the network runs at this size (vidkompy's kEmbedInput): ~1 ms a frame on one core here
 
 # Generated footage: each entry is a lavfi graph that ends in SIDE x SIDE frames. Pans over large stills, zooms,
 # growth and flow give the kinds of motion real footage has (slow and fast); colour and texture vary.
@@ -30,15 +29,18 @@ S = SIDE
 SOURCES = [
     f"mandelbrot=s=640x640:rate=25:start_scale=3:end_scale=0.3,scale={S}:{S}:flags=area",
     f"mandelbrot=s=480x480:rate=25:start_x=-0.743643887037151:start_y=0.13182590420533:start_scale=0.02:end_scale=0.0001:inner=period,scale={S}:{S}:flags=area",
-    f"life=s=320x320:mold=10:rate=25:ratio=0.12:death_color=#C83232:life_color=#00ff00:mold_color=#203080,scale={S}:{S}:flags=area",
+    f"life=s=320x320:mold=10:rate=25:ratio=0.12:seed=2:death_color=#C83232:life_color=#00ff00:mold_color=#203080,scale={S}:{S}:flags=area",
     f"life=s={S}x{S}:mold=40:rate=25:ratio=0.3:seed=7:life_color=#ffd040:mold_color=#401060",
     f"cellauto=s=320x320:rule=30:rate=25:random_fill_ratio=0.5:seed=3,scale={S}:{S}:flags=bicubic",
     f"cellauto=s={S}x{S}:rule=110:rate=25:scroll=1:random_fill_ratio=0.3:seed=5,hue=h=120",
     f"cellauto=s=640x{S}:rule=90:rate=25:seed=9,crop={S}:{S}:x='mod(t*40,480)':y=0,hue=h=240:s=2",
     f"testsrc2=s=320x240:rate=25,crop={S}:{S}:x='80+60*sin(t*0.7)':y='40+30*cos(t*0.5)'",
     f"testsrc2=s={S}x{S}:rate=25,hue=H=t*0.5",
-    f"gradients=s={S}x{S}:rate=25:speed=0.03:n=5:seed=11",
-    f"gradients=s=320x320:rate=25:speed=0.01:n=8:seed=12,scale={S}:{S}:flags=area,noise=alls=12:allf=p",
+    # gradients: colours and points given, since its seed option does not make it repeatable (FFmpeg 5.1).
+    f"gradients=s={S}x{S}:rate=25:speed=0.03:n=5:c0=0x3050e0:c1=0xe0a020:c2=0x20c060:c3=0xc02040:c4=0xf0f0f0:"
+    "x0=10:y0=20:x1=150:y1=130",
+    "gradients=s=320x320:rate=25:speed=0.01:n=8:c0=0x101010:c1=0xff4000:c2=0x00ff80:c3=0x4040ff:c4=0xffff00:"
+    f"c5=0xff00ff:c6=0x00ffff:c7=0x808080:x0=300:y0=40:x1=30:y1=280,scale={S}:{S}:flags=area,noise=alls=12:allf=p:all_seed=13",
     f"sierpinski=s=480x480:rate=25:type=carpet:seed=4,scale={S}:{S}:flags=area",
     f"sierpinski=s=320x320:rate=25:type=triangle:seed=6,crop={S}:{S}:x='80+70*sin(t*0.3)':y='80+70*sin(t*0.4)'",
     f"rgbtestsrc=s=64x64:rate=25,scale=1280:1280:flags=neighbor,rotate=a=t*0.4:ow={S}:oh={S}",
@@ -65,30 +67,33 @@ def read_frames(graph, frames, clip=None):
 
 
 class Embedder(nn.Module):
-    """Two halves, concatenated and scaled so that the output has unit length: a fixed 16 x 16 gray thumbnail
-    (mean removed), which already finds the right frame of the same footage most of the time, and a learned
-    MobileNetV3 part trained *next to it*, so it learns what the thumbnail misses. The learned head keeps the 3 x 3
-    layout of the last feature map: global pooling would throw away where things are, and telling neighbouring
-    frames apart is mostly about where things are."""
+    """A learned 16 x 16 "thumbnail": the first four blocks of MobileNetV3-Small (strides 4 and 8, 16 and 24
+    channels) read the picture, a 1 x 1 convolution turns them into one map at 24 x 24 that is added to the gray
+    picture, and the sum is box-averaged to 16 x 16, mean removed and L2-normalised (256-d). The convolution starts
+    at zero, so the untrained network is exactly the gray thumbnail; training teaches it what to add so that a
+    frame and its re-encoded, rescaled, colour-shifted copy agree and neighbouring frames differ. The output keeps
+    the picture's layout, which is what tells neighbouring frames apart."""
 
     def __init__(self):
         super().__init__()
-        net = torchvision.models.mobilenet_v3_small(width_mult=0.5)
-        self.features = net.features
-        width = net.classifier[0].in_features
-        side = INNER // 32
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(width * side * side, 512), nn.Hardswish(),
-                                  nn.Linear(512, 256))
+        net = torchvision.models.mobilenet_v3_small()
+        self.fine = net.features[:2]     # 16 channels at 24 x 24
+        self.coarse = net.features[2:4]  # 24 channels at 12 x 12
+        self.proj = nn.Conv2d(16 + 24, 1, 1)
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
 
     def forward(self, x):
-        x = F.adaptive_avg_pool2d(x, INNER)  # a no-op on vidkompy's 96 px input
+        if x.shape[-2:] != (INNER, INNER):  # training views; the export is traced at vidkompy's 96 px
+            x = F.adaptive_avg_pool2d(x, INNER)
         g = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1)
-        g = F.adaptive_avg_pool2d(g, 16).flatten(1)
-        g = F.normalize(g - g.mean(1, keepdim=True), dim=1)
-        y = F.normalize(self.head(self.features((x - self.mean) / self.std)), dim=1)
-        return torch.cat([y, g], 1) * 0.7071067811865476
+        a = self.fine((x - self.mean) / self.std)
+        b = F.interpolate(self.coarse(a), scale_factor=2.0, mode="bilinear", align_corners=False)
+        m = F.adaptive_avg_pool2d(g, INNER // 4) + self.proj(torch.cat([a, b], 1))
+        m = F.adaptive_avg_pool2d(m, 16).flatten(1)
+        return F.normalize(m - m.mean(1, keepdim=True), dim=1)
 
 
 def degrade(x, gen):
@@ -182,8 +187,12 @@ def stand_in(x):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "vidkompy-embedder.pt"))
-    p.add_argument("--minutes", type=float, default=75, help="training time budget (wall clock)")
+    p.add_argument("--out", default="embedder.pt",
+                   help="where to write the model (not models/vidkompy-embedder.pt: see models/README.md)")
+    p.add_argument("--steps", type=int, default=500,
+                   help="training steps; the schedule follows them, so a run repeats exactly (same machine)")
+    p.add_argument("--minutes", type=float, default=0,
+                   help="train for this long instead (wall clock): any machine finishes on time, not repeatable")
     p.add_argument("--frames", type=int, default=500, help="frames decoded from each source")
     p.add_argument("--clip", action="append", default=[], help="also train on this video (repeatable)")
     p.add_argument("--pairs", type=int, default=64, help="anchor/neighbour pairs per batch (x2 frames, x2 views)")
@@ -214,11 +223,10 @@ def main():
     seen = 0
     while True:
         elapsed = time.time() - start
-        if elapsed > budget:
+        frac = elapsed / budget if a.minutes > 0 else step / a.steps
+        if frac >= 1:
             break
-        # Warm-up for 3% of the budget, then cosine decay to zero: the schedule follows the clock, so any machine
-        # finishes in the same time.
-        frac = elapsed / budget
+        # Warm-up for 3% of the run, then cosine decay to zero (over the steps, or the clock with --minutes).
         lr = a.lr * min(1.0, frac / 0.03) * 0.5 * (1 + math.cos(math.pi * min(1.0, frac)))
         for g in opt.param_groups:
             g["lr"] = lr
@@ -260,7 +268,7 @@ def main():
     print(f"final: {step} steps, {seen} views, {(time.time() - start) / 60:.1f} min; held-out top-1 exact {ex:.3f}, "
           f"within 1 {nr:.3f} (stand-in: {sx / st:.3f}, {sn / st:.3f})", flush=True)
 
-    example = torch.rand(2, 3, INPUT, INPUT)
+    example = torch.rand(2, 3, INNER, INNER)
     traced = torch.jit.trace(model.to(memory_format=torch.contiguous_format), example)
     traced = torch.jit.freeze(traced.eval())
     traced.save(a.out)
