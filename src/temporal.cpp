@@ -415,6 +415,8 @@ MatchResult match_frames(const Features& fg, const Features& bg, double rate_rat
   for (size_t q = 0; q < k; ++q)
     for (double v : nccs[q]) noise[q] = std::min(noise[q], 1.0 - v);
   const std::vector<double> coding_floor = local_floor(noise);
+  // Over 3x the local coding floor: fg shows a moment between two bg frames.
+  auto is_between = [&](size_t q) { return noise[q] > 3 * coding_floor[q]; };
   // Pass 2's path, each frame pulled (by weight x its noise floor per bg frame of distance) towards [tl, th].
   using Pull = std::vector<double>;
   auto fine_path = [&](const Pull& weight, const Pull& tl, const Pull& th) {
@@ -432,7 +434,7 @@ MatchResult match_frames(const Features& fg, const Features& bg, double rate_rat
   std::vector<std::pair<int64_t, int64_t>> exact;
   std::vector<int64_t> between;
   for (size_t q = 0; q < k; ++q) {
-    if (noise[q] > 3 * coding_floor[q]) between.push_back(int64_t(first + q));
+    if (is_between(q)) between.push_back(int64_t(first + q));
     if (noise[q] > 1.5 * coding_floor[q]) continue;
     double second = 1.0;
     for (int64_t j = lo[q]; j <= hi[q]; ++j)
@@ -477,7 +479,7 @@ MatchResult match_frames(const Features& fg, const Features& bg, double rate_rat
     } else {
       target_lo[q] = target_hi[q] = line_at(size_t(i));
     }
-    if (noise[q] > 3 * coding_floor[q]) weight[q] = opt.between_line_weight;
+    if (is_between(q)) weight[q] = opt.between_line_weight;
   }
   fine = fine_path(weight, target_lo, target_hi);
   std::vector<double> chosen;

@@ -62,6 +62,11 @@ std::vector<std::vector<int64_t>> nearest(const std::vector<int>& fg, const std:
 
 bool contains(const std::vector<int64_t>& v, int64_t x) { return std::find(v.begin(), v.end(), x) != v.end(); }
 
+// Whether `got` is one of the nearest bg frames or next to one.
+bool within_one(const std::vector<int64_t>& best, int64_t got) {
+  return std::any_of(best.begin(), best.end(), [&](int64_t b) { return std::abs(b - got) <= 1; });
+}
+
 bool monotonic(const std::vector<int64_t>& map) {
   for (size_t i = 1; i < map.size(); ++i)
     if (map[i] < map[i - 1]) return false;
@@ -212,8 +217,7 @@ TEST(MatchFrames, NoisyPairFollowsTheContentProfile) {
   size_t exact = 0, within1 = 0;
   for (size_t i = 0; i < fgm.size(); ++i) {
     exact += contains(best[i], r.time.map[i]);
-    within1 += contains(best[i], r.time.map[i]) || contains(best[i], r.time.map[i] - 1) ||
-               contains(best[i], r.time.map[i] + 1);
+    within1 += within_one(best[i], r.time.map[i]);
   }
   EXPECT_GE(double(exact) / double(fgm.size()), 0.9);
   EXPECT_EQ(within1, fgm.size());
@@ -464,10 +468,8 @@ void score(const vt::Source& src, const Outcome& o, Score& s) {
   std::ostringstream miss;
   for (size_t i = 0; i < s.map.size(); ++i) {
     const int64_t got = s.map[i];
-    bool near = false;
-    for (int64_t b : best[i]) near = near || std::abs(b - got) <= 1;
     exact += contains(best[i], got);
-    within1 += near;
+    within1 += within_one(best[i], got);
     if (!contains(best[i], got) && listed++ < 25) {
       miss << "\n  fg " << i << " (src " << o.fgv[i] << "): got bg " << got;
       if (got >= 0 && got < int64_t(o.bgv.size())) miss << " (src " << o.bgv[size_t(got)] << ")";
