@@ -73,25 +73,18 @@ TimeLine fit_line(const Candidates& c, double rate_ratio) {
     if (w > best_w) best_w = w, best = b;
   }
   const double offset0 = double(base + int64_t(best));
-  // Least squares over the top-1 candidates that agree with the vote, when they span enough of fg.
-  double sx = 0, sy = 0, sxx = 0, sxy = 0, cnt = 0, xmin = 1e300, xmax = -1e300;
+  // The offset: the mean over the top-1 candidates that agree with the vote.
+  double sx = 0, sy = 0, cnt = 0;
   for (size_t i = 0; i < n; ++i) {
     const int64_t j = c.index[i * size_t(c.k)];
     if (j < 0 || std::abs(double(j) - rate_ratio * double(i) - offset0) > 1.5) continue;
-    sx += double(i), sy += double(j), sxx += double(i) * double(i), sxy += double(i) * double(j), ++cnt;
-    xmin = std::min(xmin, double(i)), xmax = std::max(xmax, double(i));
+    sx += double(i), sy += double(j), ++cnt;
   }
   line.inliers = int(cnt);
+  // The slope stays the frame rates': fitted to these candidates it strays by up to 1% on real pairs without any
+  // drift (on slow or still stretches they lean to one side). match_frames follows real drift on exact matches.
   if (cnt >= 2) line.offset = (sy - rate_ratio * sx) / cnt;
   else line.offset = offset0;
-  if (cnt >= 20 && xmax - xmin >= 20) {
-    const double slope = (cnt * sxy - sx * sy) / (cnt * sxx - sx * sx);
-    // Accept a measured slope close to the nominal one (a slightly wrong container rate, drift).
-    if (std::isfinite(slope) && std::abs(slope - rate_ratio) < 0.02 * rate_ratio) {
-      line.slope = slope;
-      line.offset = (sy - slope * sx) / cnt;
-    }
-  }
   return line;
 }
 
@@ -330,13 +323,26 @@ Cadence fit_cadence(const std::vector<std::pair<int64_t, int64_t>>& exact, const
         best = v, c.rate = rate, c.pf = pf, c.pb = pb, c.a = a, c.b = b;
     }
   }
-  best = -1;
-  const double a0 = c.a;
-  for (int step = -40; step <= 40; ++step) {
+  // The observations allow an interval of phases, and the grid above takes its first step: an end of it. Its
+  // middle is the safest guess for the frames they do not show, so the chosen rate's phase is scanned over the
+  // whole period (a and a + 1 name the same cadence) and the middle of the widest best run kept.
+  constexpr int kSteps = 500;
+  std::vector<double> v(kSteps);
+  double top = -1;
+  for (int k = 0; k < kSteps; ++k) {
     double b;
-    const double a = a0 + step * 0.0005, v = score(c.pf, c.pb, a, 1, b);
-    if (v > best) best = v, c.a = a, c.b = b;
+    v[size_t(k)] = score(c.pf, c.pb, (k + 0.5) / kSteps, stride, b);
+    top = std::max(top, v[size_t(k)]);
   }
+  int widest = 0, middle = -1;
+  for (int k = 0; k < kSteps; ++k) {
+    if (v[size_t(k)] != top || v[size_t((k + kSteps - 1) % kSteps)] == top) continue;  // not where a run starts
+    int len = 1;
+    while (len < kSteps && v[size_t((k + len) % kSteps)] == top) ++len;
+    if (len > widest) widest = len, middle = (k + len / 2) % kSteps;
+  }
+  if (middle >= 0) c.a = (middle + 0.5) / kSteps;  // else every phase fits alike: the grid's is as good
+  score(c.pf, c.pb, c.a, 1, c.b);
   // The gate.
   size_t fit_exact = 0, line_exact = 0, fit_between = 0;
   for (const auto& [i, j] : exact) {
@@ -441,6 +447,23 @@ MatchResult match_frames(const Features& fg, const Features& bg, double rate_rat
       if (j != fine[q]) second = std::min(second, 1.0 - nccs[q][size_t(j - lo[q])]);
     if (second >= 3 * noise[q]) exact.emplace_back(int64_t(first + q), fine[q]);
   }
+  // Drift (a slightly wrong container rate): the frame rates give the slope unless exact matches spread over at
+  // least half of the matched frames show another. The line keeps its height at the middle of the matched range.
+  {
+    double slope = rate_ratio;
+    double sx = 0, sy = 0, sxx = 0, sxy = 0, xmin = 1e300, xmax = -1e300;
+    for (const auto& [i, j] : exact) {
+      sx += double(i), sy += double(j), sxx += double(i) * double(i), sxy += double(i) * double(j);
+      xmin = std::min(xmin, double(i)), xmax = std::max(xmax, double(i));
+    }
+    const double cnt = double(exact.size());
+    if (exact.size() >= 20 && xmax - xmin >= 0.5 * double(k)) {
+      const double s = (cnt * sxy - sx * sy) / (cnt * sxx - sx * sx);
+      if (std::isfinite(s) && std::abs(s - rate_ratio) < 0.02 * rate_ratio) slope = s;
+    }
+    r.line.offset += (r.line.slope - slope) * 0.5 * double(first + last - 1);
+    r.line.slope = slope;
+  }
   // The line came from embeddings' top candidates, which can sit a fraction of a frame to one side (zooms); the
   // exact matches tell where it really runs.
   if (exact.size() >= 8) {
@@ -476,10 +499,11 @@ MatchResult match_frames(const Features& fg, const Features& bg, double rate_rat
     if (r.cadence.rate > 0) {
       const auto [jl, jh] = r.cadence.bg_frames(i, std::llround(line_at(size_t(i))));
       target_lo[q] = double(jl), target_hi[q] = double(jh);
+      weight[q] = opt.cadence_weight;
     } else {
       target_lo[q] = target_hi[q] = line_at(size_t(i));
     }
-    if (is_between(q)) weight[q] = opt.between_line_weight;
+    if (is_between(q)) weight[q] = std::max(weight[q], opt.between_line_weight);
   }
   fine = fine_path(weight, target_lo, target_hi);
   std::vector<double> chosen;

@@ -68,8 +68,8 @@ struct Candidates {
 };
 Candidates knn(const Features& fg, const Features& bg, int k);
 
-// Robust line through the candidates: offset by weighted voting with the slope fixed to the frame-rate ratio,
-// then a least-squares fit over the inliers (which absorbs a slightly wrong nominal rate).
+// Robust line through the candidates: the slope is the frame-rate ratio, the offset found by weighted voting and
+// refined over the inliers. (match_frames follows drift on exact matches, not on these candidates.)
 TimeLine fit_line(const Candidates& c, double rate_ratio);
 
 // Weights of thumbnail pixels for border-aware matching: 1 inside, `band_weight` within the seam band
@@ -92,6 +92,7 @@ struct MatchOptions {
   double line_weight = 0.004;       // pass 1, embeddings: keeps the path near the line unless content disagrees
   double fine_line_weight = 0.25;   // pass 2, thumbnails: the line's pull per bg frame, in units of the noise floor
   double between_line_weight = 1.5;  // the same for an fg frame showing a moment between two bg frames
+  double cadence_weight = 1.0;  // the same towards the bg frames a fitted source cadence names (exact, not +-0.5)
   double fg_fps = 0, bg_fps = 0;     // nominal rates, for the source-cadence model (0: line only)
   ThumbWeights weights;
   // Pass 2's scores when the features hold no thumbnails (a long pair): fills nccs[q] with the thumbnail NCC of
