@@ -323,25 +323,31 @@ Cadence fit_cadence(const std::vector<std::pair<int64_t, int64_t>>& exact, const
         best = v, c.rate = rate, c.pf = pf, c.pb = pb, c.a = a, c.b = b;
     }
   }
-  // The observations allow an interval of phases, and the grid above takes its first step: an end of it. Its
-  // middle is the safest guess for the frames they do not show, so the chosen rate's phase is scanned over the
-  // whole period (a and a + 1 name the same cadence) and the middle of the widest best run kept.
+  // The observations allow an interval of phases, and the grid above takes its first step: an end of it, which
+  // can be wrong for frames they do not show. So the chosen rate's phase is scanned over the whole period (a and
+  // a + 1 name the same cadence). A conversion that starts on a source frame and rounds to the nearest one (as
+  // ffmpeg's fps filter does, half up) has phase 0.5: kept when it fits as well as any; else the middle of the
+  // widest best run.
   constexpr int kSteps = 500;
+  constexpr double kHalf = 0.5 + 1e-9;
   std::vector<double> v(kSteps);
-  double top = -1;
+  double top = -1, b_unused;
   for (int k = 0; k < kSteps; ++k) {
-    double b;
-    v[size_t(k)] = score(c.pf, c.pb, (k + 0.5) / kSteps, stride, b);
+    v[size_t(k)] = score(c.pf, c.pb, (k + 0.5) / kSteps, stride, b_unused);
     top = std::max(top, v[size_t(k)]);
   }
-  int widest = 0, middle = -1;
-  for (int k = 0; k < kSteps; ++k) {
-    if (v[size_t(k)] != top || v[size_t((k + kSteps - 1) % kSteps)] == top) continue;  // not where a run starts
-    int len = 1;
-    while (len < kSteps && v[size_t((k + len) % kSteps)] == top) ++len;
-    if (len > widest) widest = len, middle = (k + len / 2) % kSteps;
+  if (score(c.pf, c.pb, kHalf, stride, b_unused) >= top) {
+    c.a = kHalf;
+  } else {
+    int widest = 0, middle = -1;
+    for (int k = 0; k < kSteps; ++k) {
+      if (v[size_t(k)] != top || v[size_t((k + kSteps - 1) % kSteps)] == top) continue;  // not where a run starts
+      int len = 1;
+      while (len < kSteps && v[size_t((k + len) % kSteps)] == top) ++len;
+      if (len > widest) widest = len, middle = (k + len / 2) % kSteps;
+    }
+    if (middle >= 0) c.a = (middle + 0.5) / kSteps;  // else every phase fits alike: the grid's is as good
   }
-  if (middle >= 0) c.a = (middle + 0.5) / kSteps;  // else every phase fits alike: the grid's is as good
   score(c.pf, c.pb, c.a, 1, c.b);
   // The gate.
   size_t fit_exact = 0, line_exact = 0, fit_between = 0;
@@ -354,7 +360,9 @@ Cadence fit_cadence(const std::vector<std::pair<int64_t, int64_t>>& exact, const
     const auto [jl, jh] = c.bg_frames(i, near);
     fit_between += std::floor(double(jl) * c.pb + c.b) != std::floor(double(i) * c.pf + c.a);
   }
-  const double missed_between = double(between.size() - fit_between);
+  // Between frames count only where bg lacks source frames (pb > 1); otherwise the cadence cannot explain them
+  // (bg shows every source frame) and they are something else: a cut, a flash, heavy coding.
+  const double missed_between = c.pb > 1 ? double(between.size() - fit_between) : 0.0;
   if (double(fit_exact) < 0.99 * double(exact.size()) ||
       missed_between > std::max(0.1 * double(between.size()), 0.02 * double(exact.size())) || fit_exact < line_exact)
     return none;
