@@ -987,13 +987,28 @@ bool fg_detailed_in_reel(const VideoInfo& fg, const Reel& bg_reel, double scale)
 
 // The re-check for a fg too small in the reels: six fg frames early in the matched range and the bg frames the
 // map gives them, decoded again at full size in one sequential pass that stops after the last of them.
+// `count` fg frames for the re-checks, one from each of `count` equal stretches of [from, to): the one whose
+// matched bg frame looked most alike (the temporal stage's similarity). Where the rates differ, many fg frames show
+// a moment between two bg frames, and where things move fast a placement fitted on such pairs follows the motion
+// (a cockatoo clip at 30 fps over 15: 3.7 px off), so each stretch offers its best exact match instead.
+std::vector<int64_t> best_matched(const TimeMap& time, int64_t from, int64_t to, int count) {
+  std::vector<int64_t> out;
+  for (int k = 0; k < count; ++k) {
+    const int64_t a = from + int64_t(double(k) / count * double(to - from));
+    const int64_t b = std::max(a + 1, from + int64_t(double(k + 1) / count * double(to - from)));
+    int64_t pick = (a + b - 1) / 2;
+    float best = -2;
+    for (int64_t i = a; i < b && size_t(i) < time.similarity.size(); ++i)
+      if (time.similarity[size_t(i)] > best) best = time.similarity[size_t(i)], pick = i;  // (NaN never wins)
+    if (out.empty() || out.back() != pick) out.push_back(pick);
+  }
+  return out;
+}
+
 Status recheck_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const TimeMap& time, int64_t lo,
                          int64_t hi, Placement& placement, bool& moved) {
-  std::vector<int64_t> fi, bi;
-  for (double q : {0.1, 0.15, 0.2, 0.25, 0.3, 0.35}) {
-    const int64_t i = lo + int64_t(q * double(hi - lo));
-    if (fi.empty() || fi.back() != i) fi.push_back(i);
-  }
+  // From the first stretch of the match (10-40%), so that decoding them again stops early.
+  std::vector<int64_t> fi = best_matched(time, lo + int64_t(0.1 * double(hi - lo)), lo + int64_t(0.4 * double(hi - lo)), 6), bi;
   const int64_t last = std::max<int64_t>(0, bg.frames - 1);
   for (int64_t i : fi)
     for (int64_t d = -1; d <= 1; ++d) bi.push_back(std::clamp<int64_t>(time.map[size_t(i)] + d, 0, last));
@@ -1030,27 +1045,33 @@ Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
   if (hi - lo < 1 || bg_reel.frames() == 0) return Status::Ok();
   if (!fg_detailed_in_reel(fg, bg_reel, placement.scale) || fg_reel.step > 1)  // (a long pair keeps no fg reel)
     return recheck_full_size(ctx, bg, fg, time, lo, hi, placement, moved);
-  // Twelve fg frames spread over the matched range, from the reels (no decoding): each with its matched bg frame
-  // and both neighbours, since where the rates differ the matched frame may show a moment a fraction of a frame
-  // away, and motion in between would bias the fit. The reels' many pixels pin the placement down to a small
-  // fraction of a reel pixel.
-  std::vector<Gray> fgs;
-  std::vector<int64_t> at;  // their fg frames
-  std::vector<std::vector<Gray>> bgs;
+  // Twelve fg frames spread over the matched range, from the reels (no decoding), each with its matched bg frame
+  // and both neighbours (where the rates differ the matched frame may show a moment a fraction of a frame away).
+  // The reels' many pixels pin the placement down to a small fraction of a reel pixel. Two sets: for the
+  // placement, the best match of each twelfth of the range (best_matched: pairs showing one moment, so that motion
+  // does not bias the fit); for the shift test below, frames evenly spread, which favour no map.
   const int64_t last = int64_t(bg_reel.frames()) - 1;
+  auto take = [&](const std::vector<int64_t>& frames, std::vector<Gray>& fgs, std::vector<std::vector<Gray>>& bgs) {
+    for (const int64_t i : frames) {
+      fgs.push_back(fg_reel.luma(size_t(i)));
+      bgs.emplace_back();
+      for (int64_t d = -1; d <= 1; ++d)
+        bgs.back().push_back(bg_reel.luma(size_t(std::clamp<int64_t>(time.map[size_t(i)] + d, 0, last))));
+    }
+  };
+  std::vector<int64_t> at;  // the evenly spread fg frames
   for (int k = 0; k < 12; ++k) {
     const int64_t i = lo + int64_t((k + 0.5) / 12 * double(hi - lo));
-    if (!fgs.empty() && i == lo + int64_t((k - 0.5) / 12 * double(hi - lo))) continue;
-    fgs.push_back(fg_reel.luma(size_t(i)));
-    at.push_back(i);
-    bgs.emplace_back();
-    for (int64_t d = -1; d <= 1; ++d)
-      bgs.back().push_back(bg_reel.luma(size_t(std::clamp<int64_t>(time.map[size_t(i)] + d, 0, last))));
+    if (at.empty() || at.back() != i) at.push_back(i);
   }
+  std::vector<Gray> fgs, best_fgs;
+  std::vector<std::vector<Gray>> bgs, best_bgs;
+  take(at, fgs, bgs);
+  take(best_matched(time, lo, hi, 12), best_fgs, best_bgs);
   // In reel pixels: bg's reel point sx_b X shows fg's reel point sx_f u.
   Placement r = placement;
   r.x *= bg_reel.sx, r.y *= bg_reel.sy, r.scale *= bg_reel.sx / fg_reel.sx;
-  Placement p = refine_on_pairs(fgs, bgs, r, placement.scale == 1.0);
+  Placement p = refine_on_pairs(best_fgs, best_bgs, r, placement.scale == 1.0);
   // Along a pan, position and time trade for each other: one frame later, a few pixels off matches a single
   // pair about as well as the truth, and a map matched at such a place is off by that frame everywhere. The
   // whole match breaks the tie, because the pan's speed changes along it while the videos' offset does not: fit
@@ -1062,8 +1083,9 @@ Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
     for (int64_t i : at) one.push_back({bg_reel.luma(size_t(std::clamp<int64_t>(time.map[size_t(i)] + d, 0, last)))});
     std::vector<std::pair<const Gray*, const Gray*>> pairs;
     for (size_t k = 0; k < at.size(); ++k) pairs.push_back({&fgs[k], &one[k][0]});
-    // Unshifted, the map was fitted above already (with each pair's neighbours as candidates).
-    if (d != 0) q = refine_on_pairs(fgs, one, r, placement.scale == 1.0);
+    // Unshifted: fitted on these frames with each pair's neighbours as candidates.
+    q = d != 0 ? refine_on_pairs(fgs, one, r, placement.scale == 1.0)
+               : refine_on_pairs(fgs, bgs, r, placement.scale == 1.0);
     const double v = pairs_ncc(pairs, q);
     ctx.log->debug("spatial recheck with the map moved by {:+d} frame(s): x {:.2f} y {:.2f}, NCC {:.4f}", d,
                    q.x / bg_reel.sx, q.y / bg_reel.sy, v);
@@ -1071,8 +1093,8 @@ Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
   };
   bool shifted = false;
   {
-    Placement qm, qp;
-    const double v0 = fit_shifted(0, p), vm = fit_shifted(-1, qm), vp = fit_shifted(+1, qp);
+    Placement q0, qm, qp;
+    const double v0 = fit_shifted(0, q0), vm = fit_shifted(-1, qm), vp = fit_shifted(+1, qp);
     const int dir = vm > vp ? -1 : +1;
     double best_v = std::max(vm, vp);
     Placement best = dir < 0 ? qm : qp;
