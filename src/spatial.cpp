@@ -452,9 +452,11 @@ Placement refine_subpixel(const std::vector<std::pair<const Gray*, const Gray*>>
 // mean) / standard deviation of the surface outside an 11 x 11 window around the placement. 0 where the surface
 // is flat (blank frames).
 double peak_sharpness(Fft2d& fft, const Gray& b, const Gray& fg, const Placement& pl) {
-  const int tw = std::max(1, int(std::lround(fg.w * pl.scale))), th = std::max(1, int(std::lround(fg.h * pl.scale)));
+  // No larger than bg: a fg that covers all of bg, placed a hair too large (scale 2.007 for 2), would not fit the
+  // surface, and gave sharpness 0 (and confidence 0) to a right placement.
+  const int tw = std::clamp(int(std::lround(fg.w * pl.scale)), 1, b.w);
+  const int th = std::clamp(int(std::lround(fg.h * pl.scale)), 1, b.h);
   const int cw = fft_size(b.w), ch = fft_size(b.h);
-  if (tw > cw || th > ch) return 0.0;
   fft.set_references({prepare(to_float(b), cw, ch)}, ch, cw);
   std::vector<std::vector<float>> surfaces;
   fft.phase_correlate(prepare(to_float(resize_gray(fg, tw, th)), cw, ch), surfaces);
