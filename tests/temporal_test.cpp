@@ -62,6 +62,14 @@ std::vector<std::vector<int64_t>> nearest(const std::vector<int>& fg, const std:
 
 bool contains(const std::vector<int64_t>& v, int64_t x) { return std::find(v.begin(), v.end(), x) != v.end(); }
 
+// Every fg frame matched to one of the bg frames nearest its moment.
+void expect_on_nearest(const std::vector<int>& fgm, const std::vector<int>& bgm, const std::vector<int64_t>& map) {
+  const auto best = nearest(fgm, bgm);
+  for (size_t i = 0; i < fgm.size(); ++i)
+    EXPECT_TRUE(contains(best[i], map[i])) << "fg " << i << " (moment " << fgm[i] << "): got bg " << map[i]
+                                           << ", want bg " << best[i].front();
+}
+
 // Whether `got` is one of the nearest bg frames or next to one.
 bool within_one(const std::vector<int64_t>& best, int64_t got) {
   return std::any_of(best.begin(), best.end(), [&](int64_t b) { return std::abs(b - got) <= 1; });
@@ -239,10 +247,7 @@ TEST(MatchFrames, LeaningEmbeddingsDoNotTiltTheLine) {
   for (int t : fgm) s.add(fg, std::min(t, still), noise, t < still ? 0.01 * t : 0.0);
   const MatchResult r = match_frames(fg, bg, 25.0 / 30.0, MatchOptions{});
   EXPECT_NEAR(r.line.slope, 25.0 / 30.0, 0.001);
-  const auto best = nearest(fgm, bgm);
-  for (size_t i = 0; i < fgm.size(); ++i)
-    EXPECT_TRUE(contains(best[i], r.time.map[i])) << "fg " << i << " (moment " << fgm[i] << "): got bg "
-                                                  << r.time.map[i] << ", want bg " << best[i].front();
+  expect_on_nearest(fgm, bgm, r.time.map);
 }
 
 // The content runs 1% faster than the frame rates say (a slightly wrong container rate): the exact matches show
@@ -425,10 +430,7 @@ TEST(MatchFrames, SourceCadenceDecidesBelowTheNoise) {
   opt.fg_fps = 30, opt.bg_fps = 24;
   const MatchResult r = match_frames(fg, bg, 24.0 / 30.0, opt);
   EXPECT_DOUBLE_EQ(r.cadence.rate, 24);
-  const auto best = nearest(fgm, bgm);
-  for (size_t i = 0; i < fgm.size(); ++i)
-    EXPECT_TRUE(contains(best[i], r.time.map[i])) << "fg " << i << " (source " << fgm[i] << "): got bg "
-                                                  << r.time.map[i] << ", want bg " << best[i].front();
+  expect_on_nearest(fgm, bgm, r.time.map);  // (moments here are source frames)
 }
 
 TEST(MatchFrames, EmptyInputs) {
