@@ -987,8 +987,6 @@ bool fg_detailed_in_reel(const VideoInfo& fg, const Reel& bg_reel, double scale)
   return bg_reel.shows(fg.width * scale, fg.height * scale);
 }
 
-// The re-check for a fg too small in the reels: six fg frames early in the matched range and the bg frames the
-// map gives them, decoded again at full size in one sequential pass that stops after the last of them.
 // `count` fg frames for the re-checks, one from each of `count` equal stretches of [from, to): the one whose
 // matched bg frame looked most alike (the temporal stage's similarity). Where the rates differ, many fg frames show
 // a moment between two bg frames, and where things move fast a placement fitted on such pairs follows the motion
@@ -1007,10 +1005,14 @@ std::vector<int64_t> best_matched(const TimeMap& time, int64_t from, int64_t to,
   return out;
 }
 
+// The re-check for a fg too small in the reels: six fg frames early in the matched range and the bg frames the
+// map gives them, decoded again at full size in one sequential pass that stops after the last of them.
 Status recheck_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const TimeMap& time, int64_t lo,
                          int64_t hi, Placement& placement, bool& moved) {
   // From the first stretch of the match (10-40%), so that decoding them again stops early.
-  std::vector<int64_t> fi = best_matched(time, lo + int64_t(0.1 * double(hi - lo)), lo + int64_t(0.4 * double(hi - lo)), 6), bi;
+  std::vector<int64_t> fi =
+      best_matched(time, lo + int64_t(0.1 * double(hi - lo)), lo + int64_t(0.4 * double(hi - lo)), 6);
+  std::vector<int64_t> bi;
   const int64_t last = std::max<int64_t>(0, bg.frames - 1);
   for (int64_t i : fi)
     for (int64_t d = -1; d <= 1; ++d) bi.push_back(std::clamp<int64_t>(time.map[size_t(i)] + d, 0, last));

@@ -319,6 +319,14 @@ Conversion convert(double src_fps, double bg_fps, int64_t bg_first, int64_t bg_n
   return c;
 }
 
+// The bg frames the cadence names for every fg frame, near the line, are among those showing its source frame.
+void expect_names_truth(const Cadence& c, const Conversion& v) {
+  for (size_t i = 0; i < v.truth.size(); ++i) {
+    const auto [jl, jh] = c.bg_frames(int64_t(i), std::llround(v.line.slope * double(i) + v.line.offset));
+    EXPECT_TRUE(contains(v.truth[i], jl) && contains(v.truth[i], jh)) << "fg " << i << ": got " << jl << ".." << jh;
+  }
+}
+
 }  // namespace
 
 TEST(FitCadence, FindsTheFilmSourceOfA25And2997FpsPair) {
@@ -347,10 +355,7 @@ TEST(FitCadence, FindsA60FpsSourceFromFramesBgLacks) {
   ASSERT_FALSE(v.between.empty());
   const Cadence c = fit_cadence(v.exact, v.between, v.line, 30, 24);
   EXPECT_DOUBLE_EQ(c.rate, 60);
-  for (size_t i = 0; i < v.truth.size(); ++i) {
-    const auto [jl, jh] = c.bg_frames(int64_t(i), std::llround(v.line.slope * double(i) + v.line.offset));
-    EXPECT_TRUE(contains(v.truth[i], jl) && contains(v.truth[i], jh)) << "fg " << i << ": got " << jl << ".." << jh;
-  }
+  expect_names_truth(c, v);
 }
 
 TEST(FitCadence, FramesBetweenDoNotCountWhereBgShowsEverySourceFrame) {
@@ -363,10 +368,7 @@ TEST(FitCadence, FramesBetweenDoNotCountWhereBgShowsEverySourceFrame) {
   const std::vector<int64_t> odd = {20, 40, 90, 130, 170, 200, 230, 270};
   const Cadence c = fit_cadence(v.exact, odd, v.line, 25, 25);
   EXPECT_DOUBLE_EQ(c.rate, 24);
-  for (size_t i = 0; i < v.truth.size(); ++i) {
-    const auto [jl, jh] = c.bg_frames(int64_t(i), std::llround(v.line.slope * double(i) + v.line.offset));
-    EXPECT_TRUE(contains(v.truth[i], jl) && contains(v.truth[i], jh)) << "fg " << i << ": got " << jl << ".." << jh;
-  }
+  expect_names_truth(c, v);
 }
 
 TEST(FitCadence, PredictsFramesBetweenTheExactMatches) {
@@ -382,10 +384,7 @@ TEST(FitCadence, PredictsFramesBetweenTheExactMatches) {
   ASSERT_GT(v.exact.size(), 300u);
   const Cadence c = fit_cadence(v.exact, v.between, v.line, 24000.0 / 1001, 30000.0 / 1001);
   EXPECT_DOUBLE_EQ(c.rate, 24);
-  for (size_t i = 0; i < v.truth.size(); ++i) {
-    const auto [jl, jh] = c.bg_frames(int64_t(i), std::llround(v.line.slope * double(i) + v.line.offset));
-    EXPECT_TRUE(contains(v.truth[i], jl) && contains(v.truth[i], jh)) << "fg " << i << ": got " << jl << ".." << jh;
-  }
+  expect_names_truth(c, v);
 }
 
 TEST(FitCadence, NoneWhereNoCadenceFits) {
