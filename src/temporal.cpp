@@ -455,10 +455,9 @@ MatchResult match_frames(const Features& fg, const Features& bg, double rate_rat
       if (j != fine[q]) second = std::min(second, 1.0 - nccs[q][size_t(j - lo[q])]);
     if (second >= 3 * noise[q]) exact.emplace_back(int64_t(first + q), fine[q]);
   }
-  // Drift (a slightly wrong container rate): the frame rates give the slope unless exact matches spread over at
-  // least half of the matched frames show another. The line keeps its height at the middle of the matched range.
+  // Drift (a slightly wrong container rate): the frame rates give the slope (fit_line's) unless exact matches
+  // spread over at least half of the matched frames show another; the offset is refitted on them just below.
   {
-    double slope = rate_ratio;
     double sx = 0, sy = 0, sxx = 0, sxy = 0, xmin = 1e300, xmax = -1e300;
     for (const auto& [i, j] : exact) {
       sx += double(i), sy += double(j), sxx += double(i) * double(i), sxy += double(i) * double(j);
@@ -467,10 +466,8 @@ MatchResult match_frames(const Features& fg, const Features& bg, double rate_rat
     const double cnt = double(exact.size());
     if (exact.size() >= 20 && xmax - xmin >= 0.5 * double(k)) {
       const double s = (cnt * sxy - sx * sy) / (cnt * sxx - sx * sx);
-      if (std::isfinite(s) && std::abs(s - rate_ratio) < 0.02 * rate_ratio) slope = s;
+      if (std::isfinite(s) && std::abs(s - rate_ratio) < 0.02 * rate_ratio) r.line.slope = s;
     }
-    r.line.offset += (r.line.slope - slope) * 0.5 * double(first + last - 1);
-    r.line.slope = slope;
   }
   // The line came from embeddings' top candidates, which can sit a fraction of a frame to one side (zooms); the
   // exact matches tell where it really runs.
