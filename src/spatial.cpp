@@ -947,7 +947,9 @@ Placement refine_on_pairs(const std::vector<Gray>& fg, const std::vector<std::ve
       best_start = std::max(best_start, ncc_at(t, b, x0, y0));
       int x = x0, y = y0;
       const double v = hill_climb(t, b, x, y);
-      if (v > best_fit.v)
+      // The first candidate (the matched frame) keeps the pair unless another fits clearly better: along a pan a
+      // neighbour fits about as well a few pixels off, and taking it moves the placement by them.
+      if (v > best_fit.v + (best_fit.b ? 1e-4 : 0.0))
         best_fit = {x + subpixel(ncc_at(t, b, x - 1, y), v, ncc_at(t, b, x + 1, y)),
                     y + subpixel(ncc_at(t, b, x, y - 1), v, ncc_at(t, b, x, y + 1)), v, &candidate};
     }
@@ -1015,7 +1017,8 @@ Status recheck_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
   std::vector<int64_t> bi;
   const int64_t last = std::max<int64_t>(0, bg.frames - 1);
   for (int64_t i : fi)
-    for (int64_t d = -1; d <= 1; ++d) bi.push_back(std::clamp<int64_t>(time.map[size_t(i)] + d, 0, last));
+    for (const int64_t d : {0, -1, 1})  // the matched frame first (refine_on_pairs)
+      bi.push_back(std::clamp<int64_t>(time.map[size_t(i)] + d, 0, last));
   std::vector<int64_t> sorted = bi;
   std::sort(sorted.begin(), sorted.end());
   sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
@@ -1055,23 +1058,20 @@ Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
   // placement, the best match of each twelfth of the range (best_matched: pairs showing one moment, so that motion
   // does not bias the fit); for the shift test below, frames evenly spread, which favour no map.
   const int64_t last = int64_t(bg_reel.frames()) - 1;
-  auto take = [&](const std::vector<int64_t>& frames, std::vector<Gray>& fgs, std::vector<std::vector<Gray>>& bgs) {
-    for (const int64_t i : frames) {
-      fgs.push_back(fg_reel.luma(size_t(i)));
-      bgs.emplace_back();
-      for (int64_t d = -1; d <= 1; ++d)
-        bgs.back().push_back(bg_reel.luma(size_t(std::clamp<int64_t>(time.map[size_t(i)] + d, 0, last))));
-    }
-  };
   std::vector<int64_t> at;  // the evenly spread fg frames
   for (int k = 0; k < 12; ++k) {
     const int64_t i = lo + int64_t((k + 0.5) / 12 * double(hi - lo));
     if (at.empty() || at.back() != i) at.push_back(i);
   }
   std::vector<Gray> fgs, best_fgs;
-  std::vector<std::vector<Gray>> bgs, best_bgs;
-  take(at, fgs, bgs);
-  take(best_matched(time, lo, hi, 12), best_fgs, best_bgs);
+  std::vector<std::vector<Gray>> best_bgs;
+  for (const int64_t i : at) fgs.push_back(fg_reel.luma(size_t(i)));
+  for (const int64_t i : best_matched(time, lo, hi, 12)) {
+    best_fgs.push_back(fg_reel.luma(size_t(i)));
+    best_bgs.emplace_back();
+    for (const int64_t d : {0, -1, 1})  // the matched frame first (refine_on_pairs)
+      best_bgs.back().push_back(bg_reel.luma(size_t(std::clamp<int64_t>(time.map[size_t(i)] + d, 0, last))));
+  }
   // In reel pixels: bg's reel point sx_b X shows fg's reel point sx_f u.
   Placement r = placement;
   r.x *= bg_reel.sx, r.y *= bg_reel.sy, r.scale *= bg_reel.sx / fg_reel.sx;
@@ -1087,9 +1087,10 @@ Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
     for (int64_t i : at) one.push_back({bg_reel.luma(size_t(std::clamp<int64_t>(time.map[size_t(i)] + d, 0, last)))});
     std::vector<std::pair<const Gray*, const Gray*>> pairs;
     for (size_t k = 0; k < at.size(); ++k) pairs.push_back({&fgs[k], &one[k][0]});
-    // Unshifted: fitted on these frames with each pair's neighbours as candidates.
-    q = d != 0 ? refine_on_pairs(fgs, one, r, placement.scale == 1.0)
-               : refine_on_pairs(fgs, bgs, r, placement.scale == 1.0);
+    // Every shift, the unmoved map too, is fitted and scored on the same single frames, so that they compare
+    // alike. (Fitted with each pair's neighbours as candidates, the unmoved map could take a trade of position for
+    // time itself, and lost to a wrong shift by 0.0012 on random8_r0 in bench/pairs: 50 and 60 fps, both from film.)
+    q = refine_on_pairs(fgs, one, r, placement.scale == 1.0);
     const double v = pairs_ncc(pairs, q);
     ctx.log->debug("spatial recheck with the map moved by {:+d} frame(s): x {:.2f} y {:.2f}, NCC {:.4f}", d,
                    q.x / bg_reel.sx, q.y / bg_reel.sy, v);

@@ -23,6 +23,11 @@
 #include "vidkompy/parallel.hpp"
 #include "vidkompy/video.hpp"
 
+// BLAS, which FAISS links (OpenBLAS behind libblas.so.3).
+extern "C" int sgemm_(const char* ta, const char* tb, const int* m, const int* n, const int* k, const float* alpha,
+                      const float* a, const int* lda, const float* b, const int* ldb, const float* beta, float* c,
+                      const int* ldc);
+
 namespace vidkompy {
 
 bool long_pair(const Context& ctx, const VideoInfo& bg, const VideoInfo& fg) {
@@ -250,7 +255,86 @@ std::pair<double, double> deepest(std::vector<std::pair<double, double>>& events
   return {best, at};
 }
 
+// The 32 x 32 level of thumb_levels of every frame, each scaled so that the dot product of two is their weighted
+// NCC at that level (a flat picture: zero, as ncc() says).
+std::vector<float> unit_thumbs(const Features& f, const ThumbWeights& w, size_t stride) {
+  constexpr int kSize = kThumb / 4;
+  constexpr size_t kLen = size_t(kSize) * kSize, kAt = size_t(kThumb) * kThumb * 5 / 4;
+  const float* wl = w.levels() ? w.levels() + kAt : nullptr;
+  const size_t n = (f.frames() + stride - 1) / stride;
+  std::vector<float> out(n * kLen), levels(kLevels);
+  for (size_t i = 0; i < n; ++i) {
+    thumb_levels(f.t(i * stride), levels.data());
+    const float* x = levels.data() + kAt;
+    double sw = 0, sx = 0, var = 0;
+    for (size_t p = 0; p < kLen; ++p) sw += wl ? wl[p] : 1.0, sx += (wl ? wl[p] : 1.0) * x[p];
+    const double mean = sx / sw;
+    for (size_t p = 0; p < kLen; ++p) var += (wl ? wl[p] : 1.0) * (x[p] - mean) * (x[p] - mean);
+    if (var <= 1e-6 * sw) continue;
+    const double s = 1.0 / std::sqrt(var);
+    float* o = out.data() + i * kLen;
+    for (size_t p = 0; p < kLen; ++p) o[p] = float(std::sqrt(wl ? wl[p] : 1.0) * (x[p] - mean) * s);
+  }
+  return out;
+}
+
 }  // namespace
+
+OffsetScan scan_offsets(const Features& fg, const Features& bg, double slope, const ThumbWeights& w) {
+  OffsetScan scan;
+  const size_t nf = fg.frames(), m = bg.frames();
+  if (fg.thumbs.empty() || bg.thumbs.empty() || !nf || !m) return scan;
+  // Every fg frame against every bg frame, as one matrix product; on long pairs a subset of fg frames, evenly
+  // spread, keeps it to about 2M products.
+  const size_t stride = std::max<size_t>(1, size_t(std::ceil(double(nf) * double(m) / 2e6)));
+  const std::vector<float> zf = unit_thumbs(fg, w, stride), zb = unit_thumbs(bg, w, 1);
+  const int rows = int(zf.size() / size_t(kThumb / 4 * kThumb / 4)), cols = int(m), len = kThumb / 4 * kThumb / 4;
+  std::vector<float> sim(size_t(rows) * m);
+  const float one = 1, zero = 0;
+  sgemm_("T", "N", &cols, &rows, &len, &one, zb.data(), &len, zf.data(), &len, &zero, sim.data(), &cols);
+  // Each offset's mean cost (1 - NCC) along the line, the line read between the two bg frames it passes.
+  // Offsets that leave under a quarter of the shorter video (or 8 frames) overlapping do not compete.
+  const int64_t mi = int64_t(m);
+  const size_t need = std::max<size_t>(8, size_t(0.25 * double(std::min(nf, m))) / stride);
+  // Whole frames first, each fg frame scored by the better of the two bg frames the line passes between (a rate
+  // conversion shows either); then the best, to a twentieth of a frame, by the cost read between them.
+  auto mean_cost = [&](double o, bool between) {
+    double sum = 0;
+    size_t cnt = 0;
+    for (int r = 0; r < rows; ++r) {
+      const double x = slope * double(size_t(r) * stride) + o;
+      if (x < -0.5 || x > double(m) - 0.5) continue;
+      const int64_t j0 = std::clamp<int64_t>(int64_t(std::floor(x)), 0, mi - 1), j1 = std::min(j0 + 1, mi - 1);
+      const double c0 = 1.0 - sim[size_t(r) * m + size_t(j0)], c1 = 1.0 - sim[size_t(r) * m + size_t(j1)];
+      const double f = std::clamp(x - double(j0), 0.0, 1.0);
+      sum += between ? (1 - f) * c0 + f * c1 : std::min(c0, c1);
+      ++cnt;
+    }
+    return cnt < need ? std::numeric_limits<double>::infinity() : sum / double(cnt);
+  };
+  for (int64_t o = -int64_t(std::ceil(slope * double(nf))); o <= mi; ++o)
+    if (const double c = mean_cost(double(o), false); std::isfinite(c)) scan.cost.emplace_back(double(o), c);
+  if (scan.cost.empty()) return scan;
+  const double o0 = scan.best().first;
+  double best = std::numeric_limits<double>::infinity();
+  for (int d = -20; d <= 20; ++d)
+    if (const double c = mean_cost(o0 + d * 0.05, true); c < best) best = c, scan.fine = o0 + d * 0.05;
+  return scan;
+}
+
+double OffsetScan::at(double offset) const {
+  double best = std::numeric_limits<double>::infinity();
+  for (const auto& [o, c] : cost)
+    if (std::abs(o - offset) <= 0.5) best = std::min(best, c);
+  return best;
+}
+
+std::pair<double, double> OffsetScan::best() const {
+  std::pair<double, double> b{0, std::numeric_limits<double>::infinity()};
+  for (const auto& oc : cost)
+    if (oc.second < b.second) b = oc;
+  return b;
+}
 
 std::pair<int64_t, int64_t> Cadence::bg_frames(int64_t i, int64_t near) const {
   if (!(rate > 0)) return {near, near};
@@ -270,11 +354,13 @@ std::pair<int64_t, int64_t> Cadence::bg_frames(int64_t i, int64_t near) const {
 // one source of rate R, fg frame i shows source frame floor(i R / fg_fps + a) and bg frame j floor(j R / bg_fps +
 // b). Exact pairs must show one source frame, between frames one that bg lacks. Tried: common rates and the two
 // videos' own; for each, phases a on a grid, and the best b for each a by a sweep over the intervals of b that
-// each observation allows. Kept only when it explains 99% of the exact pairs and 90% of the between frames (a
-// few may be other changes: a cut, a flash, focus), and no fewer exact pairs than the line does. Where frames
-// look alike it, not the line, then says which bg frame shows fg's moment.
-Cadence fit_cadence(const std::vector<std::pair<int64_t, int64_t>>& exact, const std::vector<int64_t>& between,
-                    const TimeLine& line, double fg_fps, double bg_fps) {
+// each observation allows. Where a video repeats source frames (a rate above the source's), its clear changes
+// tell the source's rate: a coarser cadence would repeat a frame where they change. Kept only when it explains
+// 99% of the exact pairs, 90% of the between frames (a few may be other changes: a cut, a flash, focus) and 95%
+// of the changes, and no fewer exact pairs than the line does. Where frames look alike it, not the line, then
+// says which bg frame shows fg's moment.
+Cadence fit_cadence(const std::vector<Shown>& exact, const std::vector<int64_t>& between,
+                    const TimeLine& line, double fg_fps, double bg_fps, const Changes& changes) {
   Cadence none;
   // (Rates a header can claim but no conversion makes are left to the line.)
   if (exact.size() < 24 || !(fg_fps >= 1 && fg_fps <= 1000) || !(bg_fps >= 1 && bg_fps <= 1000)) return none;
@@ -284,14 +370,26 @@ Cadence fit_cadence(const std::vector<std::pair<int64_t, int64_t>>& exact, const
   rates.erase(std::unique(rates.begin(), rates.end(), [](double x, double y) { return std::abs(x - y) < 1e-9; }),
               rates.end());
   constexpr double kHair = 1e-7;
+  // fg changes that phase a misses: consecutive frames that differ while it has them show one source frame.
+  auto missed_fg = [&](double pf, double a, size_t stride) {
+    size_t missed = 0;
+    for (size_t e = 0; e < changes.fg.size(); e += stride) {
+      const double x = double(changes.fg[e]) * pf + a;
+      missed += std::floor(x) == std::floor(x + pf);
+    }
+    return missed;
+  };
   // Score of phase a for the rate's pf, pb (all observations) and the b reaching it.
   std::vector<std::pair<double, double>> ev;
   auto score = [&](double pf, double pb, double a, size_t stride, double& b_out) {
     ev.clear();
     double base = 0;
     for (size_t e = 0; e < exact.size(); e += stride) {
-      const double s = std::floor(double(exact[e].first) * pf + a), x = s - double(exact[e].second) * pb;
-      ev.emplace_back(x + kHair, 1.0), ev.emplace_back(x + 1 - kHair, -1.0);
+      // Every bg frame of the run shows fg's source frame s: b from s - lo pb to s - hi pb + 1 (none where the
+      // cadence cannot repeat a frame that often).
+      const double s = std::floor(double(exact[e].fg) * pf + a);
+      const double from = s - double(exact[e].lo) * pb, to = s - double(exact[e].hi) * pb + 1;
+      if (from < to) ev.emplace_back(from + kHair, 1.0), ev.emplace_back(to - kHair, -1.0);
     }
     if (pb > 1) {  // bg lacks some source frames: a between frame shows one of them
       const double b0 = a - line.offset * pb;
@@ -302,26 +400,41 @@ Cadence fit_cadence(const std::vector<std::pair<int64_t, int64_t>>& exact, const
           ev.emplace_back(s - double(j) * pb - kHair, -1.0), ev.emplace_back(s + 1 - double(j) * pb + kHair, 1.0);
       }
     }
+    if (pb < 1) {  // bg repeats source frames: where it changes, b must not have it repeat one
+      const double b0 = a - line.offset * pb;
+      for (size_t e = 0; e < changes.bg.size(); e += stride) {
+        const double x = double(changes.bg[e]) * pb;
+        base += 1;
+        for (int64_t k = int64_t(std::floor(b0 - 3 + x)); k <= int64_t(std::ceil(b0 + 3 + x)); ++k)
+          ev.emplace_back(double(k) - x - kHair, -1.0), ev.emplace_back(double(k) - x + 1 - pb + kHair, 1.0);
+      }
+    } else {
+      base += double((changes.bg.size() + stride - 1) / stride);
+    }
     const auto [best, at] = deepest(ev, base);
     b_out = at;
-    return best;
+    return best - double(missed_fg(pf, a, stride));
   };
   // Rates and coarse phases on at most ~300 observations; the chosen rate's phase refined on all of them.
   const size_t stride = std::max<size_t>(1, (exact.size() + between.size()) / 300);
   double best = -1;
   Cadence c;
   for (const double rate : rates) {
-    const double pf = rate / fg_fps, pb = rate / bg_fps;
+    Cadence r{rate, rate / fg_fps, rate / bg_fps, 0, 0};
+    double v = -std::numeric_limits<double>::infinity();
     for (int step = 0; step < 50; ++step) {
       double b;
-      const double a = step / 50.0 + 1e-9, v = score(pf, pb, a, stride, b);
-      // Ties: one of the videos' own rates (one of them is the source), then the higher rate (a source of half
-      // the rate explains the same frames by showing each twice).
+      const double a = step / 50.0 + 1e-9, s = score(r.pf, r.pb, a, stride, b);
+      if (s > v) v = s, r.a = a, r.b = b;
+    }
+    // Ties: one of the videos' own rates (one of them is the source), then the higher rate (a source of half the
+    // rate explains the same frames by showing each twice).
+    auto wins_tie = [&] {
       const bool own = std::abs(rate - fg_fps) < 1e-9 || std::abs(rate - bg_fps) < 1e-9;
       const bool c_own = std::abs(c.rate - fg_fps) < 1e-9 || std::abs(c.rate - bg_fps) < 1e-9;
-      if (v > best + 0.5 || (v > best - 0.5 && rate != c.rate && (own > c_own || (own == c_own && rate > c.rate))))
-        best = v, c.rate = rate, c.pf = pf, c.pb = pb, c.a = a, c.b = b;
-    }
+      return own > c_own || (own == c_own && rate > c.rate);
+    };
+    if (v > best + 0.5 || (v > best - 0.5 && wins_tie())) best = v, c = r;
   }
   // The observations allow an interval of phases, and the grid above takes its first step: an end of it, which
   // can be wrong for frames they do not show. So the chosen rate's phase is scanned over the whole period (a and
@@ -350,10 +463,15 @@ Cadence fit_cadence(const std::vector<std::pair<int64_t, int64_t>>& exact, const
   }
   score(c.pf, c.pb, c.a, 1, c.b);
   // The gate.
-  size_t fit_exact = 0, line_exact = 0, fit_between = 0;
-  for (const auto& [i, j] : exact) {
-    fit_exact += std::floor(double(i) * c.pf + c.a) == std::floor(double(j) * c.pb + c.b);
-    line_exact += std::llround(line.slope * double(i) + line.offset) == j;
+  // Runs of repeated bg frames do not count here: a slow change can pass for a repeat, and so one in ten or more
+  // of them crosses a source frame's end. (They still weigh in the score above.)
+  size_t fit_exact = 0, line_exact = 0, fit_between = 0, singles = 0;
+  for (const Shown& e : exact) {
+    if (e.hi > e.lo) continue;
+    const double s = std::floor(double(e.fg) * c.pf + c.a);
+    ++singles;
+    fit_exact += std::floor(double(e.lo) * c.pb + c.b) == s;
+    line_exact += std::llround(line.slope * double(e.fg) + line.offset) == e.lo;
   }
   for (const int64_t i : between) {
     const int64_t near = std::llround(line.slope * double(i) + line.offset);
@@ -363,8 +481,14 @@ Cadence fit_cadence(const std::vector<std::pair<int64_t, int64_t>>& exact, const
   // Between frames count only where bg lacks source frames (pb > 1); otherwise the cadence cannot explain them
   // (bg shows every source frame) and they are something else: a cut, a flash, heavy coding.
   const double missed_between = c.pb > 1 ? double(between.size() - fit_between) : 0.0;
-  if (double(fit_exact) < 0.99 * double(exact.size()) ||
-      missed_between > std::max(0.1 * double(between.size()), 0.02 * double(exact.size())) || fit_exact < line_exact)
+  size_t missed = missed_fg(c.pf, c.a, 1);
+  for (const int64_t j : changes.bg)
+    missed += std::floor(double(j) * c.pb + c.b) == std::floor(double(j + 1) * c.pb + c.b);
+  const size_t all_changes = changes.fg.size() + changes.bg.size();
+  if (double(fit_exact) < 0.99 * double(singles) ||
+      double(missed) > 0.05 * double(all_changes) ||
+      missed_between > std::max(0.1 * double(between.size()), 0.02 * double(exact.size())) ||
+      fit_exact < line_exact)
     return none;
   return c;
 }
@@ -378,6 +502,15 @@ MatchResult match_frames(const Features& fg, const Features& bg, double rate_rat
   if (!n || !m) return r;
   const Candidates cand = knn(fg, bg, 10);
   r.line = fit_line(cand, rate_ratio);
+  // The vote can follow look-alike frames (a near-still shot whose embeddings lean to one end): the thumbnails
+  // overrule it where another offset fits them clearly better (half the cost or less).
+  {
+    const OffsetScan scan = scan_offsets(fg, bg, rate_ratio, opt.weights);
+    const auto [o, c] = scan.best();
+    if (std::abs(o - r.line.offset) > 1.5 && c < 0.5 * scan.at(r.line.offset)) {
+      r.line.offset = scan.fine;
+    }
+  }
   auto line_at = [&](size_t i) { return r.line.slope * double(i) + r.line.offset; };
 
   // fg frames whose moment lies before bg starts or after it ends are clamped; the rest are matched.
@@ -428,6 +561,19 @@ MatchResult match_frames(const Features& fg, const Features& bg, double rate_rat
   std::vector<double> noise(k, 1.0);
   for (size_t q = 0; q < k; ++q)
     for (double v : nccs[q]) noise[q] = std::min(noise[q], 1.0 - v);
+  // The cost between consecutive bg frames (step[j]: j and j + 1), from the thumbnails in memory: where it is
+  // at the coding floor bg shows one source frame twice (a rate above the source's), and both are exact.
+  std::vector<double> step;
+  if (!bg.thumbs.empty()) {
+    step.assign(size_t(m), 1.0);
+    std::vector<float> a(kLevels), b(kLevels);
+    thumb_levels(bg.t(size_t(lo[0])), a.data());
+    for (int64_t j = lo[0]; j < hi[k - 1]; ++j) {
+      thumb_levels(bg.t(size_t(j + 1)), b.data());
+      step[size_t(j)] = 1.0 - levels_ncc(a.data(), b.data(), opt.weights);
+      a.swap(b);
+    }
+  }
   const std::vector<double> coding_floor = local_floor(noise);
   // Over 3x the local coding floor: fg shows a moment between two bg frames.
   auto is_between = [&](size_t q) { return noise[q] > 3 * coding_floor[q]; };
@@ -445,18 +591,50 @@ MatchResult match_frames(const Features& fg, const Features& bg, double rate_rat
   std::vector<int64_t> fine = fine_path(weight, target_lo, target_hi);
   // What the first result says: fg frames matched exactly (at the coding floor, with a clear margin), and fg frames
   // showing a moment *between* two bg frames (best match well above the floor).
+  // `shown` counts a bg frame repeating the chosen one as exact too (the cadence's evidence); `exact` does not
+  // (the line's: the repeats blur where it runs).
   std::vector<std::pair<int64_t, int64_t>> exact;
+  std::vector<Shown> shown;
   std::vector<int64_t> between;
   for (size_t q = 0; q < k; ++q) {
     if (is_between(q)) between.push_back(int64_t(first + q));
     if (noise[q] > 1.5 * coding_floor[q]) continue;
-    double second = 1.0;
-    for (int64_t j = lo[q]; j <= hi[q]; ++j)
-      if (j != fine[q]) second = std::min(second, 1.0 - nccs[q][size_t(j - lo[q])]);
+    // The run of bg frames repeating the chosen one (at the coding floor of each other): a bg rate above the
+    // source's shows each source frame twice or more, and all of them are exact.
+    int64_t rl = fine[q], rh = fine[q];
+    if (!step.empty()) {
+      while (rl > lo[q] && step[size_t(rl - 1)] <= 0.5 * coding_floor[q]) --rl;
+      while (rh < hi[q] && step[size_t(rh)] <= 0.5 * coding_floor[q]) ++rh;
+    }
+    double second = 1.0, other = 1.0;  // the runner-up, and the best outside the run
+    for (int64_t j = lo[q]; j <= hi[q]; ++j) {
+      if (j == fine[q]) continue;
+      second = std::min(second, 1.0 - nccs[q][size_t(j - lo[q])]);
+      if (j < rl || j > rh) other = std::min(other, 1.0 - nccs[q][size_t(j - lo[q])]);
+    }
     if (second >= 3 * noise[q]) exact.emplace_back(int64_t(first + q), fine[q]);
+    if (other >= 3 * noise[q] && rh - rl <= 2) shown.push_back({int64_t(first + q), rl, rh});  // longer: a still
   }
-  // Drift (a slightly wrong container rate): the frame rates give the slope (fit_line's) unless exact matches
-  // spread over at least half of the matched frames show another; the offset is refitted on them just below.
+  // Consecutive frames that clearly show different moments (3x the coding floor apart): a source cadence must
+  // change its frame there. With the thumbnails in memory only.
+  Changes changes;
+  if (!step.empty()) {
+    std::vector<double> f(coding_floor);
+    std::nth_element(f.begin(), f.begin() + long(k / 2), f.end());
+    for (int64_t j = lo[0]; j < hi[k - 1]; ++j)
+      if (step[size_t(j)] > 3 * f[k / 2]) changes.bg.push_back(j);
+    std::vector<float> a(kLevels), b(kLevels);
+    thumb_levels(fg.t(first), a.data());
+    for (size_t q = 0; q + 1 < k; ++q) {
+      thumb_levels(fg.t(first + q + 1), b.data());
+      if (1.0 - levels_ncc(a.data(), b.data(), opt.weights) > 3 * coding_floor[q])
+        changes.fg.push_back(int64_t(first + q));
+      a.swap(b);
+    }
+  }
+  // Drift (a slightly wrong container rate): the frame rates give the slope (fit_line's) unless exact matches,
+  // a quarter of the matched frames or more and spread over at least half of them, show another; the offset is
+  // refitted on them just below. (Fewer tilt it falsely: a placement a few pixels off along a pan biases them.)
   {
     double sx = 0, sy = 0, sxx = 0, sxy = 0, xmin = 1e300, xmax = -1e300;
     for (const auto& [i, j] : exact) {
@@ -464,7 +642,7 @@ MatchResult match_frames(const Features& fg, const Features& bg, double rate_rat
       xmin = std::min(xmin, double(i)), xmax = std::max(xmax, double(i));
     }
     const double cnt = double(exact.size());
-    if (exact.size() >= 20 && xmax - xmin >= 0.5 * double(k)) {
+    if (exact.size() >= std::max<size_t>(20, k / 4) && xmax - xmin >= 0.5 * double(k)) {
       const double s = (cnt * sxy - sx * sy) / (cnt * sxx - sx * sx);
       if (std::isfinite(s) && std::abs(s - rate_ratio) < 0.02 * rate_ratio) r.line.slope = s;
     }
@@ -498,7 +676,7 @@ MatchResult match_frames(const Features& fg, const Features& bg, double rate_rat
   // Where frames look alike the pull decides: towards the bg frames showing fg's source frame when both videos
   // follow one source's cadence, else towards the line. A between frame is pulled harder: how alike its two
   // neighbours look says little about which moment is nearer (motion is not linear in NCC).
-  r.cadence = fit_cadence(exact, between, r.line, opt.fg_fps, opt.bg_fps);
+  r.cadence = fit_cadence(shown, between, r.line, opt.fg_fps, opt.bg_fps, changes);
   for (size_t q = 0; q < k; ++q) {
     const int64_t i = int64_t(first + q);
     if (r.cadence.rate > 0) {

@@ -270,6 +270,30 @@ TEST(MatchFrames, FollowsDriftShownByExactMatches) {
   }
 }
 
+// A near-still shot (random9_s4 in bench/pairs): the embeddings cannot tell its moments apart, so their k-NN
+// vote lands anywhere; the thumbnails can, and overrule it.
+TEST(MatchFrames, ThumbnailsOverruleAVoteTheEmbeddingsCannotMake) {
+  const SynthSource s(81);
+  std::mt19937 noise(82);
+  Features bg, fg;
+  std::vector<int> bgm, fgm;
+  for (int j = 0; j < 41; ++j) bgm.push_back(25 * j);
+  for (int i = 0; i < 34; ++i) fgm.push_back(25 * int(std::lround(8.6 + 0.96 * i)));  // bg's moments, as converted
+  for (int t : bgm) s.add(bg, t, noise);
+  for (int t : fgm) s.add(fg, t, noise);
+  std::normal_distribution<float> jitter(0, 0.02f);
+  for (Features* f : {&bg, &fg})
+    for (size_t i = 0; i < f->frames(); ++i) {
+      float* e = &f->emb[i * size_t(f->dim)];
+      double norm = 0;
+      for (int d = 0; d < f->dim; ++d) e[d] = (d == 0 ? 1.0f : 0.0f) + jitter(noise), norm += double(e[d]) * e[d];
+      for (int d = 0; d < f->dim; ++d) e[d] = float(e[d] / std::sqrt(norm));
+    }
+  const MatchResult r = match_frames(fg, bg, 24.0 / 25.0, MatchOptions{});
+  EXPECT_NEAR(r.line.offset, 8.6, 1.0);
+  expect_on_nearest(fgm, bgm, r.time.map);
+}
+
 TEST(MatchFrames, UnrelatedPicturesGiveLowConfidence) {
   const SynthSource a(21), b(22);
   std::mt19937 noise(23);
@@ -293,9 +317,10 @@ int64_t shown(int64_t k, double src_fps, double fps, int64_t first) {
 }
 
 struct Conversion {
-  std::vector<std::pair<int64_t, int64_t>> exact;  // fg frames whose source frame bg shows once, with that bg frame
-  std::vector<int64_t> between;                    // fg frames whose source frame bg lacks
-  std::vector<std::vector<int64_t>> truth;         // per fg frame: the bg frames showing the nearest source frame
+  std::vector<Shown> exact;                 // fg frames whose source frame bg shows, with the bg frames showing it
+  std::vector<int64_t> between;             // fg frames whose source frame bg lacks
+  std::vector<std::vector<int64_t>> truth;  // per fg frame: the bg frames showing the nearest source frame
+  Changes changes;                          // consecutive frames showing different source frames
   TimeLine line;
 };
 
@@ -306,16 +331,21 @@ Conversion convert(double src_fps, double bg_fps, int64_t bg_first, int64_t bg_n
   for (int64_t j = 0; j < bg_n; ++j) bs.push_back(int(shown(j, src_fps, bg_fps, bg_first)));
   for (int64_t i = 0; i < fg_n; ++i) fs.push_back(int(shown(i, src_fps, fg_fps, fg_first)));
   c.truth = nearest(fs, bs);
-  double sum = 0;
+  double sum = 0, cnt = 0;
   for (int64_t i = 0; i < fg_n; ++i) {
     const std::vector<int64_t>& best = c.truth[size_t(i)];
     const bool shows = bs[size_t(best[0])] == fs[size_t(i)];
-    // As the temporal stage sees them: a frame bg shows twice matches both alike, so neither counts.
-    if (shows && best.size() == 1)
-      c.exact.emplace_back(i, best[0]), sum += double(best[0]) - bg_fps / fg_fps * double(i);
+    // As the temporal stage sees them: a frame bg shows twice or thrice matches all of them alike (longer runs
+    // are taken for a still shot).
+    if (shows && best.size() <= 3) c.exact.push_back({i, best.front(), best.back()});
+    if (shows) sum += 0.5 * double(best.front() + best.back()) - bg_fps / fg_fps * double(i), ++cnt;
     if (!shows) c.between.push_back(i);
   }
-  c.line = {bg_fps / fg_fps, sum / double(c.exact.size()), int(c.exact.size())};
+  for (int64_t i = 0; i + 1 < fg_n; ++i)
+    if (fs[size_t(i)] != fs[size_t(i + 1)]) c.changes.fg.push_back(i);
+  for (int64_t j = 0; j + 1 < bg_n; ++j)
+    if (bs[size_t(j)] != bs[size_t(j + 1)]) c.changes.bg.push_back(j);
+  c.line = {bg_fps / fg_fps, cnt ? sum / cnt : 0.0, int(cnt)};
   return c;
 }
 
@@ -378,29 +408,47 @@ TEST(FitCadence, PredictsFramesBetweenTheExactMatches) {
   // nearest, half up) is in it and holds there too. The middle of the range put 11 frames of the real pair one
   // source frame late.
   Conversion v = convert(24, 30000.0 / 1001, 0, 1000, 24000.0 / 1001, 96, 600);
-  v.exact.erase(std::remove_if(v.exact.begin(), v.exact.end(),
-                               [](const auto& e) { return e.first >= 440 && e.first <= 510; }),
-                v.exact.end());
+  v.exact.erase(
+      std::remove_if(v.exact.begin(), v.exact.end(), [](const Shown& e) { return e.fg >= 440 && e.fg <= 510; }),
+      v.exact.end());
   ASSERT_GT(v.exact.size(), 300u);
   const Cadence c = fit_cadence(v.exact, v.between, v.line, 24000.0 / 1001, 30000.0 / 1001);
   EXPECT_DOUBLE_EQ(c.rate, 24);
   expect_names_truth(c, v);
 }
 
+TEST(FitCadence, FindsTheFilmSourceOfTwoRatesAboveIt) {
+  // random8_r0 in bench/pairs: a 24 fps film at 50 fps (bg) and 60 fps (fg). Both repeat every source frame, so
+  // fg frames match two or three bg frames alike and none once; and a 48 fps source (or bg's own 50) explains
+  // "one of these" about as well. What tells 24: where either video changes its picture, and bg's repeats.
+  const Conversion v = convert(24, 50, 27, 600, 60, 40, 500);
+  ASSERT_GT(v.exact.size(), 400u);
+  const Cadence c = fit_cadence(v.exact, v.between, v.line, 60, 50, v.changes);
+  EXPECT_DOUBLE_EQ(c.rate, 24);
+  expect_names_truth(c, v);
+  // Where the picture changes slowly a change passes for a repeat: here one run in five reaches into the next
+  // source frame. A 12 fps source then explains the runs best; the clear changes of both videos rule it out.
+  Conversion noisy = v;
+  for (size_t e = 0; e < noisy.exact.size(); e += 5) noisy.exact[e].hi += 1;
+  EXPECT_DOUBLE_EQ(fit_cadence(noisy.exact, noisy.between, noisy.line, 60, 50, noisy.changes).rate, 24);
+  EXPECT_NE(fit_cadence(noisy.exact, noisy.between, noisy.line, 60, 50).rate, 24);  // without them
+}
+
 TEST(FitCadence, NoneWhereNoCadenceFits) {
   // Matches on the line: a cadence, if one is kept, says what the line says.
   TimeLine line{25.0 / 30, 7.3, 0};
-  std::vector<std::pair<int64_t, int64_t>> exact;
-  for (int64_t i = 0; i < 300; ++i) exact.emplace_back(i, std::llround(line.slope * double(i) + line.offset));
+  std::vector<Shown> exact;
+  for (int64_t i = 0; i < 300; ++i) {
+    const int64_t j = std::llround(line.slope * double(i) + line.offset);
+    exact.push_back({i, j, j});
+  }
   const Cadence c = fit_cadence(exact, {}, line, 30, 25);
   if (c.rate > 0) {
-    for (const auto& [i, j] : exact) {
-      EXPECT_EQ(c.bg_frames(i, j), std::make_pair(j, j)) << "fg " << i;
-    }
+    for (const Shown& e : exact) EXPECT_EQ(c.bg_frames(e.fg, e.lo), std::make_pair(e.lo, e.lo)) << "fg " << e.fg;
   }
   // Matches scattered by a frame either way at random: no cadence explains 99% of them.
   std::mt19937 rng(5);
-  for (auto& [i, j] : exact) j += int64_t(rng() % 3) - 1;
+  for (Shown& e : exact) e.lo = e.hi = e.lo + int64_t(rng() % 3) - 1;
   EXPECT_EQ(fit_cadence(exact, {}, line, 30, 25).rate, 0);
   // Too few matches to tell.
   const Conversion v = convert(24, 25, 0, 30, 30, 0, 20);

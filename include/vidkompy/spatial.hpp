@@ -96,8 +96,9 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
 Placement refine_subpixel(const std::vector<std::pair<const Gray*, const Gray*>>& frames, const Placement& start,
                           bool fix_scale);
 
-// Re-fits a placement on fg frames and the bg frames the temporal map gives them (bg[k]: the matched frame and
-// its neighbours; the one showing the very same moment fits best): hill climbing on NCC, then refine_subpixel
+// Re-fits a placement on fg frames and the bg frames the temporal map gives them (bg[k]: the matched frame, then
+// its neighbours; the one showing the very same moment fits best, a neighbour only by 0.001 NCC or more): hill
+// climbing on NCC, then refine_subpixel
 // over the pairs that fit within 0.002 NCC of the best (those show the very same moment), from the median of
 // their whole-pixel fits, or from the start unless those fits match better than it by 0.001 NCC on average (on
 // smooth content they would only wander). The scale is refined too unless fix_scale. Pure: no I/O.

@@ -105,6 +105,16 @@ struct MatchOptions {
 // Weighted NCC of two thumbnails, in [-1, 1]; 0 when either is flat.
 double thumb_ncc(const uint8_t* a, const uint8_t* b, const ThumbWeights& w);
 
+// Every offset of the line (slope given, offset in whole bg frames) against the thumbnails at 32 x 32: the mean
+// cost (1 - NCC) of the frames it runs through. Empty without thumbnails (a long pair).
+struct OffsetScan {
+  std::vector<std::pair<double, double>> cost;  // offset, mean cost
+  double fine = 0;                              // the best offset to a twentieth of a frame
+  double at(double offset) const;               // the nearest scanned offset's cost (infinity: none)
+  std::pair<double, double> best() const;       // offset, cost (cost infinity: none)
+};
+OffsetScan scan_offsets(const Features& fg, const Features& bg, double slope, const ThumbWeights& w);
+
 // Both videos as frame-rate conversions of one source of `rate` fps: fg frame i shows source frame
 // floor(i pf + a), bg frame j floor(j pb + b). rate 0: no such source was found.
 struct Cadence {
@@ -113,10 +123,19 @@ struct Cadence {
   std::pair<int64_t, int64_t> bg_frames(int64_t i, int64_t near) const;
 };
 
-// Fits a Cadence to fg/bg frame pairs known to show one moment and fg frames known to fall between two bg
-// frames; rate 0 unless it explains them (and better than the line).
-Cadence fit_cadence(const std::vector<std::pair<int64_t, int64_t>>& exact, const std::vector<int64_t>& between,
-                    const TimeLine& line, double fg_fps, double bg_fps);
+// fg frame `fg` shows the source frame that bg frames lo..hi show (hi > lo: bg repeats it).
+struct Shown {
+  int64_t fg = 0, lo = 0, hi = 0;
+};
+// Consecutive frames that clearly show different moments: fg frames i and i + 1, bg frames j and j + 1.
+struct Changes {
+  std::vector<int64_t> fg, bg;
+};
+// Fits a Cadence to fg/bg frame pairs known to show one moment, fg frames known to fall between two bg frames
+// and the changes (a cadence must show another source frame there); rate 0 unless it explains them (and better
+// than the line).
+Cadence fit_cadence(const std::vector<Shown>& exact, const std::vector<int64_t>& between,
+                    const TimeLine& line, double fg_fps, double bg_fps, const Changes& changes = {});
 
 struct MatchResult {
   TimeMap time;
@@ -124,8 +143,9 @@ struct MatchResult {
   Cadence cadence;
 };
 
-// The map from features: line, banded DTW on embeddings, then the exact frame by thumbnails (a second DTW in a
-// narrow band). Monotonic non-decreasing. Pure: no I/O.
+// The map from features: line (the embeddings' vote, overruled by scan_offsets where the thumbnails fit another
+// offset clearly better), banded DTW on embeddings, then the exact frame by thumbnails (a second DTW in a narrow
+// band, pulled towards a fitted source cadence). Monotonic non-decreasing. Pure: no I/O.
 MatchResult match_frames(const Features& fg, const Features& bg, double rate_ratio, const MatchOptions& opt);
 
 // Below this confidence the map is rejected (exit 3).
