@@ -786,3 +786,37 @@ TEST(RecheckPlacement, KeepsARightMapWhereBgRepeatsFrames) {
     EXPECT_NEAR(p.y, fy, 0.3) << "started " << dy << " px off";
   }
 }
+
+// A placement under half a reel pixel off (0.45; these reels are full size) is left alone unless both sets of
+// frames the re-check fits, the best matched and the evenly spread, agree on another place: then it moves there.
+TEST(RecheckPlacement, MovesASmallErrorBothFitsAgreeOn) {
+  const vidkompy::Gray world = vt::texture(400, 1500, 13);
+  auto pan = [](int t) { return int(std::lround(2.0 * t)) + 40; };
+  const int frames = 100, W = 400, H = 240, fx = 100, fy = 60, fw = 200, fh = 120;
+  auto reel_of = [&](int w, int h, const std::function<vidkompy::Gray(int)>& frame) {
+    vidkompy::Reel r;
+    r.w = w, r.h = h;
+    for (int t = 0; t < frames; ++t) {
+      const vidkompy::Gray g = frame(t);
+      r.yuv.insert(r.yuv.end(), g.px.begin(), g.px.end());
+      r.yuv.insert(r.yuv.end(), r.frame_bytes() - g.px.size(), 128);
+      r.pts.push_back(t);
+    }
+    return r;
+  };
+  const vidkompy::Reel bg = reel_of(W, H, [&](int t) { return crop(world, 0, pan(t), W, H); });
+  const vidkompy::Reel fg = reel_of(fw, fh, [&](int t) { return crop(world, fx, pan(t) + fy, fw, fh); });
+  vidkompy::VideoInfo bgi, fgi;
+  bgi.width = W, bgi.height = H, fgi.width = fw, fgi.height = fh;
+  vidkompy::TimeMap time;
+  for (int i = 0; i < frames; ++i) time.map.push_back(i);
+  vidkompy::Placement p;
+  p.x = fx, p.y = fy + 0.45, p.scale = 1.0;
+  vidkompy::Context ctx;
+  ctx.log = vidkompy::make_logger(ctx.opt);
+  bool moved = false;
+  ASSERT_TRUE(vidkompy::recheck_placement(ctx, bgi, fgi, bg, fg, time, p, moved).ok());
+  EXPECT_TRUE(moved);
+  EXPECT_NEAR(p.x, fx, 0.1);
+  EXPECT_NEAR(p.y, fy, 0.1);
+}
