@@ -198,9 +198,21 @@ Status align_on_reels(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Pl
       ScopedTimer t(ctx, "recheck");
       st = recheck_placement(ctx, bg, fg, bg_reel, fg_reel, temporal, spatial, moved);
     }
-    if (!st.ok() || !moved) return st;
+    if (!st.ok()) return st;
+    if (!moved) break;
     ScopedTimer t(ctx, "rematch");
     if (st = match(ctx, bg, fg, spatial, temporal, &bg_reel, &fg_reel); !st.ok()) return st;
+  }
+  // Last, the placement to a fraction of a pixel at full resolution; where that moves it by more than a tenth of
+  // a pixel, the map is matched once more on the sharper region.
+  double moved_px = 0;
+  {
+    ScopedTimer t(ctx, "polish");
+    if (st = polish_placement(ctx, bg, fg, temporal, spatial, moved_px); !st.ok()) return st;
+  }
+  if (moved_px > 0.1) {
+    ScopedTimer t(ctx, "rematch");
+    st = match(ctx, bg, fg, spatial, temporal, &bg_reel, &fg_reel);
   }
   return st;
 }

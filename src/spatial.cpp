@@ -1007,17 +1007,18 @@ std::vector<int64_t> best_matched(const TimeMap& time, int64_t from, int64_t to,
   return out;
 }
 
-// The re-check for a fg too small in the reels: six fg frames early in the matched range and the bg frames the
-// map gives them, decoded again at full size in one sequential pass that stops after the last of them.
-Status recheck_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const TimeMap& time, int64_t lo,
-                         int64_t hi, Placement& placement, bool& moved) {
-  // From the first stretch of the match (10-40%), so that decoding them again stops early.
+// Six fg frames early in the matched range (10-40%, so that decoding them again stops early), the best matched
+// of each stretch, and the bg frames the map gives them (with `neighbours`, and theirs), decoded at full size in
+// one sequential pass per video; the placement re-fitted on them.
+Status refit_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const TimeMap& time, int64_t lo,
+                       int64_t hi, bool neighbours, const Placement& placement, Placement& p) {
   std::vector<int64_t> fi =
       best_matched(time, lo + int64_t(0.1 * double(hi - lo)), lo + int64_t(0.4 * double(hi - lo)), 6);
   std::vector<int64_t> bi;
   const int64_t last = std::max<int64_t>(0, bg.frames - 1);
+  const std::vector<int64_t> around = neighbours ? std::vector<int64_t>{0, -1, 1} : std::vector<int64_t>{0};
   for (int64_t i : fi)
-    for (const int64_t d : {0, -1, 1})  // the matched frame first (refine_on_pairs)
+    for (const int64_t d : around)  // the matched frame first (refine_on_pairs)
       bi.push_back(std::clamp<int64_t>(time.map[size_t(i)] + d, 0, last));
   std::vector<int64_t> sorted = bi;
   std::sort(sorted.begin(), sorted.end());
@@ -1027,15 +1028,24 @@ Status recheck_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
   st.merge(decode_gray_frames(ctx, fg, fi, fgs));
   if (st.ok()) st.merge(decode_gray_frames(ctx, bg, sorted, decoded));
   if (!st.ok()) return st;
-  std::vector<std::vector<Gray>> bgs(fi.size());
-  for (size_t k = 0; k < fi.size(); ++k)
-    for (int d = 0; d < 3; ++d) {
-      const int64_t j = bi[k * 3 + size_t(d)];
-      bgs[k].push_back(decoded[size_t(std::lower_bound(sorted.begin(), sorted.end(), j) - sorted.begin())]);
+  std::vector<std::vector<Gray>> bgs(fgs.size());
+  for (size_t k = 0; k < fgs.size(); ++k)
+    for (size_t d = 0; d < around.size(); ++d) {
+      const int64_t j = bi[k * around.size() + d];
+      const auto at = std::lower_bound(sorted.begin(), sorted.end(), j) - sorted.begin();
+      if (size_t(at) < decoded.size()) bgs[k].push_back(decoded[size_t(at)]);
     }
-  const Placement p = refine_on_pairs(fgs, bgs, placement, placement.scale == 1.0);
-  ctx.log->debug("spatial recheck on {} full-size pairs: x {:.2f} y {:.2f} scale {:.4f} (was {:.2f}, {:.2f}, {:.4f})",
-                 fgs.size(), p.x, p.y, p.scale, placement.x, placement.y, placement.scale);
+  p = refine_on_pairs(fgs, bgs, placement, placement.scale == 1.0);
+  return Status::Ok();
+}
+
+// The re-check for a fg too small in the reels: refit_full_size with the neighbours as candidates.
+Status recheck_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const TimeMap& time, int64_t lo,
+                         int64_t hi, Placement& placement, bool& moved) {
+  Placement p;
+  if (Status st = refit_full_size(ctx, bg, fg, time, lo, hi, true, placement, p); !st.ok()) return st;
+  ctx.log->debug("spatial recheck on full-size pairs: x {:.2f} y {:.2f} scale {:.4f} (was {:.2f}, {:.2f}, {:.4f})",
+                 p.x, p.y, p.scale, placement.x, placement.y, placement.scale);
   moved = std::abs(p.x - placement.x) > 0.5 || std::abs(p.y - placement.y) > 0.5 ||
           std::abs(p.scale - placement.scale) * std::max(fg.width, fg.height) > 0.5;
   placement = p;
@@ -1134,6 +1144,22 @@ Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
     placement.y = p.y;
     placement.scale = p.scale;
   }
+  return Status::Ok();
+}
+
+Status polish_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const TimeMap& time,
+                        Placement& placement, double& moved_px) {
+  moved_px = 0;
+  const int64_t n = int64_t(time.map.size());
+  const int64_t lo = time.clamped_start, hi = n - time.clamped_end;
+  if (hi - lo < 1) return Status::Ok();
+  Placement p;
+  if (Status st = refit_full_size(ctx, bg, fg, time, lo, hi, false, placement, p); !st.ok()) return st;
+  moved_px = std::max({std::abs(p.x - placement.x), std::abs(p.y - placement.y),
+                       std::abs(p.scale - placement.scale) * std::max(fg.width, fg.height)});
+  ctx.log->debug("spatial polish on full-size pairs: x {:.2f} y {:.2f} scale {:.4f} (was {:.2f}, {:.2f}, {:.4f})", p.x,
+                 p.y, p.scale, placement.x, placement.y, placement.scale);
+  placement = p;
   return Status::Ok();
 }
 
