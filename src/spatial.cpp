@@ -12,6 +12,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "vidkompy/gpu.hpp"
 #include "vidkompy/options.hpp"
@@ -1007,9 +1008,10 @@ std::vector<int64_t> best_matched(const TimeMap& time, int64_t from, int64_t to,
   return out;
 }
 
-// Six fg frames early in the matched range (10-40%, so that decoding them again stops early), the best matched
-// of each stretch, and the bg frames the map gives them (with `neighbours`, and theirs), decoded at full size in
-// one sequential pass per video; the placement re-fitted on them.
+// Six fg frames early in the matched range (10-40%, so that decoding them again stops early; the first 15% gave
+// fits too rough to polish with), the best matched of each stretch, and the bg frames the map gives them (with
+// `neighbours`, and theirs), decoded at full size in one sequential pass per video, the two at once; the
+// placement re-fitted on them.
 Status refit_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const TimeMap& time, int64_t lo,
                        int64_t hi, bool neighbours, const Placement& placement, Placement& p) {
   std::vector<int64_t> fi =
@@ -1024,9 +1026,13 @@ Status refit_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, c
   std::sort(sorted.begin(), sorted.end());
   sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
   std::vector<Gray> fgs, decoded;
-  Status st;
-  st.merge(decode_gray_frames(ctx, fg, fi, fgs));
-  if (st.ok()) st.merge(decode_gray_frames(ctx, bg, sorted, decoded));
+  Status st, st_fg;
+  {
+    std::thread fg_pass([&] { st_fg = decode_gray_frames(ctx, fg, fi, fgs); });  // both videos at once
+    st = decode_gray_frames(ctx, bg, sorted, decoded);
+    fg_pass.join();
+  }
+  st.merge(st_fg);
   if (!st.ok()) return st;
   std::vector<std::vector<Gray>> bgs(fgs.size());
   for (size_t k = 0; k < fgs.size(); ++k)
