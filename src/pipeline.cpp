@@ -204,13 +204,14 @@ Status align_on_reels(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Pl
     if (st = match(ctx, bg, fg, spatial, temporal, &bg_reel, &fg_reel); !st.ok()) return st;
   }
   // Last, the placement to a fraction of a pixel at full resolution; where that moves it by more than a tenth of
-  // a pixel, the map is matched once more on the sharper region.
+  // a pixel, the map is matched once more on the sharper region (not in a long pair, where that would read both
+  // files a third time: the composite still gets the sharper placement).
   double moved_px = 0;
   {
     ScopedTimer t(ctx, "polish");
     if (st = polish_placement(ctx, bg, fg, temporal, spatial, moved_px); !st.ok()) return st;
   }
-  if (moved_px > 0.1) {
+  if (moved_px > 0.1 && !long_pair(ctx, bg, fg)) {
     ScopedTimer t(ctx, "rematch");
     st = match(ctx, bg, fg, spatial, temporal, &bg_reel, &fg_reel);
   }

@@ -1008,14 +1008,14 @@ std::vector<int64_t> best_matched(const TimeMap& time, int64_t from, int64_t to,
   return out;
 }
 
-// Six fg frames early in the matched range (10-40%, so that decoding them again stops early; the first 15% gave
-// fits too rough to polish with), the best matched of each stretch, and the bg frames the map gives them (with
-// `neighbours`, and theirs), decoded at full size in one sequential pass per video, the two at once; the
-// placement re-fitted on them.
+// Six fg frames early in the matched range (10-40% of it, and of its first 750 frames at most, so that decoding
+// them again stops early, also in a long pair; the first 15% gave fits too rough to polish with), the best matched
+// of each stretch, and the bg frames the map gives them (with `neighbours`, and theirs), decoded at full size in
+// one sequential pass per video, the two at once; the placement re-fitted on them.
 Status refit_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const TimeMap& time, int64_t lo,
                        int64_t hi, bool neighbours, const Placement& placement, Placement& p) {
-  std::vector<int64_t> fi =
-      best_matched(time, lo + int64_t(0.1 * double(hi - lo)), lo + int64_t(0.4 * double(hi - lo)), 6);
+  const double span = double(std::min<int64_t>(hi - lo, 750));
+  std::vector<int64_t> fi = best_matched(time, lo + int64_t(0.1 * span), lo + int64_t(0.4 * span), 6);
   std::vector<int64_t> bi;
   const int64_t last = std::max<int64_t>(0, bg.frames - 1);
   const std::vector<int64_t> around = neighbours ? std::vector<int64_t>{0, -1, 1} : std::vector<int64_t>{0};
