@@ -12,7 +12,6 @@
 #include <limits>
 #include <map>
 #include <mutex>
-#include <thread>
 
 #include "vidkompy/gpu.hpp"
 #include "vidkompy/options.hpp"
@@ -1027,19 +1026,15 @@ Status refit_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, c
   sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
   std::vector<Gray> fgs, decoded;
   Status st, st_fg;
-  {
-    std::thread fg_pass([&] { st_fg = decode_gray_frames(ctx, fg, fi, fgs); });  // both videos at once
-    st = decode_gray_frames(ctx, bg, sorted, decoded);
-    fg_pass.join();
-  }
+  run_both([&] { st_fg = decode_gray_frames(ctx, fg, fi, fgs); },  // both videos at once
+           [&] { st = decode_gray_frames(ctx, bg, sorted, decoded); });
   st.merge(st_fg);
   if (!st.ok()) return st;
-  std::vector<std::vector<Gray>> bgs(fgs.size());
-  for (size_t k = 0; k < fgs.size(); ++k)
+  std::vector<std::vector<Gray>> bgs(fi.size());
+  for (size_t k = 0; k < fi.size(); ++k)
     for (size_t d = 0; d < around.size(); ++d) {
       const int64_t j = bi[k * around.size() + d];
-      const auto at = std::lower_bound(sorted.begin(), sorted.end(), j) - sorted.begin();
-      if (size_t(at) < decoded.size()) bgs[k].push_back(decoded[size_t(at)]);
+      bgs[k].push_back(decoded[size_t(std::lower_bound(sorted.begin(), sorted.end(), j) - sorted.begin())]);
     }
   p = refine_on_pairs(fgs, bgs, placement, placement.scale == 1.0);
   return Status::Ok();

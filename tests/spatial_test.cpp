@@ -712,6 +712,23 @@ TEST(RefineSubpixel, FlatPicturesKeepTheStart) {
   EXPECT_EQ(p.scale, start.scale);
 }
 
+namespace {
+
+// A reel of n frames of w x h, frame(t) its luma (chroma flat), for the re-check tests.
+vidkompy::Reel reel_of(int n, int w, int h, const std::function<vidkompy::Gray(int)>& frame) {
+  vidkompy::Reel r;
+  r.w = w, r.h = h;
+  for (int t = 0; t < n; ++t) {
+    const vidkompy::Gray g = frame(t);
+    r.yuv.insert(r.yuv.end(), g.px.begin(), g.px.end());
+    r.yuv.insert(r.yuv.end(), r.frame_bytes() - g.px.size(), 128);
+    r.pts.push_back(t);
+  }
+  return r;
+}
+
+}  // namespace
+
 // Along a pan, a placement a few pixels off fits a pair one or two frames away about as well as the truth. The
 // re-check, handed such a placement and a map two frames late, must find both out: the pan's speed changes
 // along the match (here from -1 to 9 px a frame), the offset between the videos does not.
@@ -719,19 +736,8 @@ TEST(RecheckPlacement, UndoesATradeOfPositionForTime) {
   const vidkompy::Gray world = vt::texture(400, 1500, 11);
   auto pan = [](int t) { return int(std::lround(4.0 * t + 30.0 * std::sin(t / 6.0))) + 40; };
   const int frames = 120, W = 400, H = 240, fx = 100, fy = 60, fw = 200, fh = 120;
-  auto reel_of = [&](int w, int h, const std::function<vidkompy::Gray(int)>& frame) {
-    vidkompy::Reel r;
-    r.w = w, r.h = h;
-    for (int t = 0; t < frames; ++t) {
-      const vidkompy::Gray g = frame(t);
-      r.yuv.insert(r.yuv.end(), g.px.begin(), g.px.end());
-      r.yuv.insert(r.yuv.end(), r.frame_bytes() - g.px.size(), 128);
-      r.pts.push_back(t);
-    }
-    return r;
-  };
-  const vidkompy::Reel bg = reel_of(W, H, [&](int t) { return crop(world, 0, pan(t), W, H); });
-  const vidkompy::Reel fg = reel_of(fw, fh, [&](int t) { return crop(world, fx, pan(t) + fy, fw, fh); });
+  const vidkompy::Reel bg = reel_of(frames, W, H, [&](int t) { return crop(world, 0, pan(t), W, H); });
+  const vidkompy::Reel fg = reel_of(frames, fw, fh, [&](int t) { return crop(world, fx, pan(t) + fy, fw, fh); });
   vidkompy::VideoInfo bgi, fgi;
   bgi.width = W, bgi.height = H, fgi.width = fw, fgi.height = fh;
   vidkompy::TimeMap time;
@@ -758,17 +764,6 @@ TEST(RecheckPlacement, KeepsARightMapWhereBgRepeatsFrames) {
   const vidkompy::Gray world = vt::texture(400, 1500, 12);
   auto pan = [](int t) { return int(std::lround(3.0 * t + 20.0 * std::sin(t / 5.0))) + 40; };
   const int frames = 120, W = 400, H = 240, fx = 100, fy = 60, fw = 200, fh = 120;
-  auto reel_of = [&](int n, int w, int h, const std::function<vidkompy::Gray(int)>& frame) {
-    vidkompy::Reel r;
-    r.w = w, r.h = h;
-    for (int t = 0; t < n; ++t) {
-      const vidkompy::Gray g = frame(t);
-      r.yuv.insert(r.yuv.end(), g.px.begin(), g.px.end());
-      r.yuv.insert(r.yuv.end(), r.frame_bytes() - g.px.size(), 128);
-      r.pts.push_back(t);
-    }
-    return r;
-  };
   const vidkompy::Reel bg = reel_of(2 * frames, W, H, [&](int t) { return crop(world, 0, pan(t / 2), W, H); });
   const vidkompy::Reel fg = reel_of(frames, fw, fh, [&](int t) { return crop(world, fx, pan(t) + fy, fw, fh); });
   vidkompy::VideoInfo bgi, fgi;
@@ -793,19 +788,8 @@ TEST(RecheckPlacement, MovesASmallErrorBothFitsAgreeOn) {
   const vidkompy::Gray world = vt::texture(400, 1500, 13);
   auto pan = [](int t) { return int(std::lround(2.0 * t)) + 40; };
   const int frames = 100, W = 400, H = 240, fx = 100, fy = 60, fw = 200, fh = 120;
-  auto reel_of = [&](int w, int h, const std::function<vidkompy::Gray(int)>& frame) {
-    vidkompy::Reel r;
-    r.w = w, r.h = h;
-    for (int t = 0; t < frames; ++t) {
-      const vidkompy::Gray g = frame(t);
-      r.yuv.insert(r.yuv.end(), g.px.begin(), g.px.end());
-      r.yuv.insert(r.yuv.end(), r.frame_bytes() - g.px.size(), 128);
-      r.pts.push_back(t);
-    }
-    return r;
-  };
-  const vidkompy::Reel bg = reel_of(W, H, [&](int t) { return crop(world, 0, pan(t), W, H); });
-  const vidkompy::Reel fg = reel_of(fw, fh, [&](int t) { return crop(world, fx, pan(t) + fy, fw, fh); });
+  const vidkompy::Reel bg = reel_of(frames, W, H, [&](int t) { return crop(world, 0, pan(t), W, H); });
+  const vidkompy::Reel fg = reel_of(frames, fw, fh, [&](int t) { return crop(world, fx, pan(t) + fy, fw, fh); });
   vidkompy::VideoInfo bgi, fgi;
   bgi.width = W, bgi.height = H, fgi.width = fw, fgi.height = fh;
   vidkompy::TimeMap time;
