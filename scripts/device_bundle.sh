@@ -12,11 +12,12 @@ out=${2:-$root/.dev/bundle.tar.xz}
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/build/tests" "$stage/bin" "$stage/lib" "$stage/stubs" "$(dirname "$out")"
-# Kept real: libavdevice (ffmpeg's lavfi input lives there), libx264, and the decoders' libraries.
+# Kept real: libavdevice (ffmpeg's lavfi input lives there), the encoders the tests use (x264, x265, vpx) and
+# the decoders' libraries.
 stubbed="libflite.so.1 libflite_cmu_us_awb.so.1 libflite_cmu_us_kal.so.1 libflite_cmu_us_kal16.so.1
   libflite_cmu_us_rms.so.1 libflite_cmu_us_slt.so.1 libflite_cmulex.so.1 libflite_usenglish.so.1 libpocketsphinx.so.3
   libsphinxbase.so.3 librubberband.so.2 libmysofa.so.1 liblilv-0.so.0 libbs2b.so.0 libvidstab.so.1.1 libzimg.so.2
-  libplacebo.so.208 libcodec2.so.1.0 librsvg-2.so.2 libicudata.so.72 libSvtAv1Enc.so.1 librav1e.so.0 libx265.so.199
+  libplacebo.so.208 libcodec2.so.1.0 librsvg-2.so.2 libicudata.so.72 libSvtAv1Enc.so.1 librav1e.so.0
   libraw1394.so.11 libavc1394.so.0 librom1394.so.0 libiec61883.so.0 libjack.so.0 libopenal.so.1 libxcb-shape.so.0
   libxcb-xfixes.so.0 libcdio_paranoia.so.2 libcdio_cdda.so.2 libdc1394.so.25 libasound.so.2 libcaca.so.0 libGL.so.1
   libpulse.so.0 libSDL2-2.0.so.0 libXv.so.1"

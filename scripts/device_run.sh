@@ -75,6 +75,6 @@ say benchmarks
 timeout 120 build/vidkompy_bench --benchmark_filter='PhaseCorrelate|CoarseBatch|FindPlacement|Embed' 2>&1 | tail -12
 
 say "test suite (GPU paths taken wherever a device helps)"
-(cd build && timeout 270 ctest -j12 -E "^Install\.|Gpu\.DeviceCheck|SegmentsJoin" --output-on-failure >"$out/ctest.log" 2>&1)
+(cd build && timeout 220 ctest -j16 -E "^Install\.|Gpu\.DeviceCheck|SegmentsJoin" --output-on-failure >"$out/ctest.log" 2>&1)
 echo "ctest rc=$?"; grep -E "tests passed|Failed|\*\*\*|Total Test" "$out/ctest.log" | tail -15
 say done
