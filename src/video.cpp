@@ -224,7 +224,8 @@ class Rotator {
 class Decoder {
  public:
   // `gpu`, when given, lets the decoder use NVDEC if its --gpu and a device allow (the big sequential passes);
-  // frames then come back to system memory (NV12 or P010), and a stream NVDEC cannot open is decoded in software.
+  // frames then come back to system memory (NV12 or P010, split into planes), and a stream NVDEC cannot open is
+  // decoded in software.
   // `announce`: say so at info level (the render's decoders: one line per file), else at debug level.
   bool open(const std::string& path, bool threads, std::string& why, const Context* gpu = nullptr,
             bool announce = false) {
@@ -272,6 +273,10 @@ class Decoder {
         }
         got = sw_frame_.get();
       }
+      if (err == 0 && !(got = planar(got))) {
+        ++errors_;  // out of memory
+        continue;
+      }
       if (err == 0 && rotator_) {
         if (AVFrame* turned = rotator_->turn(got)) return turned;
         ++errors_;  // cannot be turned (out of memory, unknown format): skip it
@@ -298,6 +303,43 @@ class Decoder {
     }
   }
 
+  // A semi-planar frame (NVDEC's NV12 and P010, or a raw NV12 file) split into the planar format with the same
+  // samples, else `in` itself. libswscale 5.1's NV12 input code writes through a null pointer at many frame
+  // sizes (200x150, say: every GPU run on such a pair crashed); planar frames also take the render's no-copy
+  // path. Null when out of memory.
+  AVFrame* planar(AVFrame* in) {
+    AVPixelFormat to;
+    switch (in->format) {
+      case AV_PIX_FMT_NV12: to = AV_PIX_FMT_YUV420P; break;
+      case AV_PIX_FMT_P010LE: case AV_PIX_FMT_P016LE: to = AV_PIX_FMT_YUV420P16LE; break;
+      default: return in;
+    }
+    // A fresh picture unless ours is unshared: the render may still hold a reference to the last one.
+    if (!planar_ || planar_->format != to || planar_->width != in->width || planar_->height != in->height ||
+        !av_frame_is_writable(planar_.get())) {
+      planar_.reset(av_frame_alloc());
+      if (!planar_) return nullptr;
+      planar_->format = to, planar_->width = in->width, planar_->height = in->height;
+      if (av_frame_get_buffer(planar_.get(), 0) < 0) return planar_.reset(), nullptr;
+    }
+    const int bytes = to == AV_PIX_FMT_YUV420P ? 1 : 2;
+    for (int y = 0; y < in->height; ++y)
+      std::memcpy(planar_->data[0] + ptrdiff_t(y) * planar_->linesize[0], in->data[0] + ptrdiff_t(y) * in->linesize[0],
+                  size_t(in->width) * bytes);
+    const int cw = (in->width + 1) / 2, ch = (in->height + 1) / 2;
+    for (int y = 0; y < ch; ++y) {
+      const uint8_t* uv = in->data[1] + ptrdiff_t(y) * in->linesize[1];
+      uint8_t* u = planar_->data[1] + ptrdiff_t(y) * planar_->linesize[1];
+      uint8_t* v = planar_->data[2] + ptrdiff_t(y) * planar_->linesize[2];
+      for (int x = 0; x < cw; ++x) {
+        std::memcpy(u + x * bytes, uv + 2 * x * bytes, size_t(bytes));
+        std::memcpy(v + x * bytes, uv + (2 * x + 1) * bytes, size_t(bytes));
+      }
+    }
+    if (av_frame_copy_props(planar_.get(), in) < 0) return nullptr;
+    return planar_.get();
+  }
+
   AVFormatContext* format() const { return fmt_.get(); }
   AVStream* stream() const { return fmt_->streams[stream_]; }
   AVCodecContext* codec() const { return codec_.get(); }
@@ -309,6 +351,7 @@ class Decoder {
   PacketPtr pkt_;
   FramePtr frame_;
   FramePtr sw_frame_;  // NVDEC frames copied to system memory
+  FramePtr planar_;    // semi-planar frames split into planes
   std::unique_ptr<Rotator> rotator_;  // only for streams displayed rotated
   int stream_ = -1;
   bool flushed_ = false;
