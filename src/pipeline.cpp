@@ -86,8 +86,8 @@ Status check_gpu(const Context& ctx) {
     return Status::Fail(kExitInput, "--gpu on",
                         "no usable NVIDIA GPU (no device or driver, or this build has no CUDA support)");
   if (ctx.opt.gpu != "off" && devices > 0)
-    ctx.log->debug("{} CUDA device(s) found: decoding, phase correlation, embeddings and encoding try the GPU",
-                   devices);
+    ctx.log->debug("{} CUDA device(s) found: phase correlation, embeddings and encoding try the GPU; decoding {}",
+                   devices, use_nvdec(ctx) ? "too (NVDEC)" : "stays on the CPU's threads (NVDEC with --gpu on)");
   return Status::Ok();
 }
 

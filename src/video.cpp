@@ -242,7 +242,7 @@ class Decoder {
       why = "no video stream";
       return false;
     }
-    const bool nvdec = gpu && use_gpu(*gpu);
+    const bool nvdec = gpu && use_nvdec(*gpu);
     std::string nvdec_why;
     codec_ = open_decoder(fmt_->streams[stream_], threads, nvdec, why, nvdec_why);
     if (!codec_) return false;

@@ -6,9 +6,11 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <thread>
 
 #include "synth.hpp"
 #include "vidkompy/gpu.hpp"
+#include "vidkompy/options.hpp"
 #include "vidkompy/spatial.hpp"
 #include "vidkompy/temporal.hpp"
 
@@ -108,4 +110,17 @@ TEST(CudaEmbedder, RunsOnTheCpuWithoutCuda) {
   cpu->embed(pictures.data(), 4, a.data());
   gpu->embed(pictures.data(), 4, b.data());
   EXPECT_EQ(a, b);
+}
+
+// NVDEC decodes one frame at a time with a copy back, so `auto` leaves decoding to a CPU of many threads; `on`
+// always tries it, `off` never does, and without a device nothing does.
+TEST(Nvdec, AutoOnlyBelowTheThreadCrossover) {
+  Context ctx;
+  ctx.opt.gpu = "off";
+  EXPECT_FALSE(use_nvdec(ctx));
+  const bool device = cuda_device_count() > 0;
+  ctx.opt.gpu = "on";
+  EXPECT_EQ(use_nvdec(ctx), device);
+  ctx.opt.gpu = "auto";
+  EXPECT_EQ(use_nvdec(ctx), device && std::thread::hardware_concurrency() < kNvdecBelowThreads);
 }

@@ -15,6 +15,12 @@ int cuda_device_count();
 // has already failed in check_gpu.)
 bool use_gpu(const Context& ctx);
 
+// Whether the decode passes should try NVDEC: always with --gpu on; with auto only on a CPU of fewer than
+// kNvdecBelowThreads hardware threads, since libavcodec's NVDEC path decodes one frame at a time and copies it
+// back to system memory, and many cores decode faster (measured on the H200 machine, docs/gpu.md).
+constexpr unsigned kNvdecBelowThreads = 6;
+bool use_nvdec(const Context& ctx);
+
 // The cuFFT phase-correlation backend from the plugin libvidkompy_cufft.so (loaded once, on first use), or null
 // with `why` set: no CUDA in this build, plugin missing or not loadable (no libcufft), no device.
 std::unique_ptr<Fft2d> make_gpu_fft(std::string& why);
