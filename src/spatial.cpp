@@ -454,16 +454,26 @@ Placement refine_subpixel(const std::vector<std::pair<const Gray*, const Gray*>>
 // How far the phase-correlation peak of fg, placed in frame b, stands above the rest of the surface: (peak -
 // mean) / standard deviation of the surface outside an 11 x 11 window around the placement. 0 where the surface
 // is flat (blank frames).
-double peak_sharpness(Fft2d& fft, const Gray& b, const Gray& fg, const Placement& pl) {
-  // No larger than bg: a fg that covers all of bg, placed a hair too large (scale 2.007 for 2), would not fit the
-  // surface, and gave sharpness 0 (and confidence 0) to a right placement.
-  const int tw = std::clamp(int(std::lround(fg.w * pl.scale)), 1, b.w);
-  const int th = std::clamp(int(std::lround(fg.h * pl.scale)), 1, b.h);
-  const int cw = fft_size(b.w), ch = fft_size(b.h);
-  fft.set_references({prepare(to_float(b), cw, ch)}, ch, cw);
-  std::vector<std::vector<float>> surfaces;
-  fft.phase_correlate(prepare(to_float(resize_gray(fg, tw, th)), cw, ch), surfaces);
-  const std::vector<float>& s = surfaces[0];
+double peak_sharpness(Fft2d& fft, const std::vector<std::pair<const Gray*, const Gray*>>& pairs,
+                      const Placement& pl) {
+  if (pairs.empty()) return 0.0;
+  const Gray& b0 = *pairs[0].first;
+  const int cw = fft_size(b0.w), ch = fft_size(b0.h);
+  // The pairs' surfaces summed: a real placement peaks in each of them, where a chance match of one pair does not
+  // recur in the others, and the rest of the surface, unrelated from pair to pair, grows only as its square root.
+  std::vector<double> s(size_t(cw) * ch, 0.0);
+  for (const auto& [bp, fp] : pairs) {
+    const Gray &b = *bp, &fg = *fp;
+    if (b.w != b0.w || b.h != b0.h) continue;
+    // No larger than bg: a fg that covers all of bg, placed a hair too large (scale 2.007 for 2), would not fit
+    // the surface, and gave sharpness 0 (and confidence 0) to a right placement.
+    const int tw = std::clamp(int(std::lround(fg.w * pl.scale)), 1, b.w);
+    const int th = std::clamp(int(std::lround(fg.h * pl.scale)), 1, b.h);
+    fft.set_references({prepare(to_float(b), cw, ch)}, ch, cw);
+    std::vector<std::vector<float>> surfaces;
+    fft.phase_correlate(prepare(to_float(resize_gray(fg, tw, th)), cw, ch), surfaces);
+    for (size_t i = 0; i < s.size(); ++i) s[i] += surfaces[0][i];
+  }
   auto wrap = [](long v, long n) { return int(((v % n) + n) % n); };
   const int px = wrap(std::lround(pl.x), cw), py = wrap(std::lround(pl.y), ch);
   double peak = -HUGE_VAL, sum = 0, sum2 = 0, n = 0;
@@ -902,6 +912,8 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
     for (size_t i = 0; i < paired.size(); ++i) refine_one(i);
   }
   Refined best;
+  std::vector<int64_t> best_m;  // the winner's best bg thumbnail for each fg sample, and its NCC
+  std::vector<double> best_v;
   for (size_t i = 0; i < paired.size(); ++i) {
     const Hypothesis& h = paired[i];
     Refined& p = refined[i];
@@ -910,11 +922,9 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
       best = std::move(p);
       res.fg_sample = h.k;
       res.bg_thumb = h.m * in.thumb_stride;
-      std::vector<int64_t> bm;
-      std::vector<double> bv;
       Hypothesis copy = h;
-      pair_all(copy, bm, bv);
-      res.agreeing = int(std::count_if(bv.begin(), bv.end(), [](double v) { return v >= 0.5; }));
+      pair_all(copy, best_m, best_v);
+      res.agreeing = int(std::count_if(best_v.begin(), best_v.end(), [](double v) { return v >= 0.5; }));
     }
   }
   lap("refinement");
@@ -923,7 +933,31 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
   if (!best.frame.px.empty()) {
     // A chance match of a small or smooth picture can reach a high NCC (the best of many tries); a real one also
     // stands out of its phase-correlation surface (SpatialOptions::sharp_peak).
-    const double sharp = peak_sharpness(fft, best.frame, in.fg[size_t(res.fg_sample)], res.placement);
+    // Measured on every fg sample that confirms the placement, each with its best bg frame.
+    std::vector<std::pair<size_t, Gray>> others;  // (fg sample, its bg frame)
+    for (size_t k = 0; k < best_m.size(); ++k) {
+      if (int(k) == res.fg_sample || best_v[k] < 0.5 || best_m[k] < 0 || !in.bg_frames) continue;
+      // The thumbnails' choice, or a frame next to it that shows the placed sample better (thumbnails are
+      // thumb_stride frames apart and too small to tell neighbouring moments of a soft picture apart).
+      const Placement& pl = res.placement;
+      const GrayF t = to_float(resize_gray(in.fg[k], std::max(1, int(std::lround(in.fg[k].w * pl.scale))),
+                                           std::max(1, int(std::lround(in.fg[k].h * pl.scale)))));
+      const int64_t reach = std::max<int64_t>(2, in.thumb_stride);
+      const int64_t from = std::max<int64_t>(0, best_m[k] * in.thumb_stride - reach);
+      double best_ncc = -2;
+      Gray chosen;
+      for (Gray& g : in.bg_frames(size_t(from), size_t(2 * reach + 1))) {
+        const double v = ncc_at(t, to_float(g), int(std::lround(pl.x)), int(std::lround(pl.y)));
+        if (v > best_ncc) best_ncc = v, chosen = std::move(g);
+      }
+      if (!chosen.px.empty()) others.emplace_back(k, std::move(chosen));
+    }
+    std::vector<std::pair<const Gray*, const Gray*>> pairs = {{&best.frame, &in.fg[size_t(res.fg_sample)]}};
+    for (const auto& [k, g] : others) pairs.push_back({&g, &in.fg[k]});
+    // The sum needs each pair to show the moment: where a sample's bg frame is off (thumbnails a few frames
+    // apart, fast motion) its surface only adds noise, and the best pair alone stands out more.
+    const double sharp = std::max(peak_sharpness(fft, {pairs[0]}, res.placement),
+                                  pairs.size() > 1 ? peak_sharpness(fft, pairs, res.placement) : 0.0);
     res.placement.confidence *= std::clamp(sharp / opt.sharp_peak, 0.0, 1.0);
     res.notes.push_back(fmt::format("peak sharpness {:.1f} sigma", sharp));
   }

@@ -86,8 +86,9 @@ struct SpatialResult {
 // best-matching bg thumbnail over all of them (the same moment, so motion and zoom cannot fake a match) and
 // re-fits the scale there; candidates compete on their mean NCC. Medium (~640 px): golden-section over scale.
 // Finest level (bg frames as given: full size, or a reel): scale again, translation, then refine_subpixel.
-// Confidence: that pair's NCC, scaled down where fg's phase-correlation peak in that frame stands less than
-// opt.sharp_peak standard deviations above the rest of the surface (a chance match does not stand out).
+// Confidence: that pair's NCC, scaled down where fg's phase-correlation peak stands less than opt.sharp_peak
+// standard deviations above the rest of the surface (a chance match does not stand out): in that pair, or summed
+// over every fg sample that confirms the placement with its best bg frame, whichever stands out more.
 SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOptions& opt = {});
 
 // Sub-pixel polish of a placement on fg frames paired with the bg frames of the same moment (fg, bg): Gauss-Newton
