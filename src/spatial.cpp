@@ -942,7 +942,8 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
       const Placement& pl = res.placement;
       const GrayF t = to_float(resize_gray(in.fg[k], std::max(1, int(std::lround(in.fg[k].w * pl.scale))),
                                            std::max(1, int(std::lround(in.fg[k].h * pl.scale)))));
-      const int64_t reach = std::max<int64_t>(2, in.thumb_stride);
+      // (At most four frames either way: on full-size frames each is decoded again.)
+      const int64_t reach = std::clamp<int64_t>(in.thumb_stride, 2, 4);
       const int64_t from = std::max<int64_t>(0, best_m[k] * in.thumb_stride - reach);
       double best_ncc = -2;
       Gray chosen;
