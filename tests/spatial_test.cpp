@@ -829,30 +829,38 @@ TEST(RecheckPlacement, MovesASmallErrorBothFitsAgreeOn) {
   EXPECT_NEAR(p.y, fy, 0.1);
 }
 
-// polish_placement re-fits at full resolution on pairs showing one moment: a placement 0.4 px off along a tilt
-// (which the map reads as 0.13 of a frame, and which cost random9_s15 in bench/pairs 18% of its exact frames)
-// comes back to within a tenth of a pixel.
-TEST(PolishPlacement, FindsTheTenthOfAPixel) {
+namespace {
+
+// polish_placement of p on a 2 s, 25 fps bg of the moving geq pattern `lum` and the fg made of it by the filters
+// `fg_vf`, each fg frame matched to the bg frame of its own moment.
+void polish_on_pattern(const std::string& lum, const std::string& fg_vf, vidkompy::Placement& p, double& moved) {
   vt::TempDir dir;
   const std::string bg = dir / "bg.mp4", fg = dir / "fg.mp4";
-  // A pattern moving up 3 px a frame, and fg a crop of it at (100, 60).
-  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i " +
-                         quote("nullsrc=s=480x272:r=25,geq=lum='128+60*sin(X/7+N)*cos((Y+3*N)/5)+50*sin(X*Y/900)'"
-                               ":cb=128:cr=128") +
+  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i " + quote("nullsrc=s=480x272:r=25,geq=lum='" + lum + "':cb=128:cr=128") +
                          " -t 2 -pix_fmt yuv420p -c:v libx264 -crf 12 " + quote(bg)));
-  ASSERT_TRUE(vt::ffmpeg("-i " + quote(bg) + " -vf crop=240:140:100:60:exact=1 -pix_fmt yuv420p -c:v libx264 -crf 12 " +
-                         quote(fg)));
+  ASSERT_TRUE(vt::ffmpeg("-i " + quote(bg) + " -vf " + fg_vf + " -pix_fmt yuv420p -c:v libx264 -crf 12 " + quote(fg)));
   vidkompy::VideoInfo bgi, fgi;
   ASSERT_TRUE(vidkompy::probe(bg, bgi).ok());
   ASSERT_TRUE(vidkompy::probe(fg, fgi).ok());
   vidkompy::TimeMap time;
   for (int i = 0; i < 50; ++i) time.map.push_back(i), time.similarity.push_back(0.99f);
-  vidkompy::Placement p;
-  p.x = 100, p.y = 60.4, p.scale = 1.0;
   vidkompy::Context ctx;
   ctx.log = vidkompy::make_logger(ctx.opt);
-  double moved = 0;
   ASSERT_TRUE(vidkompy::polish_placement(ctx, bgi, fgi, time, p, moved).ok());
+}
+
+}  // namespace
+
+// polish_placement re-fits at full resolution on pairs showing one moment: a placement 0.4 px off along a tilt
+// (which the map reads as 0.13 of a frame, and which cost random9_s15 in bench/pairs 18% of its exact frames)
+// comes back to within a tenth of a pixel.
+TEST(PolishPlacement, FindsTheTenthOfAPixel) {
+  vidkompy::Placement p;
+  p.x = 100, p.y = 60.4, p.scale = 1.0;
+  double moved = 0;
+  // A pattern moving up 3 px a frame, and fg a crop of it at (100, 60).
+  ASSERT_NO_FATAL_FAILURE(polish_on_pattern("128+60*sin(X/7+N)*cos((Y+3*N)/5)+50*sin(X*Y/900)",
+                                            "crop=240:140:100:60:exact=1", p, moved));
   EXPECT_NEAR(p.x, 100, 0.1);
   EXPECT_NEAR(p.y, 60, 0.1);
   EXPECT_NEAR(moved, 0.4, 0.1);
@@ -861,26 +869,12 @@ TEST(PolishPlacement, FindsTheTenthOfAPixel) {
 // A placement several pixels and 2% of scale off (the reels' fit of a cockatoo pair was 1% too large, 5.7 px off):
 // Gauss-Newton on the full-size pairs goes the whole way, since there it fits clearly better than the start.
 TEST(PolishPlacement, TakesAFarMoveThatFitsClearlyBetter) {
-  vt::TempDir dir;
-  const std::string bg = dir / "bg.mp4", fg = dir / "fg.mp4";
-  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i " +
-                         quote("nullsrc=s=480x272:r=25,geq=lum='128+60*sin(X/9+N)*cos((Y+3*N)/8)+50*sin(X*Y/1500)'"
-                               ":cb=128:cr=128") +
-                         " -t 2 -pix_fmt yuv420p -c:v libx264 -crf 12 " + quote(bg)));
-  // fg: the 240x140 crop at (101, 57), halved: scale 2 in bg.
-  ASSERT_TRUE(vt::ffmpeg("-i " + quote(bg) + " -vf crop=240:140:101:57:exact=1,scale=120:70:flags=area " +
-                         "-pix_fmt yuv420p -c:v libx264 -crf 12 " + quote(fg)));
-  vidkompy::VideoInfo bgi, fgi;
-  ASSERT_TRUE(vidkompy::probe(bg, bgi).ok());
-  ASSERT_TRUE(vidkompy::probe(fg, fgi).ok());
-  vidkompy::TimeMap time;
-  for (int i = 0; i < 50; ++i) time.map.push_back(i), time.similarity.push_back(0.99f);
   vidkompy::Placement p;
   p.x = 98, p.y = 54, p.scale = 2.04;
-  vidkompy::Context ctx;
-  ctx.log = vidkompy::make_logger(ctx.opt);
   double moved = 0;
-  ASSERT_TRUE(vidkompy::polish_placement(ctx, bgi, fgi, time, p, moved).ok());
+  // fg: the 240x140 crop at (101, 57), halved: scale 2 in bg.
+  ASSERT_NO_FATAL_FAILURE(polish_on_pattern("128+60*sin(X/9+N)*cos((Y+3*N)/8)+50*sin(X*Y/1500)",
+                                            "crop=240:140:101:57:exact=1,scale=120:70:flags=area", p, moved));
   EXPECT_NEAR(p.x, 101, 0.3);
   EXPECT_NEAR(p.y, 57, 0.3);
   EXPECT_NEAR(p.scale, 2.0, 0.004);
