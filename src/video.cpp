@@ -303,17 +303,27 @@ class Decoder {
     }
   }
 
-  // A semi-planar frame (NVDEC's NV12 and P010, or a raw NV12 file) split into the planar format with the same
-  // samples, else `in` itself. libswscale 5.1's NV12 input code writes through a null pointer at many frame
-  // sizes (200x150, say: every GPU run on such a pair crashed); planar frames also take the render's no-copy
-  // path. Null when out of memory.
+  // A semi-planar frame (NVDEC's NV12 and P010; raw NV12, NV21 ... files) split into the planar format with the
+  // same samples, else `in` itself. libswscale 5.1's NV12 and NV21 input code writes through a null pointer at
+  // many frame sizes (200x150, say: every GPU run on such a pair crashed); planar frames also take the render's
+  // no-copy path. Null when out of memory.
   AVFrame* planar(AVFrame* in) {
-    AVPixelFormat to;
-    switch (in->format) {
-      case AV_PIX_FMT_NV12: to = AV_PIX_FMT_YUV420P; break;
-      case AV_PIX_FMT_P010LE: case AV_PIX_FMT_P016LE: to = AV_PIX_FMT_YUV420P16LE; break;
-      default: return in;
-    }
+    const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(AVPixelFormat(in->format));
+    if (!d || d->nb_components != 3 || (d->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_HWACCEL)) ||
+        d->comp[0].plane != 0 || d->comp[1].plane != 1 || d->comp[2].plane != 1)
+      return in;
+    // 8 bits, or high-bit samples in 16 (P010, P016, P210, P410: read as 16-bit planar they keep their value).
+    const int bytes = d->comp[0].step;
+    const bool be = d->flags & AV_PIX_FMT_FLAG_BE;
+    const int cw_log = d->log2_chroma_w, ch_log = d->log2_chroma_h;
+    AVPixelFormat to = AV_PIX_FMT_NONE;
+    if (bytes == 1 && d->comp[0].depth == 8)
+      to = cw_log && ch_log ? AV_PIX_FMT_YUV420P : cw_log ? AV_PIX_FMT_YUV422P : AV_PIX_FMT_YUV444P;
+    else if (bytes == 2 && d->comp[0].depth + d->comp[0].shift == 16)
+      to = cw_log && ch_log ? (be ? AV_PIX_FMT_YUV420P16BE : AV_PIX_FMT_YUV420P16LE)
+           : cw_log       ? (be ? AV_PIX_FMT_YUV422P16BE : AV_PIX_FMT_YUV422P16LE)
+                          : (be ? AV_PIX_FMT_YUV444P16BE : AV_PIX_FMT_YUV444P16LE);
+    if (to == AV_PIX_FMT_NONE) return in;
     // A fresh picture unless ours is unshared: the render may still hold a reference to the last one.
     if (!planar_ || planar_->format != to || planar_->width != in->width || planar_->height != in->height ||
         !av_frame_is_writable(planar_.get())) {
@@ -322,18 +332,18 @@ class Decoder {
       planar_->format = to, planar_->width = in->width, planar_->height = in->height;
       if (av_frame_get_buffer(planar_.get(), 0) < 0) return planar_.reset(), nullptr;
     }
-    const int bytes = to == AV_PIX_FMT_YUV420P ? 1 : 2;
     for (int y = 0; y < in->height; ++y)
       std::memcpy(planar_->data[0] + ptrdiff_t(y) * planar_->linesize[0], in->data[0] + ptrdiff_t(y) * in->linesize[0],
                   size_t(in->width) * bytes);
-    const int cw = (in->width + 1) / 2, ch = (in->height + 1) / 2;
+    const int cw = AV_CEIL_RSHIFT(in->width, cw_log), ch = AV_CEIL_RSHIFT(in->height, ch_log);
+    const int step = d->comp[1].step, u_at = d->comp[1].offset, v_at = d->comp[2].offset;  // NV21: V first
     for (int y = 0; y < ch; ++y) {
       const uint8_t* uv = in->data[1] + ptrdiff_t(y) * in->linesize[1];
       uint8_t* u = planar_->data[1] + ptrdiff_t(y) * planar_->linesize[1];
       uint8_t* v = planar_->data[2] + ptrdiff_t(y) * planar_->linesize[2];
       for (int x = 0; x < cw; ++x) {
-        std::memcpy(u + x * bytes, uv + 2 * x * bytes, size_t(bytes));
-        std::memcpy(v + x * bytes, uv + (2 * x + 1) * bytes, size_t(bytes));
+        std::memcpy(u + x * bytes, uv + x * step + u_at, size_t(bytes));
+        std::memcpy(v + x * bytes, uv + x * step + v_at, size_t(bytes));
       }
     }
     if (av_frame_copy_props(planar_.get(), in) < 0) return nullptr;

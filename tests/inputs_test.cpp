@@ -169,7 +169,7 @@ std::vector<InputCase> cases() {
   v.push_back(fg_as("Yuv420p10", cut + "-c:v libx264 -preset ultrafast -crf 12 -pix_fmt yuv420p10le {}.mkv"));
   v.push_back(fg_as("Yuv444p", cut + "-c:v libx264 -preset ultrafast -crf 12 -pix_fmt yuv444p {}.mp4"));
   v.push_back(fg_as("Yuv422pProres", cut + "-c:v prores_ks -profile:v 1 {}.mov"));
-  // Semi-planar, as NVDEC hands frames back (Cli.RawNv12CropOfTestsrc2 has a size that used to crash).
+  // Semi-planar, as NVDEC hands frames back (Cli.RawSemiPlanarCropOfTestsrc2 has a size that used to crash).
   v.push_back(fg_as("RawNv12", cut + "-c:v rawvideo -pix_fmt nv12 {}.nut"));
   InputCase gray = fg_as("Gray", cut + "-c:v ffv1 -pix_fmt gray {}.mkv");
   v.push_back(gray);

@@ -87,8 +87,8 @@ void make_pair(Pair& p, const std::string& bg_extra = "", const std::string& fg_
                          " -t 2 -c:v libx264 -crf 12 -pix_fmt yuv420p " + quote(p.fg)));
 }
 
-std::string ffprobe(const std::string& args) {
-  std::string cmd = "ffprobe -v error " + args;
+// The standard output of a shell command.
+std::string capture(const std::string& cmd) {
   FILE* f = ::popen(cmd.c_str(), "r");
   std::string out;
   char buf[512];
@@ -97,6 +97,8 @@ std::string ffprobe(const std::string& args) {
   while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
   return out;
 }
+
+std::string ffprobe(const std::string& args) { return capture("ffprobe -v error " + args); }
 
 std::string audio_codec(const std::string& path) {
   return ffprobe("-select_streams a:0 -show_entries stream=codec_name -of csv=p=0 " + quote(path));
@@ -216,4 +218,26 @@ TEST(Render, SignalRemovesPartialOutput) {
     EXPECT_EQ(WEXITSTATUS(status), sig == SIGTERM ? 143 : 130);
     EXPECT_EQ(dir.list(), (std::vector<std::string>{"a.json", "bg.mp4", "fg.mp4"}));
   }
+}
+
+// Semi-planar fg frames (NVDEC hands NV12 back; raw NV12 and NV21 files) are split into planes on decoding: the
+// composite is the one of the same pictures stored planar, to the bit (NV21 keeps V first: no swapped colours).
+TEST(Render, SemiPlanarFgRendersAsItsPlanarTwin) {
+  Pair p;
+  make_pair(p);
+  p.place = {81, 41, 1.0};
+  for (int i = 0; i < 60; ++i) p.map.push_back(10 + (i * 25 + 15) / 30);
+  write_alignment(p.align, p.place, p.map);
+  std::vector<std::string> sums;
+  for (const char* pf : {"yuv420p", "nv12", "nv21"}) {
+    const std::string fg = p.dir / (std::string(pf) + ".nut"), out = p.dir / (std::string(pf) + ".mp4");
+    ASSERT_TRUE(vt::ffmpeg("-i " + quote(p.fg) + " -c:v rawvideo -pix_fmt " + pf + " " + quote(fg)));
+    const vt::Run r = vt::vidkompy({"--bg", p.bg, "--fg", fg, "--alignment", p.align, "-o", out, "--crf", "0",
+                                    "--preset", "ultrafast", "-q"});
+    ASSERT_EQ(r.code, 0) << pf << ": " << r.err;
+    sums.push_back(capture("ffmpeg -nostdin -v error -i " + quote(out) + " -f framemd5 -"));
+  }
+  EXPECT_FALSE(sums[0].empty());
+  EXPECT_EQ(sums[1], sums[0]);
+  EXPECT_EQ(sums[2], sums[0]);
 }

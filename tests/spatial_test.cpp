@@ -552,14 +552,17 @@ TEST_F(Cli, CropOfTestsrc2) {
 
 // mandelbrot zooms about a fixed point, so each fg sample also matches a bg frame a few frames away at another
 // scale almost as well (NCC 0.969 vs 0.990 at the truth): time and scale must be searched together.
-// Semi-planar frames, as NVDEC hands them back: libswscale 5.1 writes through a null pointer converting NV12 at
-// such sizes (every GPU run on these pairs crashed), so the decoder splits them into planes first.
-TEST_F(Cli, RawNv12CropOfTestsrc2) {
+// Semi-planar frames, as NVDEC hands them back: libswscale 5.1 writes through a null pointer converting NV12 and
+// NV21 at such sizes (every GPU run on these pairs crashed), so the decoder splits them into planes first.
+TEST_F(Cli, RawSemiPlanarCropOfTestsrc2) {
   const std::string b = bg("testsrc2", kTestsrc2);
-  const std::string f = *dir_ / "fg_nv12.nut";
-  ASSERT_TRUE(vt::ffmpeg("-ss 0.5 -i " + quote(b) + " -vf crop=200:150:37:23:exact=1,fps=30 -c:v rawvideo " +
-                         "-pix_fmt nv12 " + quote(f)));
-  expect_placement(b, f, 37, 23, 1.0);
+  for (const std::string pf : {"nv12", "nv21"}) {
+    SCOPED_TRACE(pf);
+    const std::string f = *dir_ / ("fg_" + pf + ".nut");
+    ASSERT_TRUE(vt::ffmpeg("-ss 0.5 -i " + quote(b) + " -vf crop=200:150:37:23:exact=1,fps=30 -c:v rawvideo " +
+                           "-pix_fmt " + pf + " " + quote(f)));
+    expect_placement(b, f, 37, 23, 1.0);
+  }
 }
 
 // A soft picture's phase-correlation peak stands out little in one pair (14 sigma here, confidence 0.90); summed
