@@ -451,16 +451,16 @@ Placement refine_subpixel(const std::vector<std::pair<const Gray*, const Gray*>>
   return out;
 }
 
-// How far the phase-correlation peak of fg, placed in frame b, stands above the rest of the surface: (peak -
-// mean) / standard deviation of the surface outside an 11 x 11 window around the placement. 0 where the surface
-// is flat (blank frames).
+// How far the phase-correlation peak of fg placed in bg stands above the rest of the surface, over the (bg, fg)
+// pairs' surfaces summed: (peak - mean) / standard deviation of the sum outside an 11 x 11 window around the
+// placement. 0 where the surface is flat (blank frames).
 double peak_sharpness(Fft2d& fft, const std::vector<std::pair<const Gray*, const Gray*>>& pairs,
                       const Placement& pl) {
   if (pairs.empty()) return 0.0;
   const Gray& b0 = *pairs[0].first;
   const int cw = fft_size(b0.w), ch = fft_size(b0.h);
-  // The pairs' surfaces summed: a real placement peaks in each of them, where a chance match of one pair does not
-  // recur in the others, and the rest of the surface, unrelated from pair to pair, grows only as its square root.
+  // Summed, a real placement peaks in each surface, a chance match of one pair does not recur in the others, and
+  // the rest of the surface, unrelated from pair to pair, grows only as the square root of their number.
   std::vector<double> s(size_t(cw) * ch, 0.0);
   for (const auto& [bp, fp] : pairs) {
     const Gray &b = *bp, &fg = *fp;
