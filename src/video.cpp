@@ -316,6 +316,7 @@ class Decoder {
     const int bytes = d->comp[0].step;
     const bool be = d->flags & AV_PIX_FMT_FLAG_BE;
     const int cw_log = d->log2_chroma_w, ch_log = d->log2_chroma_h;
+    if (cw_log > 1 || ch_log > cw_log) return in;  // only 4:2:0, 4:2:2 and 4:4:4 have planar twins below
     AVPixelFormat to = AV_PIX_FMT_NONE;
     if (bytes == 1 && d->comp[0].depth == 8)
       to = cw_log && ch_log ? AV_PIX_FMT_YUV420P : cw_log ? AV_PIX_FMT_YUV422P : AV_PIX_FMT_YUV444P;
