@@ -451,17 +451,38 @@ Placement refine_subpixel(const std::vector<std::pair<const Gray*, const Gray*>>
   return out;
 }
 
-// How far the phase-correlation peak of fg placed in bg stands above the rest of the surface, over the (bg, fg)
-// pairs' surfaces summed: (peak - mean) / standard deviation of the sum outside an 11 x 11 window around the
-// placement. 0 where the surface is flat (blank frames).
+// How far the phase-correlation peak of fg placed in bg stands above the rest of the surface: (peak - mean) /
+// standard deviation of the surface outside an 11 x 11 window around the placement; 0 where the surface is flat
+// (blank frames). Of the first (bg, fg) pair's surface, or of all the pairs' surfaces summed, whichever stands out
+// more: summed, a real placement peaks in each, a chance match of one pair does not recur in the others, and the
+// rest, unrelated from pair to pair, grows only as the square root of their number; but a pair whose bg frame
+// does not show fg's moment (fast motion) only adds noise, and then the first pair alone stands out more.
 double peak_sharpness(Fft2d& fft, const std::vector<std::pair<const Gray*, const Gray*>>& pairs,
                       const Placement& pl) {
   if (pairs.empty()) return 0.0;
   const Gray& b0 = *pairs[0].first;
   const int cw = fft_size(b0.w), ch = fft_size(b0.h);
-  // Summed, a real placement peaks in each surface, a chance match of one pair does not recur in the others, and
-  // the rest of the surface, unrelated from pair to pair, grows only as the square root of their number.
+  auto wrap = [](long v, long n) { return int(((v % n) + n) % n); };
+  const int px = wrap(std::lround(pl.x), cw), py = wrap(std::lround(pl.y), ch);
+  auto sharpness = [&](const std::vector<double>& s) {
+    double peak = -HUGE_VAL, sum = 0, sum2 = 0, n = 0;
+    for (int y = 0; y < ch; ++y)
+      for (int x = 0; x < cw; ++x) {
+        const double v = s[size_t(y) * cw + x];
+        const int dx = std::min(std::abs(x - px), cw - std::abs(x - px));
+        const int dy = std::min(std::abs(y - py), ch - std::abs(y - py));
+        if (dx <= 1 && dy <= 1) peak = std::max(peak, v);  // a sub-pixel placement spreads the peak
+        if (dx <= 5 && dy <= 5) continue;
+        sum += v, sum2 += v * v, n += 1;
+      }
+    if (n < 2) return 0.0;
+    const double mean = sum / n, sd = std::sqrt(std::max(sum2 / n - mean * mean, 0.0));
+    const double z = (peak - mean) / sd;
+    return sd > 0 && std::isfinite(z) ? std::max(z, 0.0) : 0.0;
+  };
   std::vector<double> s(size_t(cw) * ch, 0.0);
+  double first = 0;
+  int summed = 0;
   for (const auto& [bp, fp] : pairs) {
     const Gray &b = *bp, &fg = *fp;
     if (b.w != b0.w || b.h != b0.h) continue;
@@ -473,23 +494,9 @@ double peak_sharpness(Fft2d& fft, const std::vector<std::pair<const Gray*, const
     std::vector<std::vector<float>> surfaces;
     fft.phase_correlate(prepare(to_float(resize_gray(fg, tw, th)), cw, ch), surfaces);
     for (size_t i = 0; i < s.size(); ++i) s[i] += surfaces[0][i];
+    if (++summed == 1) first = sharpness(s);
   }
-  auto wrap = [](long v, long n) { return int(((v % n) + n) % n); };
-  const int px = wrap(std::lround(pl.x), cw), py = wrap(std::lround(pl.y), ch);
-  double peak = -HUGE_VAL, sum = 0, sum2 = 0, n = 0;
-  for (int y = 0; y < ch; ++y)
-    for (int x = 0; x < cw; ++x) {
-      const double v = s[size_t(y) * cw + x];
-      const int dx = std::min(std::abs(x - px), cw - std::abs(x - px));
-      const int dy = std::min(std::abs(y - py), ch - std::abs(y - py));
-      if (dx <= 1 && dy <= 1) peak = std::max(peak, v);  // a sub-pixel placement spreads the peak
-      if (dx <= 5 && dy <= 5) continue;
-      sum += v, sum2 += v * v, n += 1;
-    }
-  if (n < 2) return 0.0;
-  const double mean = sum / n, sd = std::sqrt(std::max(sum2 / n - mean * mean, 0.0));
-  const double z = (peak - mean) / sd;
-  return sd > 0 && std::isfinite(z) ? std::max(z, 0.0) : 0.0;
+  return summed > 1 ? std::max(first, sharpness(s)) : first;
 }
 
 // Whether a fit (NCC v at scale s) beats the best so far: by NCC, except that an unscaled fit wins when it scores
@@ -955,10 +962,7 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
     }
     std::vector<std::pair<const Gray*, const Gray*>> pairs = {{&best.frame, &in.fg[size_t(res.fg_sample)]}};
     for (const auto& [k, g] : others) pairs.push_back({&g, &in.fg[k]});
-    // The sum needs each pair to show the moment: where a sample's bg frame is off (thumbnails a few frames
-    // apart, fast motion) its surface only adds noise, and the best pair alone stands out more.
-    const double sharp = std::max(peak_sharpness(fft, {pairs[0]}, res.placement),
-                                  pairs.size() > 1 ? peak_sharpness(fft, pairs, res.placement) : 0.0);
+    const double sharp = peak_sharpness(fft, pairs, res.placement);
     res.placement.confidence *= std::clamp(sharp / opt.sharp_peak, 0.0, 1.0);
     res.notes.push_back(fmt::format("peak sharpness {:.1f} sigma", sharp));
   }
