@@ -336,19 +336,29 @@ class Decoder {
     for (int y = 0; y < in->height; ++y)
       std::memcpy(planar_->data[0] + ptrdiff_t(y) * planar_->linesize[0], in->data[0] + ptrdiff_t(y) * in->linesize[0],
                   size_t(in->width) * bytes);
-    const int cw = AV_CEIL_RSHIFT(in->width, cw_log), ch = AV_CEIL_RSHIFT(in->height, ch_log);
+    if (bytes == 1)
+      split_chroma<1>(in, planar_.get(), d);
+    else
+      split_chroma<2>(in, planar_.get(), d);
+    if (av_frame_copy_props(planar_.get(), in) < 0) return nullptr;
+    return planar_.get();
+  }
+
+  // planar()'s chroma: the interleaved plane of `in` into out's two, B bytes a sample (a constant, so that the
+  // copies compile to plain moves: this runs on every NVDEC frame).
+  template <int B>
+  static void split_chroma(const AVFrame* in, AVFrame* out, const AVPixFmtDescriptor* d) {
+    const int cw = AV_CEIL_RSHIFT(in->width, d->log2_chroma_w), ch = AV_CEIL_RSHIFT(in->height, d->log2_chroma_h);
     const int step = d->comp[1].step, u_at = d->comp[1].offset, v_at = d->comp[2].offset;  // NV21: V first
     for (int y = 0; y < ch; ++y) {
       const uint8_t* uv = in->data[1] + ptrdiff_t(y) * in->linesize[1];
-      uint8_t* u = planar_->data[1] + ptrdiff_t(y) * planar_->linesize[1];
-      uint8_t* v = planar_->data[2] + ptrdiff_t(y) * planar_->linesize[2];
+      uint8_t* u = out->data[1] + ptrdiff_t(y) * out->linesize[1];
+      uint8_t* v = out->data[2] + ptrdiff_t(y) * out->linesize[2];
       for (int x = 0; x < cw; ++x) {
-        std::memcpy(u + x * bytes, uv + x * step + u_at, size_t(bytes));
-        std::memcpy(v + x * bytes, uv + x * step + v_at, size_t(bytes));
+        std::memcpy(u + x * B, uv + x * step + u_at, B);
+        std::memcpy(v + x * B, uv + x * step + v_at, B);
       }
     }
-    if (av_frame_copy_props(planar_.get(), in) < 0) return nullptr;
-    return planar_.get();
   }
 
   AVFormatContext* format() const { return fmt_.get(); }
