@@ -6,7 +6,8 @@
 #   (b) vidkompy --alignment report.json, same flags    (render only)
 #   (c) ffmpeg: the same composite with the known placement and offset, same encoder settings and frame count
 # and prints a Markdown table (wall seconds, ratios to (c), max RSS) and vidkompy's per-stage times.
-# Usage: bench/e2e.sh [path/to/vidkompy]   (env: RUNS, WORK = folder for the generated files, kept)
+# Usage: bench/e2e.sh [path/to/vidkompy]   (env: RUNS, WORK = folder for the generated files, kept; PAIR_ONLY=1:
+# only make the pair, as scripts/device_run.sh does)
 set -euo pipefail
 bin=$(realpath "${1:-build/vidkompy}")
 runs=${RUNS:-3}
@@ -23,6 +24,7 @@ if [ ! -s bg.mp4 ] || [ ! -s fg.mp4 ]; then
   ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=s=1920x1080:r=30" -ss $offset -t 15 \
     -vf "crop=1280:720:$x:$y" -c:v libx264 -preset veryfast -crf 18 -pix_fmt yuv420p fg.mp4
 fi
+[ -z "${PAIR_ONLY:-}" ] || exit 0
 
 # Runs a command RUNS times; prints "median_wall max_rss_mb".
 measure() {

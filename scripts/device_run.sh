@@ -34,11 +34,9 @@ build/vidkompy --version
 ffmpeg -hide_banner -encoders 2>/dev/null | grep nvenc
 
 say "e2e pair"
-w=/tmp/e2e && mkdir -p $w && cd $w
-ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=s=1920x1080:r=25" -t 20 -c:v libx264 -preset veryfast -crf 18 \
-  -pix_fmt yuv420p bg.mp4
-ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=s=1920x1080:r=30" -ss 3 -t 15 -vf "crop=1280:720:320:180" \
-  -c:v libx264 -preset veryfast -crf 18 -pix_fmt yuv420p fg.mp4
+w=/tmp/e2e
+WORK=$w PAIR_ONLY=1 bench/e2e.sh
+cd $w
 vk=/work/main/build/vidkompy
 t() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>>err.txt; local rc=$?; e=$(date +%s.%N); python3 -c "print(f'{$e-$s:.2f}')"; return $rc; }
 for run in 1 2; do
