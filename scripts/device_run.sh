@@ -2,7 +2,7 @@
 # The whole device check of issue #7, on a lent GPU machine (CUDA and PyTorch, no FFmpeg): builds gpu/ there
 # (scripts/gpu_check.sh: cuFFT and CUDA-embedding checks), unpacks the bundle of scripts/device_bundle.sh as
 # /work/main/build (the tests' compiled-in paths) with the LibTorch plugin built against PyTorch's CUDA LibTorch,
-# then times bench/e2e.sh's pair with --gpu on and off, compares their reports and outputs, runs the GPU
+# then times bench/e2e.sh's pair with --gpu auto, on and off, compares their reports and outputs, runs the GPU
 # benchmarks and the test suite (with a device present every test takes the GPU paths). Logs go to OUT.
 # Usage (repository root): scripts/device_run.sh OUT
 set -uo pipefail
@@ -40,11 +40,11 @@ cd $w
 vk=/work/main/build/vidkompy
 t() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>>err.txt; local rc=$?; e=$(date +%s.%N); python3 -c "print(f'{$e-$s:.2f}')"; return $rc; }
 for run in 1 2; do
-  for g in on off; do
+  for g in auto on off; do
     echo "align+render --gpu $g (run $run): $(t $vk --bg bg.mp4 --fg fg.mp4 -o a_$g.mp4 --preset veryfast --crf 20 --gpu $g --json rep_$g.json -q) s"
   done
 done
-for g in on off; do
+for g in auto on off; do
   echo "render only --gpu $g: $(t $vk --bg bg.mp4 --fg fg.mp4 -o b_$g.mp4 --preset veryfast --crf 20 --gpu $g --alignment rep_off.json -q) s"
   echo "align only --gpu $g: $(t $vk --bg bg.mp4 --fg fg.mp4 --gpu $g --align-only --json al_$g.json -q) s"
 done
@@ -55,22 +55,24 @@ echo "ffmpeg overlay, nvenc: $(t ffmpeg -nostdin -v error -y -ss 3 -i bg.mp4 -i 
   "[0:v]fps=30[b];[b][1:v]overlay=x=320:y=180:eof_action=endall" -frames:v 450 -an -c:v h264_nvenc -preset p4 -cq 20 \
   -pix_fmt yuv420p cn.mp4) s"
 tail -5 err.txt
-for g in on off; do $vk --bg bg.mp4 --fg fg.mp4 -o v_$g.mp4 --preset veryfast --crf 20 --gpu $g -v 2>"$out/stages_$g.txt" >/dev/null; done
-grep -i -E "nvdec|nvenc|cuda|cufft|gpu|device" "$out/stages_on.txt" | head -12
+for g in auto on off; do $vk --bg bg.mp4 --fg fg.mp4 -o v_$g.mp4 --preset veryfast --crf 20 --gpu $g -v 2>"$out/stages_$g.txt" >/dev/null; done
+for g in auto on off; do echo "-- $g"; grep -i -E "nvdec|nvenc|cuda|cufft|gpu|device" "$out/stages_$g.txt" | head -6; sed -n '/^stage/,$p' "$out/stages_$g.txt" | tr '\n' ' '; echo; done
 python3 - <<'PY'
 import json
-a, b = json.load(open("rep_on.json")), json.load(open("rep_off.json"))
-for k in ("x", "y", "scale", "confidence"): print("spatial", k, a["spatial"][k], b["spatial"][k])
-ma, mb = a["temporal"]["map"], b["temporal"]["map"]
-print("temporal maps:", len(ma), len(mb), "frames differ:", sum(p != q for p, q in zip(ma, mb)),
-      "truth (bg = 3 s + i/30 s at 25 fps) exact:", sum(m == round((3 + i / 30) * 25) for i, m in enumerate(ma)))
+b = json.load(open("rep_off.json"))
+for g in ("auto", "on"):
+  a = json.load(open(f"rep_{g}.json"))
+  for k in ("x", "y", "scale", "confidence"): print(f"spatial {k}: {g}", a["spatial"][k], "off", b["spatial"][k])
+  ma, mb = a["temporal"]["map"], b["temporal"]["map"]
+  print(f"temporal maps {g} / off:", len(ma), len(mb), "frames differ:", sum(p != q for p, q in zip(ma, mb)),
+        "truth (bg = 3 s + i/30 s at 25 fps) exact:", sum(m == round((3 + i / 30) * 25) for i, m in enumerate(ma)))
 PY
-for g in on off; do echo "PSNR a_$g vs c (ffmpeg): $(ffmpeg -nostdin -i a_$g.mp4 -i c.mp4 -lavfi psnr -f null - 2>&1 | grep -o 'average:[0-9.inf]*')"; done
-cp rep_on.json rep_off.json "$out/"
+for g in auto on off; do echo "PSNR a_$g vs c (ffmpeg): $(ffmpeg -nostdin -i a_$g.mp4 -i c.mp4 -lavfi psnr -f null - 2>&1 | grep -o 'average:[0-9.inf]*')"; done
+cp rep_*.json "$out/"
 cd /work/main
 
 say benchmarks
-timeout 120 build/vidkompy_bench --benchmark_filter='PhaseCorrelate|CoarseBatch|FindPlacement|Embed' 2>&1 | tail -12
+timeout 90 build/vidkompy_bench --benchmark_filter='PhaseCorrelate|CoarseBatch|Embed' 2>&1 | tail -12
 
 say "test suite (GPU paths taken wherever a device helps)"
 (cd build && timeout 220 ctest -j16 -E "^Install\.|Gpu\.DeviceCheck|SegmentsJoin" --output-on-failure >"$out/ctest.log" 2>&1)
