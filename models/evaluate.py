@@ -4,7 +4,7 @@
 # makes them). Each picture is cut as vidkompy cuts it: the overlap region of bg (the truth placement) and the
 # whole fg, area-resized to 96 x 96 RGB in [0, 1]. Compared: TorchScript models given with --model NAME=PATH,
 # a plain baseline of 32 x 32 gray thumbnails (mean removed, L2-normalised) and, with --untrained, the recipe's
-# architecture untrained: its projection starts at zero, which makes it the 16 x 16 gray thumbnail, so it is
+# architecture untrained: its projection starts at zero, which makes it the bundled network, so it is
 # measured with that projection randomly initialised instead (PyTorch's default initialisation, seed 1).
 # Usage: models/evaluate.py --model shipped=models/vidkompy-embedder.pt [--untrained] PAIR_DIR...
 # (needs python3-faiss)

@@ -2,8 +2,9 @@
 # Trains vidkompy's frame embedder: the first four blocks of MobileNetV3-Small turned into a learned 16 x 16
 # "thumbnail" (256-d), taught by contrastive learning (InfoNCE) that the same frame after re-encoding, rescaling,
 # crop jitter and colour shifts is one moment, and that its neighbours 1-3 frames away are not. Training frames
-# come from ffmpeg lavfi sources (and any clips given with --clip). Run it through models/train.sh, which installs
-# Debian's python3-torch and sets the allocator that makes CPU training several times faster. Exports
+# come from ffmpeg lavfi sources, camera moves over photographs from Debian's plasma-workspace-wallpapers and any
+# clips given with --clip. Run it through models/train.sh, which installs Debian's python3-torch (and the rest)
+# and sets the allocator that makes CPU training several times faster. Exports
 # TorchScript: N x 3 x 96 x 96 floats (the size vidkompy hands it), RGB in [0, 1] -> N x 256, L2-normalised.
 import argparse
 import math
@@ -47,6 +48,44 @@ SOURCES = [
     f"mandelbrot=s=1280x720:rate=25:end_scale=0.6:start_scale=1.2,crop=480:480:x='400+300*sin(t*0.2)':y='120',scale={S}:{S}:flags=area,eq=gamma=1.4:saturation=1.6",
     f"life=s=640x640:mold=25:rate=25:ratio=0.3:seed=21:life_color=#e0e0e0:death_color=#101010,crop=320:320:x='t*9':y='t*5',scale={S}:{S}:flags=area",
 ]
+# Photographs (Debian's plasma-workspace-wallpapers, which models/train.sh installs), filmed the way a camera
+# moves over a scene: slow and fast pans, a zoom, a drift with rotation, a slow fade. Natural texture that the
+# lavfi sources lack; which motion a photo gets follows its sorted position. Each graph reads a 1280 px copy.
+PHOTO_GLOB = "/usr/share/wallpapers/*/contents/images/*.jpg"
+PHOTO_MOTIONS = [
+    f"crop=480:480:x='mod(t*24,iw-480)':y='(ih-480)/2',scale={S}:{S}:flags=area",
+    f"crop=320:320:x='(iw-320)/2+300*sin(t*0.5)':y='(ih-320)/2+100*cos(t*0.7)',scale={S}:{S}:flags=area",
+    f"zoompan=z='1+0.002*on':x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)':d=1:s={S}x{S}:fps=25",
+    f"crop=640:640:x='mod(t*90,iw-640)':y='(ih-640)/2',scale={S}:{S}:flags=area",
+    f"rotate=a=t*0.05,crop=400:400:x='(iw-400)/2+t*6':y='(ih-400)/2',scale={S}:{S}:flags=area",
+    f"crop=560:560:x='(iw-560)/2-t*12':y='(ih-560)/2+t*4',scale={S}:{S}:flags=area,fade=in:st=0:d=20",
+]
+
+
+def photos():
+    """One jpg per wallpaper (its largest landscape one), sorted: the recipe's photo list."""
+    import glob
+    best = {}
+    for f in sorted(glob.glob(PHOTO_GLOB)):
+        w, h = map(int, os.path.splitext(os.path.basename(f))[0].split("x"))
+        key = f.split("/")[-4]
+        if w > h and (key not in best or w > best[key][0]):
+            best[key] = (w, f)
+    return [f for _, f in sorted(best.values(), key=lambda v: v[1])]
+
+
+def read_photo(path, motion, frames):
+    """`frames` frames of a camera move over a still photograph, as read_frames returns them."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        small = os.path.join(tmp, "photo.png")  # decoded once: the looped input reads it every frame
+        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", path, "-vf", "scale=1280:-2:flags=area", small], check=True)
+        cmd = ["ffmpeg", "-nostdin", "-v", "error", "-loop", "1", "-framerate", "25", "-i", small, "-vf", motion,
+               "-frames:v", str(frames), "-pix_fmt", "rgb24", "-f", "rawvideo", "-"]
+        raw = subprocess.run(cmd, check=True, stdout=subprocess.PIPE).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, SIDE, SIDE, 3)
+
+
 # Held out for the metrics: never trained on.
 HELD_OUT = [
     f"mandelbrot=s=640x640:rate=25:start_x=-0.1011:start_y=0.9563:start_scale=0.5:end_scale=0.01,scale={S}:{S}:flags=area",
@@ -66,11 +105,24 @@ def read_frames(graph, frames, clip=None):
     return np.frombuffer(raw, np.uint8).reshape(-1, SIDE, SIDE, 3)
 
 
+def rank_gray(g):
+    """Each pixel's rank among its picture's pixels, in (0, 1): the same for any increasing change of brightness
+    (gamma, gain, contrast), which the gray picture itself is not. Half of each is the network's fixed base: a
+    second rendition graded with gamma 1.25 otherwise reads as an earlier moment of a fade."""
+    flat = g.flatten(1).contiguous()
+    s = flat.sort(1).values
+    # Equal pixels share their mean rank: a flat area stays flat instead of becoming a ramp in scan order.
+    lo = torch.searchsorted(s, flat, right=False)
+    hi = torch.searchsorted(s, flat, right=True)
+    return ((lo + hi).to(g.dtype) * (0.5 / flat.shape[1])).view_as(g)
+
+
 class Embedder(nn.Module):
     """A learned 16 x 16 "thumbnail": the first four blocks of MobileNetV3-Small (strides 4 and 8, 16 and 24
-    channels) read the picture, a 1 x 1 convolution turns them into one map at 24 x 24 that is added to the gray
-    picture, and the sum is box-averaged to 16 x 16, mean removed and L2-normalised (256-d). The convolution starts
-    at zero, so the untrained network is exactly the gray thumbnail; training teaches it what to add so that a
+    channels) read the picture, a 1 x 1 convolution turns them into one map at 24 x 24 that is added to the
+    bundled network's picture (gray, half of it ranks), and the sum is box-averaged to 16 x 16, mean removed and
+    L2-normalised (256-d). The convolution starts at zero, so the untrained network is exactly the bundled one
+    (tools/make_stand_in_model.cpp); training teaches it what to add so that a
     frame and its re-encoded, rescaled, colour-shifted copy agree and neighbouring frames differ. The output keeps
     the picture's layout, which is what tells neighbouring frames apart."""
 
@@ -86,14 +138,21 @@ class Embedder(nn.Module):
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
 
     def forward(self, x):
+        return self.parts(x)[0]
+
+    def parts(self, x):
+        """The embedding and the learned part that was added to the gray picture (for the penalty on it)."""
         if x.shape[-2:] != (INNER, INNER):  # training views; the export is traced at vidkompy's 96 px
             x = F.adaptive_avg_pool2d(x, INNER)
-        g = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1)
+        # The base is the bundled network (tools/make_stand_in_model.cpp): the gray picture at 32 x 32, half of it
+        # replaced by its ranks, averaged down to 16 x 16.
+        t = F.adaptive_avg_pool2d((0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1), 32)
+        t = 0.5 * t + 0.5 * rank_gray(t)
         a = self.fine((x - self.mean) / self.std)
         b = F.interpolate(self.coarse(a), scale_factor=2.0, mode="bilinear", align_corners=False)
-        m = F.adaptive_avg_pool2d(g, INNER // 4) + self.proj(torch.cat([a, b], 1))
-        m = F.adaptive_avg_pool2d(m, 16).flatten(1)
-        return F.normalize(m - m.mean(1, keepdim=True), dim=1)
+        extra = self.proj(torch.cat([a, b], 1))
+        m = (F.adaptive_avg_pool2d(t, 16) + F.adaptive_avg_pool2d(extra, 16)).flatten(1)
+        return F.normalize(m - m.mean(1, keepdim=True), dim=1), extra
 
 
 def degrade(x, gen):
@@ -179,7 +238,8 @@ def evaluate(model, clips, gen, views=1):
 
 
 def stand_in(x):
-    """The bundled stand-in before this model: gray, 16 x 16 box average, mean removed, L2-normalised."""
+    """The plain gray thumbnail (the bundled network until session 10): 16 x 16 box average, mean removed,
+    L2-normalised."""
     g = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1)
     g = F.adaptive_avg_pool2d(g, 16).flatten(1)
     return F.normalize(g - g.mean(1, keepdim=True), dim=1)
@@ -195,8 +255,10 @@ def main():
                    help="train for this long instead (wall clock): any machine finishes on time, not repeatable")
     p.add_argument("--frames", type=int, default=500, help="frames decoded from each source")
     p.add_argument("--clip", action="append", default=[], help="also train on this video (repeatable)")
+    p.add_argument("--no-photos", action="store_true", help="train on the lavfi sources only (the session-7 recipe)")
     p.add_argument("--pairs", type=int, default=64, help="anchor/neighbour pairs per batch (x2 frames, x2 views)")
     p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--penalty", type=float, default=0.0, help="weight of the mean square of the learned part")
     p.add_argument("--temperature", type=float, default=0.07)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
@@ -210,6 +272,8 @@ def main():
 
     t0 = time.time()
     clips = [read_frames(g, a.frames) for g in SOURCES] + [read_frames(None, a.frames * 4, c) for c in a.clip]
+    if not a.no_photos:
+        clips += [read_photo(f, PHOTO_MOTIONS[i % len(PHOTO_MOTIONS)], a.frames) for i, f in enumerate(photos())]
     held = [read_frames(g, 300) for g in HELD_OUT]
     clips = [c for c in clips if len(c) > 8]
     print(f"data: {sum(len(c) for c in clips)} frames from {len(clips)} sources in {time.time() - t0:.0f} s",
@@ -233,7 +297,7 @@ def main():
         x = to_tensor(clips, batch_indices(clips, a.pairs, gen))
         v1 = degrade(x, gen).to(dev).contiguous(memory_format=torch.channels_last)
         v2 = degrade(x, gen).to(dev).contiguous(memory_format=torch.channels_last)
-        z = model(torch.cat([v1, v2]))
+        z, extra = model.parts(torch.cat([v1, v2]))
         n = x.shape[0]
         # Symmetric InfoNCE: each view's positive is the other view of its frame; every other frame of the batch,
         # its 1-3-frame neighbour included, is a negative.
@@ -241,6 +305,9 @@ def main():
         sim.fill_diagonal_(-1e9)
         target = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(dev)
         loss = F.cross_entropy(sim, target)
+        # What the network adds to the gray picture is held small: free, it drifts towards the generated textures
+        # and loses real footage (models/README.md).
+        loss = loss + a.penalty * extra.pow(2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
