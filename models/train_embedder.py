@@ -255,7 +255,7 @@ def main():
                    help="train for this long instead (wall clock): any machine finishes on time, not repeatable")
     p.add_argument("--frames", type=int, default=500, help="frames decoded from each source")
     p.add_argument("--clip", action="append", default=[], help="also train on this video (repeatable)")
-    p.add_argument("--no-photos", action="store_true", help="train on the lavfi sources only (the session-7 recipe)")
+    p.add_argument("--no-photos", action="store_true", help="train on the lavfi sources only")
     p.add_argument("--pairs", type=int, default=64, help="anchor/neighbour pairs per batch (x2 frames, x2 views)")
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--penalty", type=float, default=0.0, help="weight of the mean square of the learned part")
