@@ -7,11 +7,13 @@
 # and sets the allocator that makes CPU training several times faster. Exports
 # TorchScript: N x 3 x 96 x 96 floats (the size vidkompy hands it), RGB in [0, 1] -> N x 256, L2-normalised.
 import argparse
+import glob
 import math
 import os
 import random
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -64,7 +66,6 @@ PHOTO_MOTIONS = [
 
 def photos():
     """One jpg per wallpaper (its largest landscape one), sorted: the recipe's photo list."""
-    import glob
     best = {}
     for f in sorted(glob.glob(PHOTO_GLOB)):
         w, h = map(int, os.path.splitext(os.path.basename(f))[0].split("x"))
@@ -76,7 +77,6 @@ def photos():
 
 def read_photo(path, motion, frames):
     """`frames` frames of a camera move over a still photograph, as read_frames returns them."""
-    import tempfile
     with tempfile.TemporaryDirectory() as tmp:
         small = os.path.join(tmp, "photo.png")  # decoded once: the looped input reads it every frame
         subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", path, "-vf", "scale=1280:-2:flags=area", small], check=True)
@@ -255,7 +255,6 @@ def main():
                    help="train for this long instead (wall clock): any machine finishes on time, not repeatable")
     p.add_argument("--frames", type=int, default=500, help="frames decoded from each source")
     p.add_argument("--clip", action="append", default=[], help="also train on this video (repeatable)")
-    p.add_argument("--no-photos", action="store_true", help="train on the lavfi sources only")
     p.add_argument("--pairs", type=int, default=64, help="anchor/neighbour pairs per batch (x2 frames, x2 views)")
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--penalty", type=float, default=0.0, help="weight of the mean square of the learned part")
@@ -272,8 +271,7 @@ def main():
 
     t0 = time.time()
     clips = [read_frames(g, a.frames) for g in SOURCES] + [read_frames(None, a.frames * 4, c) for c in a.clip]
-    if not a.no_photos:
-        clips += [read_photo(f, PHOTO_MOTIONS[i % len(PHOTO_MOTIONS)], a.frames) for i, f in enumerate(photos())]
+    clips += [read_photo(f, PHOTO_MOTIONS[i % len(PHOTO_MOTIONS)], a.frames) for i, f in enumerate(photos())]
     held = [read_frames(g, 300) for g in HELD_OUT]
     clips = [c for c in clips if len(c) > 8]
     print(f"data: {sum(len(c) for c in clips)} frames from {len(clips)} sources in {time.time() - t0:.0f} s",
