@@ -130,11 +130,14 @@ Status produce_composites(const Context& ctx, const VideoInfo& bg, const VideoIn
                           int64_t end, CompositeRing& ring) {
   BgCursor bg_at(ctx, bg.path, bg_src);
   Image fg_img;
-  for (int64_t i = 0; i < first; ++i) {  // fg frames before the segment: decoded and dropped, frame-exact
+  // fg frames before the segment: skipped from the keyframe before it where the timestamps allow, else decoded and
+  // dropped; frame-exact either way.
+  if (first > kSkipFrames) fg_src.skip_to(first);
+  while (fg_src.index() + 1 < first) {
     if (ctx.interrupted()) return interrupted(ctx);
     if (!fg_src.next(fg_img)) {
       if (!fg_src.status().ok()) return fg_src.status();
-      return Status::Fail(kExitInput, fg.path, fmt::format("ends at frame {}, before --frames starts", i));
+      return Status::Fail(kExitInput, fg.path, fmt::format("ends at frame {}, before --frames starts", fg_src.index() + 1));
     }
   }
   for (int64_t i = first; i < end; ++i) {

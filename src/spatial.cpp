@@ -1054,7 +1054,8 @@ std::vector<int64_t> best_matched(const TimeMap& time, int64_t from, int64_t to,
 // of each stretch, and the bg frames the map gives them (with `neighbours`, and theirs), decoded at full size in
 // one sequential pass per video, the two at once; the placement re-fitted on them.
 Status refit_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const TimeMap& time, int64_t lo,
-                       int64_t hi, bool neighbours, const Placement& placement, Placement& p) {
+                       int64_t hi, bool neighbours, const Placement& placement, Placement& p,
+                       const std::vector<int64_t>& bg_pts, const std::vector<int64_t>& fg_pts) {
   const double span = double(std::min<int64_t>(hi - lo, 750));
   std::vector<int64_t> fi = best_matched(time, lo + int64_t(0.1 * span), lo + int64_t(0.4 * span), 6);
   std::vector<int64_t> bi;
@@ -1068,8 +1069,8 @@ Status refit_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, c
   sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
   std::vector<Gray> fgs, decoded;
   Status st, st_fg;
-  run_both([&] { st_fg = decode_gray_frames(ctx, fg, fi, fgs); },  // both videos at once
-           [&] { st = decode_gray_frames(ctx, bg, sorted, decoded); });
+  run_both([&] { st_fg = decode_gray_frames(ctx, fg, fi, fgs, fg_pts); },  // both videos at once
+           [&] { st = decode_gray_frames(ctx, bg, sorted, decoded, bg_pts); });
   st.merge(st_fg);
   if (!st.ok()) return st;
   std::vector<std::vector<Gray>> bgs(fi.size());
@@ -1084,9 +1085,10 @@ Status refit_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, c
 
 // The re-check for a fg too small in the reels: refit_full_size with the neighbours as candidates.
 Status recheck_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const TimeMap& time, int64_t lo,
-                         int64_t hi, Placement& placement, bool& moved) {
+                         int64_t hi, Placement& placement, bool& moved, const std::vector<int64_t>& bg_pts,
+                         const std::vector<int64_t>& fg_pts) {
   Placement p;
-  if (Status st = refit_full_size(ctx, bg, fg, time, lo, hi, true, placement, p); !st.ok()) return st;
+  if (Status st = refit_full_size(ctx, bg, fg, time, lo, hi, true, placement, p, bg_pts, fg_pts); !st.ok()) return st;
   ctx.log->debug("spatial recheck on full-size pairs: x {:.2f} y {:.2f} scale {:.4f} (was {:.2f}, {:.2f}, {:.4f})",
                  p.x, p.y, p.scale, placement.x, placement.y, placement.scale);
   moved = std::abs(p.x - placement.x) > 0.5 || std::abs(p.y - placement.y) > 0.5 ||
@@ -1104,7 +1106,7 @@ Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
   const int64_t lo = time.clamped_start, hi = n - time.clamped_end;
   if (hi - lo < 1 || bg_reel.frames() == 0) return Status::Ok();
   if (!fg_detailed_in_reel(fg, bg_reel, placement.scale) || fg_reel.step > 1)  // (a long pair keeps no fg reel)
-    return recheck_full_size(ctx, bg, fg, time, lo, hi, placement, moved);
+    return recheck_full_size(ctx, bg, fg, time, lo, hi, placement, moved, bg_reel.pts, fg_reel.pts);
   // Twelve fg frames spread over the matched range, from the reels (no decoding), each with its matched bg frame
   // and both neighbours (where the rates differ the matched frame may show a moment a fraction of a frame away).
   // The reels' many pixels pin the placement down to a small fraction of a reel pixel. Two sets: for the
@@ -1195,13 +1197,15 @@ Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
 }
 
 Status polish_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const TimeMap& time,
-                        Placement& placement, double& moved_px) {
+                        Placement& placement, double& moved_px, const std::vector<int64_t>& bg_pts,
+                        const std::vector<int64_t>& fg_pts) {
   moved_px = 0;
   const int64_t n = int64_t(time.map.size());
   const int64_t lo = time.clamped_start, hi = n - time.clamped_end;
   if (hi - lo < 1) return Status::Ok();
   Placement p;
-  if (Status st = refit_full_size(ctx, bg, fg, time, lo, hi, false, placement, p); !st.ok()) return st;
+  if (Status st = refit_full_size(ctx, bg, fg, time, lo, hi, false, placement, p, bg_pts, fg_pts); !st.ok())
+    return st;
   moved_px = std::max({std::abs(p.x - placement.x), std::abs(p.y - placement.y),
                        std::abs(p.scale - placement.scale) * std::max(fg.width, fg.height)});
   ctx.log->debug("spatial polish on full-size pairs: x {:.2f} y {:.2f} scale {:.4f} (was {:.2f}, {:.2f}, {:.4f})", p.x,

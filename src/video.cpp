@@ -361,6 +361,14 @@ class Decoder {
     }
   }
 
+  // Back to the keyframe at or before `ts` (the stream's time base): the frames that follow start there.
+  bool seek(int64_t ts) {
+    if (av_seek_frame(fmt_.get(), stream_, ts, AVSEEK_FLAG_BACKWARD) < 0) return false;
+    avcodec_flush_buffers(codec_.get());
+    flushed_ = false;
+    return true;
+  }
+
   AVFormatContext* format() const { return fmt_.get(); }
   AVStream* stream() const { return fmt_->streams[stream_]; }
   AVCodecContext* codec() const { return codec_.get(); }
@@ -387,6 +395,64 @@ int64_t count_packets(AVFormatContext* f, int stream) {
     av_packet_unref(pkt.get());
   }
   return n;
+}
+
+// The timestamp of every frame in presentation order, from the packets alone (no decoding): what tells a frame's
+// index after a seek. Empty where they cannot name the frames one to one (a packet without one, two alike).
+std::vector<int64_t> packet_timestamps(const std::string& path) {
+  std::string why;
+  InputPtr f = open_input(path, why);
+  const int stream = f ? find_video_stream(f.get()) : -1;
+  if (stream < 0) return {};
+  std::vector<int64_t> ts;
+  PacketPtr pkt(av_packet_alloc());
+  bool usable = true;
+  while (av_read_frame(f.get(), pkt.get()) >= 0) {
+    // (Packets flagged discard are edit-list lead-ins the decoder drops: they are no frame.)
+    if (pkt->stream_index == stream && !(pkt->flags & AV_PKT_FLAG_DISCARD)) {
+      usable = usable && pkt->pts != AV_NOPTS_VALUE;
+      ts.push_back(pkt->pts);
+    }
+    av_packet_unref(pkt.get());
+  }
+  std::sort(ts.begin(), ts.end());
+  if (!usable || std::adjacent_find(ts.begin(), ts.end()) != ts.end()) return {};
+  return ts;
+}
+
+// Whether `pts` can index frames by timestamp: ascending, every one known.
+bool indexes_frames(const std::vector<int64_t>& pts) {
+  return !pts.empty() && pts.front() != AV_NOPTS_VALUE &&
+         std::adjacent_find(pts.begin(), pts.end(), std::greater_equal<>()) == pts.end();
+}
+
+// Index of the frame with timestamp ts in `pts` (indexes_frames), -1 if none.
+int64_t frame_at(const std::vector<int64_t>& pts, int64_t ts) {
+  const auto at = std::lower_bound(pts.begin(), pts.end(), ts);
+  return at != pts.end() && *at == ts ? int64_t(at - pts.begin()) : -1;
+}
+
+// Seeks `dec` to the keyframe before frame `want` of `pts` (the timestamp of every frame: Reel::pts or
+// packet_timestamps) and decodes up to it. Returns it (owned by dec), or null where the frames after the seek cannot
+// be trusted to be the ones `pts` counts (the caller then decodes from the start). As in decode_gray_at, frames before
+// the first clean keyframe after a seek may be garbage (open GOPs, streams without IDR frames): where they hide
+// `want`, it seeks further back.
+AVFrame* seek_frame(Decoder& dec, const std::vector<int64_t>& pts, int64_t want) {
+  const double tb = av_q2d(dec.stream()->time_base);
+  for (double back : {0.0, 1.0, 4.0, 16.0}) {
+    if (!dec.seek(pts[size_t(want)] - int64_t(back / tb))) return nullptr;
+    bool clean = false;
+    while (AVFrame* f = dec.next()) {
+      const bool damaged = f->decode_error_flags || (f->flags & AV_FRAME_FLAG_CORRUPT);
+      clean = (clean || f->key_frame) && !damaged;
+      const int64_t idx = frame_at(pts, f->best_effort_timestamp);
+      if (idx < 0) return nullptr;
+      if (idx < want) continue;
+      if (!clean) break;  // further back
+      return idx == want ? f : nullptr;
+    }
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -798,10 +864,40 @@ Status reel_regions(const Context& ctx, const Reel& reel, const Region& region, 
   return Status::Ok();
 }
 
+namespace {
+
+// decode_gray_frames from the keyframe before the first wanted frame, each frame told by its timestamp in `pts`.
+// False where that cannot be trusted (see seek_frame; or a wanted frame did not come): the caller then decodes
+// from the start.
+bool decode_gray_seeking(const Context& ctx, const VideoInfo& info, const std::vector<int64_t>& indices,
+                         const std::vector<int64_t>& pts, std::vector<Gray>& out) {
+  Decoder dec;
+  std::string why;
+  if (!dec.open(info.path, true, why)) return false;
+  AVFrame* f = seek_frame(dec, pts, indices.front());
+  SwsPtr sws;
+  for (size_t k = 0; f; f = k < indices.size() ? dec.next() : nullptr) {
+    if (ctx.interrupted()) return false;
+    const int64_t idx = frame_at(pts, f->best_effort_timestamp);
+    if (idx < 0 || idx > indices[k]) return false;
+    for (; k < indices.size() && indices[k] == idx; ++k) out.push_back(to_gray(f, sws));
+  }
+  return out.size() == indices.size();
+}
+
+}  // namespace
+
 Status decode_gray_frames(const Context& ctx, const VideoInfo& info, const std::vector<int64_t>& indices,
-                          std::vector<Gray>& out) {
+                          std::vector<Gray>& out, const std::vector<int64_t>& pts) {
   out.clear();
   if (indices.empty()) return Status::Ok();
+  // Knowing every frame's timestamp (the alignment's pass read them), the frames before the keyframe that precedes
+  // the first wanted one need not be decoded: in a long bg whose moment lies minutes in, that is most of the work.
+  if (indexes_frames(pts) && indices.front() > 0 && indices.back() < int64_t(pts.size())) {
+    if (decode_gray_seeking(ctx, info, indices, pts, out)) return Status::Ok();
+    if (ctx.interrupted()) return interrupted(ctx);
+    out.clear();
+  }
   Decoder dec;
   std::string why;
   if (!dec.open(info.path, true, why)) return Status::Fail(kExitInput, info.path, why);
@@ -858,7 +954,8 @@ class FfmpegFrames final : public FrameSource {
 
   bool next(Image& out) override {
     if (!status_.ok() || ctx_.interrupted()) return false;
-    AVFrame* f = dec_->next();
+    AVFrame* f = pending_ ? pending_ : dec_->next();
+    pending_ = nullptr;
     if (!f) {
       report_errors();
       if (index_ < 0) status_ = Status::Fail(kExitInput, path_, "no decodable video frame");
@@ -902,7 +999,23 @@ class FfmpegFrames final : public FrameSource {
   int64_t index() const override { return index_; }
   Status rewind() override {
     status_ = Status::Ok();
+    pending_ = nullptr;
     return open();
+  }
+  bool skip_to(int64_t want) override {
+    if (!status_.ok() || want <= index_ + 1) return false;
+    if (!table_read_) table_ = packet_timestamps(path_), table_read_ = true;
+    if (!indexes_frames(table_) || want >= int64_t(table_.size())) return false;
+    if (AVFrame* f = seek_frame(*dec_, table_, want)) {
+      pending_ = f;  // next() returns it
+      index_ = want - 1;
+      return true;
+    }
+    // The decoder is somewhere the table cannot say: from the start again.
+    if (!ctx_.interrupted()) ctx_.log->debug("{}: cannot seek to frame {}; decoding from the start", path_, want);
+    status_ = Status::Ok();
+    open();
+    return false;
   }
   const Status& status() const override { return status_; }
 
@@ -919,6 +1032,9 @@ class FfmpegFrames final : public FrameSource {
   std::string path_;
   DecodeOptions opt_;
   std::unique_ptr<Decoder> dec_;
+  AVFrame* pending_ = nullptr;  // a frame decoded by skip_to, owned by dec_, for the next next()
+  std::vector<int64_t> table_;  // packet_timestamps, read on the first skip_to
+  bool table_read_ = false;
   FramePtr held_{av_frame_alloc()};
   SwsPtr sws_;
   ImageBuffer buf_;
@@ -934,6 +1050,9 @@ Status BgCursor::seek(int64_t want) {
     if (Status st = src_.rewind(); !st.ok()) return st;
     have_ = ended_ = false;
   }
+  // Far ahead (fg's moment minutes into bg, a --frames segment, a map that stepped back): from the keyframe before
+  // it, not frame by frame. Not for a few frames: the packets are read once to tell frames by timestamp.
+  if (!ended_ && want - src_.index() > kSkipFrames) src_.skip_to(want);
   while (!ended_ && src_.index() < want) {
     if (src_.next(img_)) {
       have_ = true;

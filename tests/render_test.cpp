@@ -76,15 +76,17 @@ void expect_composite(const Pair& p, int border, bool blend) {
 // bg: a 25 fps clip where every frame differs; fg: another source at 30 fps.
 // Extra inputs/filters go in *_extra; bg_codec may be replaced for sizes libx264 cannot take (odd).
 void make_pair(Pair& p, const std::string& bg_extra = "", const std::string& fg_extra = "",
-               const std::string& bg_name = "bg.mp4", const std::string& bg_codec = "-c:v libx264 -crf 12") {
+               const std::string& bg_name = "bg.mp4", const std::string& bg_codec = "-c:v libx264 -crf 12",
+               int bg_seconds = 3, int fg_seconds = 2) {
   p.bg = p.dir / bg_name;
   p.fg = p.dir / "fg.mp4";
   p.align = p.dir / "align.json";
   p.out = p.dir / "out.mp4";
-  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25:duration=3 " + bg_extra + " " + bg_codec +
+  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25:duration=" + std::to_string(bg_seconds) + " " +
+                         bg_extra + " " + bg_codec +
                          " -pix_fmt yuv420p " + quote(p.bg)));
   ASSERT_TRUE(vt::ffmpeg("-f lavfi -i mandelbrot=size=160x120:rate=30 " + fg_extra +
-                         " -t 2 -c:v libx264 -crf 12 -pix_fmt yuv420p " + quote(p.fg)));
+                         " -t " + std::to_string(fg_seconds) + " -c:v libx264 -crf 12 -pix_fmt yuv420p " + quote(p.fg)));
 }
 
 // The standard output of a shell command.
@@ -164,6 +166,46 @@ TEST(Render, ScaledClippedOddSizesAndBackwardMap) {
   EXPECT_EQ(o.height, 240);
   EXPECT_FALSE(o.has_audio);
   expect_composite(p, 8, false);
+}
+
+// A map far into bg, back near its start and far on again: the far jumps start decoding at the keyframe before
+// them (FrameSource::skip_to) and must still show exactly the mapped bg frames.
+TEST(Render, FarJumpsThroughBgShowTheMappedFrames) {
+  Pair p;
+  make_pair(p, "", "", "bg.mp4", "-c:v libx264 -crf 12 -g 25 -bf 2", 10);
+  p.place = {81, 41, 1.0};
+  for (int i = 0; i < 60; ++i) p.map.push_back(i < 20 ? 160 + i : i < 40 ? i - 10 : 190 + i);
+  write_alignment(p.align, p.place, p.map);
+  vt::Run r = vt::vidkompy({"--bg", p.bg, "--fg", p.fg, "--alignment", p.align, "-o", p.out, "--crf", "10",
+                            "--preset", "veryfast", "-v"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err.find("cannot seek"), std::string::npos) << r.err;
+  expect_composite(p, 8, false);
+}
+
+// A --frames segment that starts far into fg skips to it (FrameSource::skip_to on fg and bg) and is, frame for
+// frame, the same part of a single run (lossless, so exactly).
+TEST(Render, SegmentFarIntoFgEqualsThatPartOfTheSingleRun) {
+  Pair p;
+  make_pair(p, "", "-g 30", "bg.mp4", "-c:v libx264 -crf 12 -g 25", 10, 6);
+  p.place = {81, 41, 1.0};
+  for (int i = 0; i < 180; ++i) p.map.push_back(40 + i * 25 / 30);
+  write_alignment(p.align, p.place, p.map);
+  const std::string seg = p.dir / "seg.mp4";
+  for (const auto& [out, frames] : {std::pair{p.out, std::string("0:180")}, std::pair{seg, std::string("130:180")}}) {
+    vt::Run r = vt::vidkompy({"--bg", p.bg, "--fg", p.fg, "--alignment", p.align, "-o", out, "--crf", "0",
+                              "--preset", "ultrafast", "--frames", frames, "-q"});
+    ASSERT_EQ(r.code, 0) << r.err;
+  }
+  const auto whole = vt::decode_all(p.out), part = vt::decode_all(seg);
+  ASSERT_EQ(whole.size(), 180u);
+  ASSERT_EQ(part.size(), 50u);
+  for (size_t k = 0; k < part.size(); ++k) {
+    const Image& a = part[k]->image;
+    for (int c = 0; c < 3; ++c)
+      EXPECT_EQ(vt::psnr(a, whole[130 + k]->image, c, {0, 0, a.plane[c].width, a.plane[c].height}), 99.0)
+          << "frame " << 130 + k << " plane " << c;
+  }
 }
 
 TEST(Render, FgAudioIsCopiedOrReencoded) {

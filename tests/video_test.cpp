@@ -352,6 +352,68 @@ TEST(Decode, PresentationOrderWithBFrames) {
   }
 }
 
+// skip_to lands on the very frame that decoding forward gives at that index, and decoding goes on from it: with
+// B-frames in an MP4, open GOPs in Matroska (the frames after a seek lead in from the GOP before) and a raw H.264
+// stream, whose packets carry no timestamps (it cannot skip there, and says so; the frames stay right).
+TEST(Decode, SkipToGivesTheFrameDecodingForwardGives) {
+  vt::TempDir dir;
+  struct Case {
+    std::string name, extra;
+    bool skips;
+  };
+  for (const Case& c : {Case{"bframes.mp4", "-c:v libx264 -g 24 -bf 3 -crf 20", true},
+                        Case{"opengop.mkv", "-c:v libx264 -x264-params keyint=24:open_gop=1 -bf 3 -crf 20", true},
+                        Case{"raw.h264", "-c:v libx264 -g 24 -f h264", false}}) {
+    SCOPED_TRACE(c.name);
+    const std::string path = dir / c.name;
+    make_clip(path, "25", 240, c.extra);
+    const auto all = vt::decode_all(path);
+    ASSERT_EQ(all.size(), 240u);
+    for (const int64_t want : {101, 150, 239}) {
+      vidkompy::Context ctx = vt::quiet_context();
+      vidkompy::Status st;
+      auto src = vidkompy::open_frames(ctx, path, {}, st);
+      ASSERT_TRUE(src);
+      EXPECT_EQ(src->skip_to(want), c.skips) << want;
+      vidkompy::Image img;
+      while (src->index() + 1 < want) ASSERT_TRUE(src->next(img));
+      for (int64_t i = want; i < std::min<int64_t>(want + 3, 240); ++i) {
+        ASSERT_TRUE(src->next(img));
+        ASSERT_EQ(src->index(), i);
+        for (int p = 0; p < 3; ++p)
+          EXPECT_EQ(vt::psnr(img, all[size_t(i)]->image, p, {0, 0, img.plane[p].width, img.plane[p].height}), 99.0)
+              << "frame " << i << " plane " << p;
+      }
+    }
+  }
+}
+
+// decode_gray_frames with the frames' timestamps (the reel's) starts at a keyframe near the first wanted frame and
+// gives the same pictures as the pass from the start.
+TEST(Decode, GrayFramesFromAKeyframeMatchThePassFromTheStart) {
+  vt::TempDir dir;
+  const std::string path = dir / "clip.mp4";
+  make_clip(path, "25", 240, "-c:v libx264 -g 24 -bf 3 -crf 20");
+  const vidkompy::VideoInfo info = probe_ok(path);
+  vidkompy::Context ctx = vt::quiet_context();
+  vidkompy::Reel reel;
+  ASSERT_TRUE(vidkompy::read_reel(ctx, info, 32, 24, 0, 1, reel).ok());
+  ASSERT_EQ(reel.pts.size(), 240u);
+  const std::vector<int64_t> want = {130, 131, 131, 200, 239};
+  std::vector<vidkompy::Gray> seek, from_start;
+  ASSERT_TRUE(vidkompy::decode_gray_frames(ctx, info, want, seek, reel.pts).ok());
+  ASSERT_TRUE(vidkompy::decode_gray_frames(ctx, info, want, from_start).ok());
+  ASSERT_EQ(seek.size(), want.size());
+  ASSERT_EQ(from_start.size(), want.size());
+  for (size_t k = 0; k < want.size(); ++k) {
+    EXPECT_EQ(seek[k].w, 160);
+    EXPECT_TRUE(seek[k].px == from_start[k].px) << "frame " << want[k];
+    if (k) {
+      EXPECT_EQ(seek[k].px == seek[k - 1].px, want[k] == want[k - 1]) << "frame " << want[k];
+    }
+  }
+}
+
 // ------------------------------------------------------------------------------------------------ bad inputs
 
 // probe() and open_frames() fail with the input code and a message that starts with the path.

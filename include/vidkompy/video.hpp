@@ -111,9 +111,10 @@ std::unique_ptr<ThumbReader> open_thumbs(const Context& ctx, const VideoInfo& in
                                          Status& status);
 
 // Full-resolution luma of the frames at these (ascending) indices, in one sequential pass that stops after the
-// last of them.
+// last of them. With `pts`, the timestamp of every frame (Reel::pts), the pass starts at the keyframe before the
+// first of them instead of the first frame.
 Status decode_gray_frames(const Context& ctx, const VideoInfo& info, const std::vector<int64_t>& indices,
-                          std::vector<Gray>& out);
+                          std::vector<Gray>& out, const std::vector<int64_t>& pts = {});
 
 // Reads probe data. Fails with kExitInput and a one-line reason for anything that is not a decodable video.
 Status probe(const std::string& path, VideoInfo& info);
@@ -133,6 +134,10 @@ class FrameSource {
   virtual int64_t index() const = 0;
   // Starts again from frame 0.
   virtual Status rewind() = 0;
+  // Moves on so that next() returns frame `want` (> index() + 1), skipping the decoding of the frames before the
+  // keyframe that precedes it where the file's timestamps tell frames apart. False: it did not move (or went back
+  // to frame 0); decode forward instead.
+  virtual bool skip_to(int64_t) { return false; }
   // Fatal errors; decode errors mid-stream are logged and skipped while frames remain.
   virtual const Status& status() const = 0;
 };
@@ -144,6 +149,9 @@ std::unique_ptr<FrameSource> open_frames(const Context& ctx, const std::string& 
 // decoding forward (from the start again where the map steps back), or bg's last frame when bg ends before it
 // (warned once). Fails on decode errors and when bg has no frame at all; when interrupted it stops early and
 // the caller, which checks ctx.interrupted() after it, says so.
+// A jump of more than this many frames is made by FrameSource::skip_to (about 4 s at 25 fps).
+constexpr int64_t kSkipFrames = 100;
+
 class BgCursor {
  public:
   BgCursor(const Context& ctx, const std::string& path, FrameSource& src) : ctx_(ctx), path_(path), src_(src) {}
