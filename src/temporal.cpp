@@ -780,7 +780,10 @@ Status stream_scores(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, con
   std::vector<float> fl(kLevels);
   int64_t next_bg = 0;  // bg frames below it have been read
   Progress progress(ctx, "exact", int64_t(lo.size()));
-  for (size_t i = 0; i < first; ++i)
+  // Where the band starts far in (fg's moment minutes into a long bg), from the keyframe before it.
+  if (!lo.empty() && lo[0] > kSkipFrames && br->skip_to(lo[0])) next_bg = lo[0];
+  size_t next_fg = first > size_t(kSkipFrames) && fr->skip_to(int64_t(first)) ? first : 0;
+  for (; next_fg < first; ++next_fg)
     if (!fr->next()) return ended(*fr, fg);
   for (size_t q = 0; q < lo.size(); ++q) {
     if (hi[q] - lo[q] >= BandLevels::kSlots) return Status::Fail(kExitAlign, fg.path, "temporal band too wide");

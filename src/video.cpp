@@ -738,25 +738,41 @@ class RegionThumbs final : public ThumbReader {
   RegionThumbs(const Context& ctx, const Region& region, int size)
       : ctx_(ctx), region_(region), size_(size), thumb_(size_t(size) * size) {}
   Status open(const VideoInfo& info) {
+    path_ = info.path;
+    dec_ = std::make_unique<Decoder>();
     std::string why;
-    if (!dec_.open(info.path, true, why, &ctx_)) return Status::Fail(kExitInput, info.path, why);
+    if (!dec_->open(info.path, true, why, &ctx_)) return Status::Fail(kExitInput, info.path, why);
     return Status::Ok();
   }
   const uint8_t* next() override {
     if (!status_.ok()) return nullptr;
     if (ctx_.interrupted()) return status_ = interrupted(ctx_), nullptr;
-    AVFrame* f = dec_.next();
+    AVFrame* f = pending_ ? pending_ : dec_->next();
+    pending_ = nullptr;
     if (!f) return nullptr;
     cut_thumbnail(f, region_, size_, sws_, thumb_.data());  // as the first reading cut them
     return thumb_.data();
   }
   const Status& status() const override { return status_; }
+  bool skip_to(int64_t want) override {
+    if (!status_.ok() || want <= 0) return false;
+    const std::vector<int64_t> table = packet_timestamps(path_);
+    if (!indexes_frames(table) || want >= int64_t(table.size())) return false;
+    if ((pending_ = seek_frame(*dec_, table, want))) return true;
+    ctx_.log->debug("{}: cannot seek to frame {}; decoding from the start", path_, want);
+    VideoInfo info;
+    info.path = path_;
+    status_ = open(info);  // somewhere the table cannot say: from the start again
+    return false;
+  }
 
  private:
   const Context& ctx_;
+  std::string path_;
   Region region_;
   int size_;
-  Decoder dec_;
+  std::unique_ptr<Decoder> dec_;
+  AVFrame* pending_ = nullptr;  // frame `want` of skip_to, owned by dec_
   SwsPtr sws_;
   std::vector<uint8_t> thumb_;
   Status status_;

@@ -790,6 +790,19 @@ TEST(TemporalPair, LongPairPath) {
   EXPECT_DOUBLE_EQ(o.long_place.scale, 1.0);
 }
 
+TEST(TemporalPair, LongPairPathFgLateInBg) {
+  // The same, with fg's moment over 100 bg frames in: the second reading starts bg at the keyframe before its
+  // first band (ThumbReader::skip_to), and must find the same exact frames.
+  const vt::Source src = make_source({{kTestsrc, 9}});
+  Outcome o;
+  run_pair(src, clip({25, 1}), clip({30, 1}, 330, 510), {40, 30, 240, 180}, o, false, true);
+  if (HasFatalFailure()) return;
+  ASSERT_GT(o.stage.map.front(), 100);
+  expect_accurate(o, o.whole_long, "the whole alignment as a long pair");
+  EXPECT_NEAR(o.long_place.x, 40, 1.0);
+  EXPECT_NEAR(o.long_place.y, 30, 1.0);
+}
+
 TEST(TemporalPair, Rates25ToNtsc) {
   // 30000/1001 cannot be drawn exactly from a 60 fps source: the frame list drifts by one source frame in 500.
   const vt::Source src = make_source({{kTestsrc, 5}});

@@ -388,6 +388,33 @@ TEST(Decode, SkipToGivesTheFrameDecodingForwardGives) {
   }
 }
 
+// A thumbnail reader (a long pair's second reading) that skips to a frame gives the thumbnails of reading from
+// the start, from that frame on.
+TEST(Decode, ThumbReaderSkipsToTheFrameReadingGives) {
+  vt::TempDir dir;
+  const std::string path = dir / "clip.mp4";
+  make_clip(path, "25", 240, "-c:v libx264 -g 24 -bf 3 -crf 20");
+  const vidkompy::VideoInfo info = probe_ok(path);
+  vidkompy::Context ctx = vt::quiet_context();
+  const vidkompy::Region region{10.5, 20.25, 100, 80};
+  vidkompy::Status st;
+  auto all = vidkompy::open_thumbs(ctx, info, region, 32, st);
+  ASSERT_TRUE(all && st.ok());
+  std::vector<std::vector<uint8_t>> thumbs;
+  while (const uint8_t* t = all->next()) thumbs.emplace_back(t, t + 32 * 32);
+  ASSERT_EQ(thumbs.size(), 240u);
+  auto skip = vidkompy::open_thumbs(ctx, info, region, 32, st);
+  ASSERT_TRUE(skip && st.ok());
+  ASSERT_TRUE(skip->skip_to(150));
+  for (size_t i = 150; i < 240; ++i) {
+    const uint8_t* t = skip->next();
+    ASSERT_TRUE(t) << i;
+    EXPECT_TRUE(std::equal(t, t + 32 * 32, thumbs[i].begin())) << "frame " << i;
+  }
+  EXPECT_FALSE(skip->next());
+  EXPECT_TRUE(skip->status().ok());
+}
+
 // decode_gray_frames with the frames' timestamps (the reel's) starts at a keyframe near the first wanted frame and
 // gives the same pictures as the pass from the start.
 TEST(Decode, GrayFramesFromAKeyframeMatchThePassFromTheStart) {

@@ -106,6 +106,9 @@ class ThumbReader {
   // The next frame's size x size thumbnail (valid until the next call), or null at the end or on a fatal error.
   virtual const uint8_t* next() = 0;
   virtual const Status& status() const = 0;
+  // Before the first next(): moves on so that next() gives frame `want`, as FrameSource::skip_to. False: it did
+  // not move; read from frame 0.
+  virtual bool skip_to(int64_t) { return false; }
 };
 std::unique_ptr<ThumbReader> open_thumbs(const Context& ctx, const VideoInfo& info, const Region& region, int size,
                                          Status& status);
