@@ -73,10 +73,13 @@ TimeLine fit_line(const Candidates& c, double rate_ratio) {
   // Smooth over neighbouring bins: a frame-rate conversion spreads the true offset over two of them.
   size_t best = 0;
   double best_w = -1;
-  for (size_t b = 0; b < bins.size(); ++b) {
-    const double w = bins[b] + 0.5 * ((b ? bins[b - 1] : 0) + (b + 1 < bins.size() ? bins[b + 1] : 0));
-    if (w > best_w) best_w = w, best = b;
-  }
+  auto smoothed = [&](size_t b) {
+    return bins[b] + 0.5 * ((b ? bins[b - 1] : 0) + (b + 1 < bins.size() ? bins[b + 1] : 0));
+  };
+  for (size_t b = 0; b < bins.size(); ++b)
+    if (smoothed(b) > best_w) best_w = smoothed(b), best = b;
+  for (size_t b = 0; b < bins.size(); ++b)
+    if ((b + 2 < best || b > best + 2) && best_w > 0) line.runner_up = std::max(line.runner_up, smoothed(b) / best_w);
   const double offset0 = double(base + int64_t(best));
   // The offset: the mean over the top-1 candidates that agree with the vote.
   double sx = 0, sy = 0, cnt = 0;
@@ -720,9 +723,11 @@ ThumbWeights border_weights(const Layout& layout, int border) {
   return ThumbWeights(w);
 }
 
+// The features of every frame of `info` (of frames [first, end) only, or of a sparse reel's kept frames only with
+// `kept`).
 Status features(Context& ctx, const VideoInfo& info, const Reel* reel, const Region& region, bool thumbs,
                 Embedder& embedder, Features& out, double& embed_seconds, std::mutex& embed_lock,
-                const std::function<void()>& tick) {
+                const std::function<void()>& tick, int64_t first = 0, int64_t end = INT64_MAX, bool kept = false) {
   constexpr int kBatch = 32;
   const size_t pic = size_t(3) * kEmbedInput * kEmbedInput;
   std::vector<float> batch;
@@ -731,7 +736,7 @@ Status features(Context& ctx, const VideoInfo& info, const Reel* reel, const Reg
   // Reserved for the frames the header announces: growing by doubling would briefly hold two copies of the
   // thumbnails (16 KB a frame; hundreds of MB for a long video) and leave up to half of it unused.
   // (Capped at 64k frames, 1 GiB: a header can claim any number.)
-  const size_t expected = size_t(std::clamp<int64_t>(info.frames, 0, 65536));
+  const size_t expected = size_t(std::clamp<int64_t>(std::min(info.frames, end) - first, 0, 65536));
   if (thumbs) out.thumbs.reserve(expected * kThumb * kThumb);
   out.emb.reserve(expected * size_t(out.dim));
   auto flush = [&]() {
@@ -754,8 +759,10 @@ Status features(Context& ctx, const VideoInfo& info, const Reel* reel, const Reg
   };
   // From the reel when it shows the region with enough detail for the thumbnails; else decode the file again.
   const int thumb = thumbs ? kThumb : 0;
-  Status st = reel && reel->frames() && reel->shows(region.w, region.h) ? reel_regions(ctx, *reel, region, kEmbedInput, thumb, sink)
-                       : extract_region(ctx, info, region, kEmbedInput, thumb, sink);
+  Status st = kept ? reel_regions(ctx, *reel, region, kEmbedInput, thumb, sink, size_t(reel->step))
+              : reel && reel->frames() && reel->shows(region.w, region.h) && first == 0
+                  ? reel_regions(ctx, *reel, region, kEmbedInput, thumb, sink)
+                  : extract_region(ctx, info, region, kEmbedInput, thumb, sink, first, end);
   if (!st.ok()) return st;
   flush();
   if (!out.frames()) return Status::Fail(kExitInput, info.path, "no decodable video frame");
@@ -831,42 +838,100 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
   Status st;
   double embed_s = 0, stream_s = 0;
   const bool stream = long_pair(ctx, bg, fg);
+  const double rate_ratio = bg.fps.value() / fg.fps.value();
+  MatchOptions opt;
+  opt.weights = border_weights(layout, ctx.opt.border);
+  opt.fg_fps = fg.fps.value(), opt.bg_fps = bg.fps.value();
   const auto t0 = std::chrono::steady_clock::now();
+  // A long pair whose fg is a short stretch of a long bg (a clip looked for in a master): the time line is voted
+  // on the sparse bg reel's frames first, and only bg frames [w0, w1) around it are read again and embedded, from
+  // the keyframe before them. Elsewhere, or where that finds no confident map, every bg frame is.
+  int64_t w0 = 0, w1 = 0, total = 0;
+  bool windowed = false;
   try {
-    // Both videos at once: cutting the regions is most of the work, the model runs one batch at a time.
     std::mutex lock;
     Status fs, bs;
-    Progress progress(ctx, "match", bg.frames + fg.frames);
+    const bool sparse = stream && bg_reel && bg_reel->step > 1 && bg_reel->frames() > 0;
+    Progress progress(ctx, "match", (sparse ? int64_t(bg_reel->stored()) : bg.frames) + fg.frames);
     std::atomic<int64_t> done{0};
     const std::function<void()> tick = [&] { progress.update(++done); };
+    // Both videos at once: cutting the regions is most of the work, the model runs one batch at a time.
     run_both([&] { fs = features(ctx, fg, fg_reel, fg_region, !stream, *embedder, ff, embed_s, lock, tick); },
-             [&] { bs = features(ctx, bg, bg_reel, bg_region, !stream, *embedder, bf, embed_s, lock, tick); });
+             [&] { bs = features(ctx, bg, bg_reel, bg_region, !stream, *embedder, bf, embed_s, lock, tick, 0,
+                                 INT64_MAX, sparse); });
     st.merge(fs);
     st.merge(bs);
+    if (st.ok() && sparse) {
+      const int64_t step = bg_reel->step, m = int64_t(bg_reel->frames()), n = int64_t(ff.frames());
+      total = m;
+      const TimeLine coarse = fit_line(knn(ff, bf, 10), rate_ratio / double(step));
+      const double a = coarse.offset * double(step), b = a + rate_ratio * double(std::max<int64_t>(0, n - 1));
+      const double margin = 2.0 * double(step) + 2.0 * opt.band + 25;
+      w0 = std::clamp<int64_t>(int64_t(std::floor(std::min(a, b) - margin)), 0, m);
+      w1 = std::clamp<int64_t>(int64_t(std::ceil(std::max(a, b) + margin)) + 1, w0, m);
+      // Most of bg (or none of it): no gain. A vote without a clear winner (footage that repeats itself): not
+      // trusted to find the stretch.
+      if (w1 <= w0 || w1 - w0 > m / 2 || coarse.runner_up > 0.5) w0 = 0, w1 = m;
+      windowed = w0 > 0 || w1 < m;
+      ctx.log->debug("temporal: long pair; the sparse reel puts fg at bg frames {:.0f}-{:.0f} (runner-up {:.2f} of "
+                     "the vote): reading bg frames {}-{} of {}", std::min(a, b), std::max(a, b), coarse.runner_up,
+                     w0, w1, m);
+      Progress window(ctx, "match", w1 - w0);
+      int64_t got = 0;
+      bs = features(ctx, bg, nullptr, bg_region, false, *embedder, bf, embed_s, lock,
+                    [&] { window.update(++got); }, w0, w1);
+      st.merge(bs);
+    }
   } catch (const std::exception& e) {
     return Status::Fail(kExitInput, model, std::string("the embedding model failed: ") + e.what());
   }
   if (!st.ok()) return st;
-  MatchOptions opt;
-  opt.weights = border_weights(layout, ctx.opt.border);
-  opt.fg_fps = fg.fps.value(), opt.bg_fps = bg.fps.value();
   Status scored;
   if (stream)
     opt.scores = [&](size_t first, const std::vector<int64_t>& lo, const std::vector<int64_t>& hi,
                      std::vector<std::vector<double>>& nccs) {
       const auto s0 = std::chrono::steady_clock::now();
-      scored = stream_scores(ctx, bg, fg, bg_region, fg_region, opt.weights, first, lo, hi, nccs);
+      std::vector<int64_t> l = lo, h = hi;  // the window's frames are bg's from w0 on
+      for (size_t q = 0; q < l.size(); ++q) l[q] += w0, h[q] += w0;
+      scored = stream_scores(ctx, bg, fg, bg_region, fg_region, opt.weights, first, l, h, nccs);
       stream_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count();
       return scored.ok();
     };
   const auto t1 = std::chrono::steady_clock::now();
   MatchResult r;
   try {
-    r = match_frames(ff, bf, bg.fps.value() / fg.fps.value(), opt);
+    r = match_frames(ff, bf, rate_ratio, opt);
   } catch (const std::exception& e) {
     return Status::Fail(kExitAlign, fg.path, std::string("temporal alignment failed: ") + e.what());
   }
   if (!scored.ok()) return scored;
+  if (w0 > 0) {
+    for (int64_t& j : r.time.map) j += w0;
+    r.line.offset += double(w0);
+  }
+  // The window must hold fg's whole stretch: a map that runs into a cut end of it, or no confident map, was
+  // looked for in the wrong place; then every bg frame is embedded after all.
+  if (windowed && ((w0 > 0 && r.time.clamped_start > 0) || (w1 < total && r.time.clamped_end > 0) ||
+                   r.time.confidence < kTemporalThreshold)) {
+    ctx.log->debug("temporal: no confident map in bg frames {}-{}; embedding every bg frame", w0, w1);
+    Features all;
+    std::mutex lock;
+    Progress again(ctx, "match", bg.frames);
+    int64_t got = 0;
+    try {
+      st = features(ctx, bg, nullptr, bg_region, false, *embedder, all, embed_s, lock, [&] { again.update(++got); });
+    } catch (const std::exception& e) {
+      return Status::Fail(kExitInput, model, std::string("the embedding model failed: ") + e.what());
+    }
+    if (!st.ok()) return st;
+    w0 = 0;
+    try {
+      r = match_frames(ff, all, rate_ratio, opt);
+    } catch (const std::exception& e) {
+      return Status::Fail(kExitAlign, fg.path, std::string("temporal alignment failed: ") + e.what());
+    }
+    if (!scored.ok()) return scored;
+  }
   const auto t2 = std::chrono::steady_clock::now();
   // Added up: a re-match after the placement re-check runs this stage again.
   ctx.add_time("match.decode", std::chrono::duration<double>(t1 - t0).count() - embed_s);

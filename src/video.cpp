@@ -716,15 +716,28 @@ class RegionCutter {
 }  // namespace
 
 Status extract_region(const Context& ctx, const VideoInfo& info, const Region& region, int rgb_size, int gray_size,
-                      const std::function<Status(const float* rgb, const uint8_t* gray)>& sink) {
-  Decoder dec;
+                      const std::function<Status(const float* rgb, const uint8_t* gray)>& sink, int64_t first,
+                      int64_t end) {
+  auto dec = std::make_unique<Decoder>();
   std::string why;
-  if (!dec.open(info.path, true, why, &ctx)) return Status::Fail(kExitInput, info.path, why);
+  if (!dec->open(info.path, true, why, &ctx)) return Status::Fail(kExitInput, info.path, why);
   // The loop filter stays on: without it a heavily compressed bg frame is blocky enough to blur the difference
   // between neighbouring frames (a bbb pair at CRF 30: 97.5% exact frames with it skipped, 100% with it).
   RegionCutter cutter(rgb_size, gray_size);
-  while (AVFrame* f = dec.next()) {
+  int64_t index = 0;
+  AVFrame* f = nullptr;
+  if (first > kSkipFrames) {
+    const std::vector<int64_t> table = packet_timestamps(info.path);
+    if (indexes_frames(table) && first < int64_t(table.size()) && (f = seek_frame(*dec, table, first))) {
+      index = first;
+    } else {  // from the start again
+      dec = std::make_unique<Decoder>();
+      if (!dec->open(info.path, true, why, &ctx)) return Status::Fail(kExitInput, info.path, why);
+    }
+  }
+  for (f = f ? f : dec->next(); f && index < end; f = dec->next(), ++index) {
     if (ctx.interrupted()) return interrupted(ctx);
+    if (index < first) continue;
     if (!cutter.cut(f, region)) return Status::Fail(kExitInput, info.path, "unsupported pixel format");
     if (Status st = sink(cutter.rgb(), cutter.gray()); !st.ok()) return st;
   }
@@ -863,12 +876,12 @@ Gray Reel::luma(size_t i) const {
 }
 
 Status reel_regions(const Context& ctx, const Reel& reel, const Region& region, int rgb_size, int gray_size,
-                    const std::function<Status(const float* rgb, const uint8_t* gray)>& sink) {
+                    const std::function<Status(const float* rgb, const uint8_t* gray)>& sink, size_t stride) {
   RegionCutter cutter(rgb_size, gray_size);
   const Region r{region.x * reel.sx, region.y * reel.sy, region.w * reel.sx, region.h * reel.sy};
   FramePtr f(av_frame_alloc());
   if (!f) return Status::Fail(kExitInput, "", "out of memory");
-  for (size_t i = 0; i < reel.frames(); ++i) {
+  for (size_t i = 0; i < reel.frames(); i += std::max<size_t>(1, stride)) {
     if (ctx.interrupted()) return interrupted(ctx);
     const Image img = reel.image(i);
     f->format = AV_PIX_FMT_YUV420P;

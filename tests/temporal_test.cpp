@@ -1,6 +1,8 @@
 // Temporal alignment: fit_line, match_frames and thumb_ncc on synthesized features; the temporal stage and the
 // binary on generated bg/fg pairs whose ground truth (the bg frames showing each fg frame's moment) is exact.
 #include <nlohmann/json.hpp>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <cmath>
 #include <filesystem>
@@ -610,6 +612,7 @@ struct Outcome {
   Score stage;  // the temporal stage alone, given the true placement
   Score whole_long;  // with long_path: the whole alignment as for a long pair (sparse reels, streamed thumbnails)
   Placement long_place;
+  std::string long_log;  // the long alignment's log, debug level
   Placement cli_place;  // the binary's
 };
 
@@ -708,12 +711,16 @@ void run_pair(const vt::Source& src, const Clip& bgc, Clip fgc, const View& view
   if (long_path) {
     // The whole alignment as a long pair takes it: a memory budget of one byte makes every pair long.
     Context lc = vt::quiet_context();
+    std::ostringstream log;
+    lc.log = std::make_shared<spdlog::logger>("long", std::make_shared<spdlog::sinks::ostream_sink_st>(log));
+    lc.log->set_level(spdlog::level::debug);
     lc.opt.model = model_path();
     lc.memory_budget = 1;
     ASSERT_TRUE(long_pair(lc, bi, fi));
     TimeMap lt;
     const Status ls = align(lc, bi, fi, o.long_place, lt);
     ASSERT_TRUE(ls.ok()) << (ls.errors.empty() ? "" : ls.errors[0]);
+    o.long_log = log.str();
     take(lt, o.whole_long);
     ASSERT_EQ(o.whole_long.map.size(), o.fgv.size());
     score(src, o, o.whole_long);
@@ -801,6 +808,21 @@ TEST(TemporalPair, LongPairPathFgLateInBg) {
   expect_accurate(o, o.whole_long, "the whole alignment as a long pair");
   EXPECT_NEAR(o.long_place.x, 40, 1.0);
   EXPECT_NEAR(o.long_place.y, 30, 1.0);
+}
+
+TEST(TemporalPair, LongPairReadsOnlyTheStretchOfBgAroundFg) {
+  // A short fg in a long bg (a clip looked for in a master), as a long pair: the sparse reel's vote finds the
+  // stretch, and only it is embedded; the map is as exact as reading all of bg. (Footage that repeats itself,
+  // such as testsrc2 every 12 s, reads all of bg instead, see match().)
+  const vt::Source src = make_source({{kLife, 20}});
+  Outcome o;
+  run_pair(src, clip({25, 1}), clip({30, 1}, 300, 420), {40, 30, 240, 180}, o, false, true);
+  if (HasFatalFailure()) return;
+  expect_accurate(o, o.stage, "temporal stage, true placement");
+  expect_accurate(o, o.whole_long, "the whole alignment as a long pair");
+  EXPECT_NE(o.long_log.find("reading bg frames"), std::string::npos) << o.long_log;
+  EXPECT_EQ(o.long_log.find("reading bg frames 0-500 of 500"), std::string::npos) << o.long_log;
+  EXPECT_EQ(o.long_log.find("no confident map"), std::string::npos) << o.long_log;
 }
 
 TEST(TemporalPair, Rates25ToNtsc) {

@@ -58,6 +58,9 @@ struct TimeLine {
   double slope = 1.0;
   double offset = 0.0;
   int inliers = 0;
+  // fit_line's vote for the best other offset (over two bins away), as a share of the winner's: near 1 where the
+  // footage repeats itself (loops, periodic patterns) and the vote alone cannot tell where fg lies.
+  double runner_up = 0.0;
 };
 
 // Candidate bg frames for each fg frame (FAISS inner-product k-NN): k per fg frame, best first.

@@ -62,9 +62,11 @@ struct Region {
 
 // One decode pass over the video (loop filter on: matching needs every detail). For every frame, `region` is resized to
 // rgb_size x rgb_size RGB (floats in [0, 1], planar, for the embedder) and gray_size x gray_size luma (none for
-// gray_size 0), and handed to `sink`, which may return a failure to stop early.
+// gray_size 0), and handed to `sink`, which may return a failure to stop early. Only frames [first, end) when
+// given: from the keyframe before `first` where the packets' timestamps tell frames apart.
 Status extract_region(const Context& ctx, const VideoInfo& info, const Region& region, int rgb_size, int gray_size,
-                      const std::function<Status(const float* rgb, const uint8_t* gray)>& sink);
+                      const std::function<Status(const float* rgb, const uint8_t* gray)>& sink, int64_t first = 0,
+                      int64_t end = INT64_MAX);
 
 // The alignment's one decode pass over a video: every frame scaled down to w x h (YUV 4:2:0, area average), its
 // timestamp, and a few full-resolution luma samples at the centres of equal spans. Spatial and temporal
@@ -94,9 +96,10 @@ struct Reel {
 Status read_reel(const Context& ctx, const VideoInfo& info, int w, int h, int samples, int64_t step, Reel& out,
                  const std::function<void()>& on_frame = {});
 
-// extract_region on a reel: `region` in the video's pixels, cut from the reel's scaled frames.
+// extract_region on a reel: `region` in the video's pixels, cut from the reel's scaled frames (every `stride`-th:
+// a sparse reel's kept frames with its step).
 Status reel_regions(const Context& ctx, const Reel& reel, const Region& region, int rgb_size, int gray_size,
-                    const std::function<Status(const float* rgb, const uint8_t* gray)>& sink);
+                    const std::function<Status(const float* rgb, const uint8_t* gray)>& sink, size_t stride = 1);
 
 // Thumbnails of `region` of every frame in order, one at a time (the gray half of extract_region), so that two
 // videos can be read in step without keeping the thumbnails of either.
