@@ -1298,12 +1298,19 @@ Status place(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel&
     ctx.log->debug("spatial: confidence {:.3f} on the reels; searching full-size frames", placement.confidence);
     if (Status st = place_on(ctx, bg, fg, bg_reel, fg_reel, false, placement); !st.ok()) return st;
   }
+  // A long bg is searched on spread frames only: fast footage shows fg's moments in none of them (README, "Long
+  // pairs"), and the user can fix that by cutting bg.
+  const std::string hint =
+      bg_reel.step > 1 ? fmt::format("; bg is long and was searched on one frame in {}: if fg is a short clip of "
+                                     "it, cut bg around fg's moment first (ffmpeg -ss START -t SECONDS -i BG -c copy "
+                                     "PART.mp4)", bg_reel.step)
+                       : "";
   if (placement.confidence < kSpatialThreshold)
     return Status::Fail(kExitAlign, fg.path,
                         fmt::format("cannot find fg inside bg: best candidate x={:.0f} y={:.0f} scale={:.3f} has "
-                                    "confidence {:.2f}, below {:.2f}",
+                                    "confidence {:.2f}, below {:.2f}{}",
                                     placement.x, placement.y, placement.scale, placement.confidence,
-                                    kSpatialThreshold));
+                                    kSpatialThreshold, hint));
   return Status::Ok();
 }
 

@@ -825,6 +825,29 @@ TEST(TemporalPair, LongPairReadsOnlyTheStretchOfBgAroundFg) {
   EXPECT_EQ(o.long_log.find("no confident map"), std::string::npos) << o.long_log;
 }
 
+TEST(TemporalPair, LongPairThatCannotBePlacedSaysHowToCutBg) {
+  // A long bg is searched on spread frames only; when that finds nothing, the message says what the user can do.
+  vt::TempDir dir;
+  const std::string bg = dir / "bg.mp4", fg = dir / "fg.mp4";
+  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25 -frames:v 100 -pix_fmt yuv420p " + vt::quote(bg)));
+  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i " + kLife + " -frames:v 40 -vf crop=160:120 -pix_fmt yuv420p " + vt::quote(fg)));
+  VideoInfo bi, fi;
+  ASSERT_TRUE(probe(bg, bi).ok());
+  ASSERT_TRUE(probe(fg, fi).ok());
+  for (const bool long_path : {false, true}) {
+    Context ctx = vt::quiet_context();
+    ctx.opt.model = model_path();
+    if (long_path) ctx.memory_budget = 1;
+    Placement p;
+    TimeMap t;
+    const Status st = align(ctx, bi, fi, p, t);
+    ASSERT_EQ(st.code, kExitAlign) << long_path;
+    ASSERT_EQ(st.errors.size(), 1u);
+    EXPECT_NE(st.errors[0].find("cannot find fg inside bg"), std::string::npos) << st.errors[0];
+    EXPECT_EQ(st.errors[0].find("cut bg around fg's moment first") != std::string::npos, long_path) << st.errors[0];
+  }
+}
+
 TEST(TemporalPair, Rates25ToNtsc) {
   // 30000/1001 cannot be drawn exactly from a 60 fps source: the frame list drifts by one source frame in 500.
   const vt::Source src = make_source({{kTestsrc, 5}});
