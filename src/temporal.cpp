@@ -723,11 +723,12 @@ ThumbWeights border_weights(const Layout& layout, int border) {
   return ThumbWeights(w);
 }
 
-// The features of every frame of `info` (of frames [first, end) only, or of a sparse reel's kept frames only with
-// `kept`).
+// The features of every frame of `info` (of frames [first, end) only, told by `pts` after a seek; or of a sparse
+// reel's kept frames only with `kept`).
 Status features(Context& ctx, const VideoInfo& info, const Reel* reel, const Region& region, bool thumbs,
                 Embedder& embedder, Features& out, double& embed_seconds, std::mutex& embed_lock,
-                const std::function<void()>& tick, int64_t first = 0, int64_t end = INT64_MAX, bool kept = false) {
+                const std::function<void()>& tick, int64_t first = 0, int64_t end = INT64_MAX, bool kept = false,
+                const std::vector<int64_t>& pts = {}) {
   constexpr int kBatch = 32;
   const size_t pic = size_t(3) * kEmbedInput * kEmbedInput;
   std::vector<float> batch;
@@ -760,9 +761,9 @@ Status features(Context& ctx, const VideoInfo& info, const Reel* reel, const Reg
   // From the reel when it shows the region with enough detail for the thumbnails; else decode the file again.
   const int thumb = thumbs ? kThumb : 0;
   Status st = kept ? reel_regions(ctx, *reel, region, kEmbedInput, thumb, sink, size_t(reel->step))
-              : reel && reel->frames() && reel->shows(region.w, region.h) && first == 0
+              : reel && reel->frames() && reel->shows(region.w, region.h)
                   ? reel_regions(ctx, *reel, region, kEmbedInput, thumb, sink)
-                  : extract_region(ctx, info, region, kEmbedInput, thumb, sink, first, end);
+                  : extract_region(ctx, info, region, kEmbedInput, thumb, sink, first, end, pts);
   if (!st.ok()) return st;
   flush();
   if (!out.frames()) return Status::Fail(kExitInput, info.path, "no decodable video frame");
@@ -773,7 +774,8 @@ Status features(Context& ctx, const VideoInfo& info, const Reel* reel, const Reg
 // of its band as they pass. lo and hi never decrease, so only the band's few bg thumbnails are held, in a ring.
 Status stream_scores(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Region& bg_region,
                      const Region& fg_region, const ThumbWeights& w, size_t first, const std::vector<int64_t>& lo,
-                     const std::vector<int64_t>& hi, std::vector<std::vector<double>>& nccs) {
+                     const std::vector<int64_t>& hi, std::vector<std::vector<double>>& nccs,
+                     const std::vector<int64_t>& bg_pts, const std::vector<int64_t>& fg_pts) {
   Status st;
   const std::unique_ptr<ThumbReader> fr = open_thumbs(ctx, fg, fg_region, kThumb, st);
   if (!st.ok()) return st;
@@ -788,8 +790,8 @@ Status stream_scores(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, con
   int64_t next_bg = 0;  // bg frames below it have been read
   Progress progress(ctx, "exact", int64_t(lo.size()));
   // Where the band starts far in (fg's moment minutes into a long bg), from the keyframe before it.
-  if (!lo.empty() && lo[0] > kSkipFrames && br->skip_to(lo[0])) next_bg = lo[0];
-  size_t next_fg = first > size_t(kSkipFrames) && fr->skip_to(int64_t(first)) ? first : 0;
+  if (!lo.empty() && lo[0] > kSkipFrames && br->skip_to(lo[0], bg_pts)) next_bg = lo[0];
+  size_t next_fg = first > size_t(kSkipFrames) && fr->skip_to(int64_t(first), fg_pts) ? first : 0;
   for (; next_fg < first; ++next_fg)
     if (!fr->next()) return ended(*fr, fg);
   for (size_t q = 0; q < lo.size(); ++q) {
@@ -838,6 +840,7 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
   Status st;
   double embed_s = 0, stream_s = 0;
   const bool stream = long_pair(ctx, bg, fg);
+  const std::vector<int64_t> no_pts;  // no timestamps known: the packets' are read where a seek needs them
   const double rate_ratio = bg.fps.value() / fg.fps.value();
   MatchOptions opt;
   opt.weights = border_weights(layout, ctx.opt.border);
@@ -879,7 +882,7 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
       Progress window(ctx, "match", w1 - w0);
       int64_t got = 0;
       bs = features(ctx, bg, nullptr, bg_region, false, *embedder, bf, embed_s, lock,
-                    [&] { window.update(++got); }, w0, w1);
+                    [&] { window.update(++got); }, w0, w1, false, bg_reel->pts);
       st.merge(bs);
     }
   } catch (const std::exception& e) {
@@ -893,7 +896,8 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
       const auto s0 = std::chrono::steady_clock::now();
       std::vector<int64_t> l = lo, h = hi;  // the window's frames are bg's from w0 on
       for (size_t q = 0; q < l.size(); ++q) l[q] += w0, h[q] += w0;
-      scored = stream_scores(ctx, bg, fg, bg_region, fg_region, opt.weights, first, l, h, nccs);
+      scored = stream_scores(ctx, bg, fg, bg_region, fg_region, opt.weights, first, l, h, nccs,
+                             bg_reel ? bg_reel->pts : no_pts, fg_reel ? fg_reel->pts : no_pts);
       stream_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count();
       return scored.ok();
     };

@@ -717,7 +717,7 @@ class RegionCutter {
 
 Status extract_region(const Context& ctx, const VideoInfo& info, const Region& region, int rgb_size, int gray_size,
                       const std::function<Status(const float* rgb, const uint8_t* gray)>& sink, int64_t first,
-                      int64_t end) {
+                      int64_t end, const std::vector<int64_t>& pts) {
   auto dec = std::make_unique<Decoder>();
   std::string why;
   if (!dec->open(info.path, true, why, &ctx)) return Status::Fail(kExitInput, info.path, why);
@@ -727,7 +727,7 @@ Status extract_region(const Context& ctx, const VideoInfo& info, const Region& r
   int64_t index = 0;
   AVFrame* f = nullptr;
   if (first > kSkipFrames) {
-    const std::vector<int64_t> table = packet_timestamps(info.path);
+    const std::vector<int64_t> table = pts.empty() ? packet_timestamps(info.path) : pts;
     if (indexes_frames(table) && first < int64_t(table.size()) && (f = seek_frame(*dec, table, first))) {
       index = first;
     } else {  // from the start again
@@ -750,11 +750,11 @@ class RegionThumbs final : public ThumbReader {
  public:
   RegionThumbs(const Context& ctx, const Region& region, int size)
       : ctx_(ctx), region_(region), size_(size), thumb_(size_t(size) * size) {}
-  Status open(const VideoInfo& info) {
-    path_ = info.path;
+  Status open(const std::string& path) {
+    path_ = path;
     dec_ = std::make_unique<Decoder>();
     std::string why;
-    if (!dec_->open(info.path, true, why, &ctx_)) return Status::Fail(kExitInput, info.path, why);
+    if (!dec_->open(path, true, why, &ctx_)) return Status::Fail(kExitInput, path, why);
     return Status::Ok();
   }
   const uint8_t* next() override {
@@ -767,15 +767,13 @@ class RegionThumbs final : public ThumbReader {
     return thumb_.data();
   }
   const Status& status() const override { return status_; }
-  bool skip_to(int64_t want) override {
+  bool skip_to(int64_t want, const std::vector<int64_t>& pts) override {
     if (!status_.ok() || want <= 0) return false;
-    const std::vector<int64_t> table = packet_timestamps(path_);
+    const std::vector<int64_t> table = pts.empty() ? packet_timestamps(path_) : pts;
     if (!indexes_frames(table) || want >= int64_t(table.size())) return false;
     if ((pending_ = seek_frame(*dec_, table, want))) return true;
     ctx_.log->debug("{}: cannot seek to frame {}; decoding from the start", path_, want);
-    VideoInfo info;
-    info.path = path_;
-    status_ = open(info);  // somewhere the table cannot say: from the start again
+    status_ = open(path_);  // somewhere the table cannot say: from the start again
     return false;
   }
 
@@ -796,7 +794,7 @@ class RegionThumbs final : public ThumbReader {
 std::unique_ptr<ThumbReader> open_thumbs(const Context& ctx, const VideoInfo& info, const Region& region, int size,
                                          Status& status) {
   auto r = std::make_unique<RegionThumbs>(ctx, region, size);
-  status = r->open(info);
+  status = r->open(info.path);
   if (!status.ok()) return nullptr;
   return r;
 }

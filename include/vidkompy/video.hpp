@@ -63,10 +63,11 @@ struct Region {
 // One decode pass over the video (loop filter on: matching needs every detail). For every frame, `region` is resized to
 // rgb_size x rgb_size RGB (floats in [0, 1], planar, for the embedder) and gray_size x gray_size luma (none for
 // gray_size 0), and handed to `sink`, which may return a failure to stop early. Only frames [first, end) when
-// given: from the keyframe before `first` where the packets' timestamps tell frames apart.
+// given: from the keyframe before `first` where the frames' timestamps (`pts`, Reel::pts; else the packets')
+// tell frames apart.
 Status extract_region(const Context& ctx, const VideoInfo& info, const Region& region, int rgb_size, int gray_size,
                       const std::function<Status(const float* rgb, const uint8_t* gray)>& sink, int64_t first = 0,
-                      int64_t end = INT64_MAX);
+                      int64_t end = INT64_MAX, const std::vector<int64_t>& pts = {});
 
 // The alignment's one decode pass over a video: every frame scaled down to w x h (YUV 4:2:0, area average), its
 // timestamp, and a few full-resolution luma samples at the centres of equal spans. Spatial and temporal
@@ -109,9 +110,9 @@ class ThumbReader {
   // The next frame's size x size thumbnail (valid until the next call), or null at the end or on a fatal error.
   virtual const uint8_t* next() = 0;
   virtual const Status& status() const = 0;
-  // Before the first next(): moves on so that next() gives frame `want`, as FrameSource::skip_to. False: it did
-  // not move; read from frame 0.
-  virtual bool skip_to(int64_t) { return false; }
+  // Before the first next(): moves on so that next() gives frame `want`, as FrameSource::skip_to, telling frames
+  // by `pts` (Reel::pts; else the packets' timestamps). False: it did not move; read from frame 0.
+  virtual bool skip_to(int64_t, const std::vector<int64_t>& = {}) { return false; }
 };
 std::unique_ptr<ThumbReader> open_thumbs(const Context& ctx, const VideoInfo& info, const Region& region, int size,
                                          Status& status);
