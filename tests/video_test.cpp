@@ -388,13 +388,18 @@ TEST(Decode, SkipToGivesTheFrameDecodingForwardGives) {
   }
 }
 
+// What the seeking tests skip through: 240 frames, a keyframe every 24, B-frames.
+static vidkompy::VideoInfo make_gop_clip(const std::string& path) {
+  make_clip(path, "25", 240, "-c:v libx264 -g 24 -bf 3 -crf 20");
+  return probe_ok(path);
+}
+
 // A thumbnail reader (a long pair's second reading) that skips to a frame gives the thumbnails of reading from
 // the start, from that frame on.
 TEST(Decode, ThumbReaderSkipsToTheFrameReadingGives) {
   vt::TempDir dir;
   const std::string path = dir / "clip.mp4";
-  make_clip(path, "25", 240, "-c:v libx264 -g 24 -bf 3 -crf 20");
-  const vidkompy::VideoInfo info = probe_ok(path);
+  const vidkompy::VideoInfo info = make_gop_clip(path);
   vidkompy::Context ctx = vt::quiet_context();
   const vidkompy::Region region{10.5, 20.25, 100, 80};
   vidkompy::Status st;
@@ -420,8 +425,7 @@ TEST(Decode, ThumbReaderSkipsToTheFrameReadingGives) {
 TEST(Decode, GrayFramesFromAKeyframeMatchThePassFromTheStart) {
   vt::TempDir dir;
   const std::string path = dir / "clip.mp4";
-  make_clip(path, "25", 240, "-c:v libx264 -g 24 -bf 3 -crf 20");
-  const vidkompy::VideoInfo info = probe_ok(path);
+  const vidkompy::VideoInfo info = make_gop_clip(path);
   vidkompy::Context ctx = vt::quiet_context();
   vidkompy::Reel reel;
   ASSERT_TRUE(vidkompy::read_reel(ctx, info, 32, 24, 0, 1, reel).ok());
