@@ -209,7 +209,7 @@ Status align_on_reels(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Pl
   double moved_px = 0;
   {
     ScopedTimer t(ctx, "polish");
-    if (st = polish_placement(ctx, bg, fg, temporal, spatial, moved_px, bg_reel.pts, fg_reel.pts); !st.ok())
+    if (st = polish_placement(ctx, bg, fg, temporal, spatial, moved_px, bg_reel, fg_reel); !st.ok())
       return st;
   }
   if (moved_px > 0.1 && !long_pair(ctx, bg, fg)) {

@@ -1049,15 +1049,56 @@ std::vector<int64_t> best_matched(const TimeMap& time, int64_t from, int64_t to,
   return out;
 }
 
-// Six fg frames early in the matched range (10-40% of it, and of its first 750 frames at most, so that decoding
-// them again stops early, also in a long pair; the first 15% gave fits too rough to polish with), the best matched
-// of each stretch, and the bg frames the map gives them (with `neighbours`, and theirs), decoded at full size in
-// one sequential pass per video, the two at once; the placement re-fitted on them.
+// The keyframe at or before frame i: where decoding it again starts. 0 where the frames cannot be told by their
+// timestamps after a seek (decode_gray_frames then decodes from the start).
+int64_t key_before(const Reel& reel, int64_t i) {
+  if (!indexes_frames(reel.pts) || i >= int64_t(reel.pts.size())) return 0;
+  const auto k = std::upper_bound(reel.keys.begin(), reel.keys.end(), i);
+  return k == reel.keys.begin() ? 0 : *(k - 1);
+}
+
+// The first fg frame of the stretch [a, a + width) that refit_full_size takes its pairs from, a in [from, to]:
+// the one that decodes fewest pixels again, counted from the keyframe before each video's first frame of the
+// stretch to its last; the earliest of equals. A stretch starting at a keyframe of fg, or at the fg frame matched to
+// one of bg, often costs far less than the first (the benchmark pair, one keyframe in 250 frames, fg 3 s into bg:
+// 0.86 -> 0.xx s).
+int64_t cheapest_stretch(const TimeMap& time, int64_t from, int64_t to, int64_t width, const VideoInfo& bg,
+                         const VideoInfo& fg, const Reel& bg_reel, const Reel& fg_reel) {
+  auto cost = [&](int64_t a) {
+    const int64_t b = a + width - 1;  // (to + width <= map size)
+    return double(bg.width) * bg.height * double(time.map[size_t(b)] + 1 - key_before(bg_reel, time.map[size_t(a)])) +
+           double(fg.width) * fg.height * double(b + 1 - key_before(fg_reel, a));
+  };
+  std::vector<int64_t> starts{from};
+  for (const int64_t k : fg_reel.keys)
+    if (k > from && k <= to) starts.push_back(k);
+  for (const int64_t k : bg_reel.keys) {  // the first fg frame matched at or after bg's keyframe k
+    const auto j = std::lower_bound(time.map.begin() + from, time.map.begin() + to + 1, k);
+    if (j != time.map.begin() + to + 1 && j != time.map.begin() + from) starts.push_back(j - time.map.begin());
+  }
+  std::sort(starts.begin(), starts.end());
+  int64_t best = from;
+  double best_cost = cost(from);
+  for (const int64_t a : starts)
+    if (const double c = cost(a); c < best_cost) best = a, best_cost = c;
+  return best;
+}
+
+// Six fg frames of the matched range, the best matched of each sixth of a stretch of 30% of it (of its first 750
+// frames at most, so that decoding them again stops early, also in a long pair; the first 15% of the range gave
+// fits too rough to polish with, so not before 10% of it), and the bg frames the map gives them (with
+// `neighbours`, and theirs), decoded at full size in one pass per video, the two at once; the placement re-fitted
+// on them. The stretch is the one that decodes least (cheapest_stretch).
 Status refit_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const TimeMap& time, int64_t lo,
-                       int64_t hi, bool neighbours, const Placement& placement, Placement& p,
-                       const std::vector<int64_t>& bg_pts, const std::vector<int64_t>& fg_pts) {
+                       int64_t hi, bool neighbours, const Placement& placement, Placement& p, const Reel& bg_reel,
+                       const Reel& fg_reel) {
   const double span = double(std::min<int64_t>(hi - lo, 750));
-  std::vector<int64_t> fi = best_matched(time, lo + int64_t(0.1 * span), lo + int64_t(0.4 * span), 6);
+  const int64_t from = lo + int64_t(0.1 * span), width = std::max<int64_t>(1, int64_t(0.4 * span) - int64_t(0.1 * span));
+  const int64_t a = cheapest_stretch(time, from, std::max(from, hi - width), width, bg, fg, bg_reel, fg_reel);
+  std::vector<int64_t> fi = best_matched(time, a, a + width, 6);
+  ctx.log->debug("spatial: full-size pairs from fg frames {}-{} (bg {}-{}); decoding from keyframes fg {}, bg {}", a,
+                 a + width - 1, time.map[size_t(a)], time.map[size_t(a + width - 1)], key_before(fg_reel, a),
+                 key_before(bg_reel, time.map[size_t(a)]));
   std::vector<int64_t> bi;
   const int64_t last = std::max<int64_t>(0, bg.frames - 1);
   const std::vector<int64_t> around = neighbours ? std::vector<int64_t>{0, -1, 1} : std::vector<int64_t>{0};
@@ -1069,8 +1110,8 @@ Status refit_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, c
   sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
   std::vector<Gray> fgs, decoded;
   Status st, st_fg;
-  run_both([&] { st_fg = decode_gray_frames(ctx, fg, fi, fgs, fg_pts); },  // both videos at once
-           [&] { st = decode_gray_frames(ctx, bg, sorted, decoded, bg_pts); });
+  run_both([&] { st_fg = decode_gray_frames(ctx, fg, fi, fgs, fg_reel.pts); },  // both videos at once
+           [&] { st = decode_gray_frames(ctx, bg, sorted, decoded, bg_reel.pts); });
   st.merge(st_fg);
   if (!st.ok()) return st;
   std::vector<std::vector<Gray>> bgs(fi.size());
@@ -1085,10 +1126,10 @@ Status refit_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, c
 
 // The re-check for a fg too small in the reels: refit_full_size with the neighbours as candidates.
 Status recheck_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const TimeMap& time, int64_t lo,
-                         int64_t hi, Placement& placement, bool& moved, const std::vector<int64_t>& bg_pts,
-                         const std::vector<int64_t>& fg_pts) {
+                         int64_t hi, Placement& placement, bool& moved, const Reel& bg_reel, const Reel& fg_reel) {
   Placement p;
-  if (Status st = refit_full_size(ctx, bg, fg, time, lo, hi, true, placement, p, bg_pts, fg_pts); !st.ok()) return st;
+  if (Status st = refit_full_size(ctx, bg, fg, time, lo, hi, true, placement, p, bg_reel, fg_reel); !st.ok())
+    return st;
   ctx.log->debug("spatial recheck on full-size pairs: x {:.2f} y {:.2f} scale {:.4f} (was {:.2f}, {:.2f}, {:.4f})",
                  p.x, p.y, p.scale, placement.x, placement.y, placement.scale);
   moved = std::abs(p.x - placement.x) > 0.5 || std::abs(p.y - placement.y) > 0.5 ||
@@ -1106,7 +1147,7 @@ Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
   const int64_t lo = time.clamped_start, hi = n - time.clamped_end;
   if (hi - lo < 1 || bg_reel.frames() == 0) return Status::Ok();
   if (!fg_detailed_in_reel(fg, bg_reel, placement.scale) || fg_reel.step > 1)  // (a long pair keeps no fg reel)
-    return recheck_full_size(ctx, bg, fg, time, lo, hi, placement, moved, bg_reel.pts, fg_reel.pts);
+    return recheck_full_size(ctx, bg, fg, time, lo, hi, placement, moved, bg_reel, fg_reel);
   // Twelve fg frames spread over the matched range, from the reels (no decoding), each with its matched bg frame
   // and both neighbours (where the rates differ the matched frame may show a moment a fraction of a frame away).
   // The reels' many pixels pin the placement down to a small fraction of a reel pixel. Two sets: for the
@@ -1197,14 +1238,13 @@ Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
 }
 
 Status polish_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const TimeMap& time,
-                        Placement& placement, double& moved_px, const std::vector<int64_t>& bg_pts,
-                        const std::vector<int64_t>& fg_pts) {
+                        Placement& placement, double& moved_px, const Reel& bg_reel, const Reel& fg_reel) {
   moved_px = 0;
   const int64_t n = int64_t(time.map.size());
   const int64_t lo = time.clamped_start, hi = n - time.clamped_end;
   if (hi - lo < 1) return Status::Ok();
   Placement p;
-  if (Status st = refit_full_size(ctx, bg, fg, time, lo, hi, false, placement, p, bg_pts, fg_pts); !st.ok())
+  if (Status st = refit_full_size(ctx, bg, fg, time, lo, hi, false, placement, p, bg_reel, fg_reel); !st.ok())
     return st;
   moved_px = std::max({std::abs(p.x - placement.x), std::abs(p.y - placement.y),
                        std::abs(p.scale - placement.scale) * std::max(fg.width, fg.height)});

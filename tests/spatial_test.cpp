@@ -867,22 +867,31 @@ TEST(RecheckPlacement, MovesASmallErrorBothFitsAgreeOn) {
 
 namespace {
 
-// polish_placement of p on a 2 s, 25 fps bg of the moving geq pattern `lum` and the fg made of it by the filters
-// `fg_vf`, each fg frame matched to the bg frame of its own moment.
-void polish_on_pattern(const std::string& lum, const std::string& fg_vf, vidkompy::Placement& p, double& moved) {
+// polish_placement of p on a `seconds` long, 25 fps bg of the moving geq pattern `lum` and the fg made of it by the
+// filters `fg_vf`, each fg frame matched to the bg frame of its own moment. With `gop`, both have a keyframe every
+// gop frames, and the polish is handed the alignment's reels (for the frames' timestamps and keyframes); `log`
+// gets its debug lines.
+void polish_on_pattern(const std::string& lum, const std::string& fg_vf, vidkompy::Placement& p, double& moved,
+                       int seconds = 2, int gop = 0, std::ostringstream* log = nullptr) {
   vt::TempDir dir;
   const std::string bg = dir / "bg.mp4", fg = dir / "fg.mp4";
+  const std::string x264 = " -pix_fmt yuv420p -c:v libx264 -crf 12" + (gop ? " -g " + std::to_string(gop) + " -sc_threshold 0" : "") + " ";
   ASSERT_TRUE(vt::ffmpeg("-f lavfi -i " + quote("nullsrc=s=480x272:r=25,geq=lum='" + lum + "':cb=128:cr=128") +
-                         " -t 2 -pix_fmt yuv420p -c:v libx264 -crf 12 " + quote(bg)));
-  ASSERT_TRUE(vt::ffmpeg("-i " + quote(bg) + " -vf " + fg_vf + " -pix_fmt yuv420p -c:v libx264 -crf 12 " + quote(fg)));
+                         " -t " + std::to_string(seconds) + x264 + quote(bg)));
+  ASSERT_TRUE(vt::ffmpeg("-i " + quote(bg) + " -vf " + fg_vf + x264 + quote(fg)));
   vidkompy::VideoInfo bgi, fgi;
   ASSERT_TRUE(vidkompy::probe(bg, bgi).ok());
   ASSERT_TRUE(vidkompy::probe(fg, fgi).ok());
   vidkompy::TimeMap time;
-  for (int i = 0; i < 50; ++i) time.map.push_back(i), time.similarity.push_back(0.99f);
-  vidkompy::Context ctx;
-  ctx.log = vidkompy::make_logger(ctx.opt);
-  ASSERT_TRUE(vidkompy::polish_placement(ctx, bgi, fgi, time, p, moved).ok());
+  for (int i = 0; i < 25 * seconds; ++i) time.map.push_back(i), time.similarity.push_back(0.99f);
+  std::ostringstream discard;
+  vidkompy::Context ctx = vt::logging_context(log ? *log : discard);
+  vidkompy::Reel bg_reel, fg_reel;
+  if (gop) {
+    ASSERT_TRUE(vidkompy::read_reel(ctx, bgi, 32, 18, 0, 1, bg_reel).ok());
+    ASSERT_TRUE(vidkompy::read_reel(ctx, fgi, 32, 18, 0, 1, fg_reel).ok());
+  }
+  ASSERT_TRUE(vidkompy::polish_placement(ctx, bgi, fgi, time, p, moved, bg_reel, fg_reel).ok());
 }
 
 }  // namespace
@@ -900,6 +909,24 @@ TEST(PolishPlacement, FindsTheTenthOfAPixel) {
   EXPECT_NEAR(p.x, 100, 0.1);
   EXPECT_NEAR(p.y, 60, 0.1);
   EXPECT_NEAR(moved, 0.4, 0.1);
+}
+
+// The polish decodes both videos again from the keyframe before its first pair, so it takes its pairs from the
+// stretch that decodes least: here, with a keyframe every 20 frames and the default stretch starting at frame 10
+// of 100, the one starting at the keyframe of frame 20. The placement is found as well there.
+TEST(PolishPlacement, TakesItsPairsWhereTheyDecodeLeast) {
+  vidkompy::Placement p;
+  p.x = 100, p.y = 60.4, p.scale = 1.0;
+  double moved = 0;
+  std::ostringstream log;
+  ASSERT_NO_FATAL_FAILURE(polish_on_pattern("128+60*sin(X/7+N)*cos((Y+3*N)/5)+50*sin(X*Y/900)",
+                                            "crop=240:140:100:60:exact=1", p, moved, 4, 20, &log));
+  EXPECT_NE(log.str().find("full-size pairs from fg frames 20-49 (bg 20-49); decoding from keyframes fg 20, bg 20"),
+            std::string::npos)
+      << log.str();
+  EXPECT_EQ(log.str().find("by seeking"), std::string::npos) << log.str();
+  EXPECT_NEAR(p.x, 100, 0.1);
+  EXPECT_NEAR(p.y, 60, 0.1);
 }
 
 // A placement several pixels and 2% of scale off (the reels' fit of a cockatoo pair was 1% too large, 5.7 px off):

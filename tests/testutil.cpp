@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <spdlog/sinks/null_sink.h>
+#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -148,6 +149,13 @@ std::vector<std::string> report_schema_errors(const std::string& report_text) {
 vidkompy::Context quiet_context() {
   vidkompy::Context ctx;
   ctx.log = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+  return ctx;
+}
+
+vidkompy::Context logging_context(std::ostringstream& log) {
+  vidkompy::Context ctx;
+  ctx.log = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::ostream_sink_st>(log));
+  ctx.log->set_level(spdlog::level::debug);
   return ctx;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,8 @@ std::vector<std::string> report_schema_errors(const std::string& report_text);
 
 // A Context whose logger discards everything (for calling library stages directly).
 vidkompy::Context quiet_context();
+// A Context whose logger writes every message, debug ones too, to `log` (for tests that check what a stage did).
+vidkompy::Context logging_context(std::ostringstream& log);
 
 // All frames of a video decoded as YUV 4:2:0 at its own size (or w x h when given).
 std::vector<std::unique_ptr<vidkompy::ImageBuffer>> decode_all(const std::string& path, int w = 0, int h = 0);

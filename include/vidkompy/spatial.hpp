@@ -116,10 +116,10 @@ Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
 // that show one moment (the matched bg frame alone, decoded again). Along a pan a placement a fraction of a pixel
 // off reads as a fraction of a frame in time (0.4 px cost 18% of exact frames on random9_s15 in bench/pairs);
 // the reels cannot see that finely. `moved_px` says how far it moved (at fg's far edge for the scale). With the
-// frames' timestamps (Reel::pts) each video is decoded from the keyframe before the first pair, not its start.
+// alignment's reels (their frames' timestamps and keyframes) each video is decoded from the keyframe before the
+// first pair, not its start, and the pairs are taken where that decodes least.
 Status polish_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const TimeMap& time,
-                        Placement& placement, double& moved_px, const std::vector<int64_t>& bg_pts = {},
-                        const std::vector<int64_t>& fg_pts = {});
+                        Placement& placement, double& moved_px, const Reel& bg_reel = {}, const Reel& fg_reel = {});
 
 // Below this confidence the placement is rejected (exit 3): measured on unrelated pairs, see README.
 constexpr double kSpatialThreshold = 0.7;

@@ -79,6 +79,7 @@ struct Reel {
   int64_t step = 1;          // frame i is kept in slot i / step
   std::vector<uint8_t> yuv;  // stored() x frame_bytes()
   std::vector<int64_t> pts;  // stream timestamp of every frame (for decoding one again at full size)
+  std::vector<int64_t> keys;  // the frames the decoder marked as keyframes, ascending (where seeking lands)
   std::vector<Gray> samples;
   std::vector<int64_t> sample_index;
   size_t frames() const { return pts.size(); }
@@ -116,6 +117,9 @@ class ThumbReader {
 };
 std::unique_ptr<ThumbReader> open_thumbs(const Context& ctx, const VideoInfo& info, const Region& region, int size,
                                          Status& status);
+
+// Whether `pts` (Reel::pts) can tell frames by their timestamps: ascending, every one known.
+bool indexes_frames(const std::vector<int64_t>& pts);
 
 // Full-resolution luma of the frames at these (ascending) indices, in one sequential pass that stops after the
 // last of them. With `pts`, the timestamp of every frame (Reel::pts), the pass starts at the keyframe before the
