@@ -15,6 +15,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <tuple>
 
 #include "progress.hpp"
 #include "vidkompy/compositor.hpp"
@@ -810,6 +811,33 @@ Status stream_scores(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, con
   return Status::Ok();
 }
 
+// f(), with an exception from LibTorch or FAISS turned into the stage's status: `what` failed, for `file`.
+template <typename F>
+Status guarded(int code, const std::string& file, const char* what, F&& f) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    return Status::Fail(code, file, std::string(what) + ": " + e.what());
+  }
+}
+
+// A long pair whose fg is a short stretch of a long bg: the bg frames [w0, w1) around the time line voted on the
+// sparse reel's frames (`bf`: one in step), widened by two steps, two DTW bands and 25 frames on either side.
+// All of bg where that is most of it, or where the vote has no clear winner (footage that repeats itself).
+std::pair<int64_t, int64_t> bg_stretch(const Context& ctx, const Features& ff, const Features& bf, int64_t step,
+                                       int64_t m, double rate_ratio, double band) {
+  const TimeLine coarse = fit_line(knn(ff, bf, 10), rate_ratio / double(step));
+  const double a = coarse.offset * double(step);
+  const double b = a + rate_ratio * double(std::max<int64_t>(0, int64_t(ff.frames()) - 1));
+  const double margin = 2.0 * double(step) + 2.0 * band + 25;
+  int64_t w0 = std::clamp<int64_t>(int64_t(std::floor(std::min(a, b) - margin)), 0, m);
+  int64_t w1 = std::clamp<int64_t>(int64_t(std::ceil(std::max(a, b) + margin)) + 1, w0, m);
+  if (w1 <= w0 || w1 - w0 > m / 2 || coarse.runner_up > 0.5) w0 = 0, w1 = m;
+  ctx.log->debug("temporal: long pair; the sparse reel puts fg at bg frames {:.0f}-{:.0f} (runner-up {:.2f} of the "
+                 "vote): reading bg frames {}-{} of {}", std::min(a, b), std::max(a, b), coarse.runner_up, w0, w1, m);
+  return {w0, w1};
+}
+
 }  // namespace
 
 Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Placement& p, TimeMap& time,
@@ -851,8 +879,8 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
   // the keyframe before them. Elsewhere, or where that finds no confident map, every bg frame is.
   int64_t w0 = 0, w1 = 0, total = 0;
   bool windowed = false;
-  try {
-    std::mutex lock;
+  std::mutex lock;
+  st = guarded(kExitInput, model, "the embedding model failed", [&] {
     Status fs, bs;
     const bool sparse = stream && bg_reel && bg_reel->step > 1 && bg_reel->frames() > 0;
     Progress progress(ctx, "match", (sparse ? int64_t(bg_reel->stored()) : bg.frames) + fg.frames);
@@ -862,32 +890,16 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
     run_both([&] { fs = features(ctx, fg, fg_reel, fg_region, !stream, *embedder, ff, embed_s, lock, tick); },
              [&] { bs = features(ctx, bg, bg_reel, bg_region, !stream, *embedder, bf, embed_s, lock, tick, 0,
                                  INT64_MAX, sparse); });
-    st.merge(fs);
-    st.merge(bs);
-    if (st.ok() && sparse) {
-      const int64_t step = bg_reel->step, m = int64_t(bg_reel->frames()), n = int64_t(ff.frames());
-      total = m;
-      const TimeLine coarse = fit_line(knn(ff, bf, 10), rate_ratio / double(step));
-      const double a = coarse.offset * double(step), b = a + rate_ratio * double(std::max<int64_t>(0, n - 1));
-      const double margin = 2.0 * double(step) + 2.0 * opt.band + 25;
-      w0 = std::clamp<int64_t>(int64_t(std::floor(std::min(a, b) - margin)), 0, m);
-      w1 = std::clamp<int64_t>(int64_t(std::ceil(std::max(a, b) + margin)) + 1, w0, m);
-      // Most of bg (or none of it): no gain. A vote without a clear winner (footage that repeats itself): not
-      // trusted to find the stretch.
-      if (w1 <= w0 || w1 - w0 > m / 2 || coarse.runner_up > 0.5) w0 = 0, w1 = m;
-      windowed = w0 > 0 || w1 < m;
-      ctx.log->debug("temporal: long pair; the sparse reel puts fg at bg frames {:.0f}-{:.0f} (runner-up {:.2f} of "
-                     "the vote): reading bg frames {}-{} of {}", std::min(a, b), std::max(a, b), coarse.runner_up,
-                     w0, w1, m);
-      Progress window(ctx, "match", w1 - w0);
-      int64_t got = 0;
-      bs = features(ctx, bg, nullptr, bg_region, false, *embedder, bf, embed_s, lock,
+    fs.merge(bs);
+    if (!fs.ok() || !sparse) return fs;
+    total = int64_t(bg_reel->frames());
+    std::tie(w0, w1) = bg_stretch(ctx, ff, bf, bg_reel->step, total, rate_ratio, opt.band);
+    windowed = w0 > 0 || w1 < total;
+    Progress window(ctx, "match", w1 - w0);
+    int64_t got = 0;
+    return features(ctx, bg, nullptr, bg_region, false, *embedder, bf, embed_s, lock,
                     [&] { window.update(++got); }, w0, w1, false, bg_reel->pts);
-      st.merge(bs);
-    }
-  } catch (const std::exception& e) {
-    return Status::Fail(kExitInput, model, std::string("the embedding model failed: ") + e.what());
-  }
+  });
   if (!st.ok()) return st;
   Status scored;
   if (stream)
@@ -903,12 +915,13 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
     };
   const auto t1 = std::chrono::steady_clock::now();
   MatchResult r;
-  try {
-    r = match_frames(ff, bf, rate_ratio, opt);
-  } catch (const std::exception& e) {
-    return Status::Fail(kExitAlign, fg.path, std::string("temporal alignment failed: ") + e.what());
-  }
-  if (!scored.ok()) return scored;
+  auto run_match = [&](const Features& all_bg) {
+    return guarded(kExitAlign, fg.path, "temporal alignment failed", [&] {
+      r = match_frames(ff, all_bg, rate_ratio, opt);
+      return scored;
+    });
+  };
+  if (st = run_match(bf); !st.ok()) return st;
   if (w0 > 0) {
     for (int64_t& j : r.time.map) j += w0;
     r.line.offset += double(w0);
@@ -919,22 +932,14 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
                    r.time.confidence < kTemporalThreshold)) {
     ctx.log->debug("temporal: no confident map in bg frames {}-{}; embedding every bg frame", w0, w1);
     Features all;
-    std::mutex lock;
     Progress again(ctx, "match", bg.frames);
     int64_t got = 0;
-    try {
-      st = features(ctx, bg, nullptr, bg_region, false, *embedder, all, embed_s, lock, [&] { again.update(++got); });
-    } catch (const std::exception& e) {
-      return Status::Fail(kExitInput, model, std::string("the embedding model failed: ") + e.what());
-    }
+    st = guarded(kExitInput, model, "the embedding model failed", [&] {
+      return features(ctx, bg, nullptr, bg_region, false, *embedder, all, embed_s, lock, [&] { again.update(++got); });
+    });
     if (!st.ok()) return st;
     w0 = 0;
-    try {
-      r = match_frames(ff, all, rate_ratio, opt);
-    } catch (const std::exception& e) {
-      return Status::Fail(kExitAlign, fg.path, std::string("temporal alignment failed: ") + e.what());
-    }
-    if (!scored.ok()) return scored;
+    if (st = run_match(all); !st.ok()) return st;
   }
   const auto t2 = std::chrono::steady_clock::now();
   // Added up: a re-match after the placement re-check runs this stage again.
