@@ -814,39 +814,57 @@ std::unique_ptr<ThumbReader> open_thumbs(const Context& ctx, const VideoInfo& in
   return r;
 }
 
-Status read_reel(const Context& ctx, const VideoInfo& info, int w, int h, int samples, int64_t step, Reel& out,
-                 const std::function<void()>& on_frame) {
-  out = Reel{};
-  out.step = std::max<int64_t>(1, step);
+namespace {
+
+// One pass of read_reel. With `table` (every frame's timestamp, from the packets), each frame is told by its
+// timestamp, and the frames the reel does not keep are not decoded where no other frame refers to them.
+// `trusted` turns false where what came does not add up to the table (a frame outside it or out of order, a
+// kept frame missing, a damaged packet): the caller then reads again without.
+Status reel_pass(const Context& ctx, const VideoInfo& info, int w, int h, int samples, const std::vector<int64_t>& table,
+                 Reel& out, const std::function<void()>& on_frame, bool& trusted) {
+  const int64_t step = out.step;
   Decoder dec;
   std::string why;
   if (!dec.open(info.path, true, why, &ctx)) return Status::Fail(kExitInput, info.path, why);
-  out.w = w, out.h = h;
-  out.sx = double(w) / info.width, out.sy = double(h) / info.height;
   const size_t bytes = out.frame_bytes();
   // Reserved from the header's frame count, but never past 1 GiB: a damaged or hostile header can claim billions
   // of frames (found by fuzzing: a 12 GB reservation); the vector grows past it if the frames really come.
   if (info.frames > 0)
-    out.yuv.reserve(std::min<size_t>(size_t((info.frames - 1) / out.step + 1), (size_t(1) << 30) / bytes) * bytes);
-  SwsPtr reel_sws, full_sws;
+    out.yuv.reserve(std::min<size_t>(size_t((info.frames - 1) / step + 1), (size_t(1) << 30) / bytes) * bytes);
   const int64_t n = std::max<int64_t>(info.frames, 1);
   samples = int(std::min<int64_t>(samples, n));
+  auto is_sample = [&](int64_t idx, int k) { return k < samples && idx == (2 * k + 1) * n / (2 * samples); };
+  int expected = 0;  // samples among the table's frames
+  if (!table.empty()) {
+    std::vector<int64_t> wanted;
+    for (int64_t i = 0; i < int64_t(table.size()); ++i) {
+      const bool sample = is_sample(i, expected);
+      expected += sample;
+      if (i % step == 0 || sample) wanted.push_back(table[size_t(i)]);
+    }
+    dec.want_only(std::move(wanted));
+  }
+  SwsPtr reel_sws, full_sws;
   int k = 0;
-  for (int64_t idx = 0;; ++idx) {
+  int64_t last = -1;  // the last frame that came
+  for (int64_t count = 0;; ++count) {
     if (ctx.interrupted()) return interrupted(ctx);
     AVFrame* f = dec.next();
     if (!f) break;
-    out.pts.push_back(f->best_effort_timestamp);
+    const int64_t idx = table.empty() ? count : frame_at(table, f->best_effort_timestamp);
+    if (idx <= last) return trusted = false, Status::Ok();
+    if (on_frame)
+      for (int64_t i = last; i < idx; ++i) on_frame();  // the skipped frames too
+    last = idx;
+    if (table.empty()) out.pts.push_back(f->best_effort_timestamp);
     if (f->key_frame) out.keys.push_back(idx);
-    if (k < samples && idx == (2 * k + 1) * n / (2 * samples)) {
+    if (is_sample(idx, k)) {
       out.samples.push_back(to_gray(f, full_sws));
       out.sample_index.push_back(idx);
       ++k;
     }
-    if (idx % out.step) {
-      if (on_frame) on_frame();
-      continue;
-    }
+    if (idx % step) continue;
+    if (out.stored() != size_t(idx / step)) return trusted = false, Status::Ok();  // a kept frame did not come
     // A frame of another size (a size change mid-stream) is stretched to the reel like the others, as the render
     // stretches it to the first size: sx and sy stay those of the first size.
     const size_t at = out.yuv.size();
@@ -858,12 +876,46 @@ Status read_reel(const Context& ctx, const VideoInfo& info, int w, int h, int sa
     uint8_t* dst[4] = {img.plane[0].data, img.plane[1].data, img.plane[2].data, nullptr};
     int stride[4] = {img.plane[0].stride, img.plane[1].stride, img.plane[2].stride, 0};
     sws_scale(reel_sws.get(), f->data, f->linesize, 0, f->height, dst, stride);
-    if (on_frame) on_frame();
   }
+  if (!table.empty()) {
+    const int64_t frames = int64_t(table.size());
+    if (dec.errors() || out.stored() != size_t((frames - 1) / step + 1) || k != expected)
+      return trusted = false, Status::Ok();
+    if (on_frame)
+      for (int64_t i = last + 1; i < frames; ++i) on_frame();
+    out.pts = table;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status read_reel(const Context& ctx, const VideoInfo& info, int w, int h, int samples, int64_t step, Reel& out,
+                 const std::function<void()>& on_frame) {
+  auto fresh = [&] {
+    out = Reel{};
+    out.step = std::max<int64_t>(1, step);
+    out.w = w, out.h = h;
+    out.sx = double(w) / info.width, out.sy = double(h) / info.height;
+  };
+  fresh();
+  // A sparse reel (a long pair's) keeps one frame in `step`: most of the others need not be decoded at all (the
+  // B-frames nobody refers to; on a 22-minute master with libx264's default B-frames, 40% of the decoding). That
+  // needs every frame's timestamp beforehand, from the packets.
+  std::vector<int64_t> table = out.step > 1 ? packet_timestamps(info.path) : std::vector<int64_t>{};
+  if (!indexes_frames(table)) table.clear();
+  bool trusted = true;
+  Status st = reel_pass(ctx, info, w, h, samples, table, out, on_frame, trusted);
+  if (st.ok() && !trusted) {
+    ctx.log->debug("{}: the frames do not add up to the packets' timestamps; decoding every frame", info.path);
+    fresh();
+    st = reel_pass(ctx, info, w, h, samples, {}, out, on_frame, trusted);
+  }
+  if (!st.ok()) return st;
   if (out.pts.empty()) return Status::Fail(kExitInput, info.path, "no decodable video frame");
   if (out.samples.empty()) {  // the file has fewer frames than its header said
     std::vector<Gray> g;
-    if (Status st = decode_gray_at(ctx, info, out.pts.front(), 1, g); !st.ok()) return st;
+    if (Status again = decode_gray_at(ctx, info, out.pts.front(), 1, g); !again.ok()) return again;
     out.samples.push_back(std::move(g[0]));
     out.sample_index.push_back(0);
   }

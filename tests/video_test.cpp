@@ -449,6 +449,51 @@ TEST(Decode, GrayFramesFromAKeyframeMatchThePassFromTheStart) {
   }
 }
 
+// A sparse reel (a long pair's: one frame kept in `step`) does not decode the B-frames nobody refers to, telling
+// frames by the packets' timestamps; it must keep the very frames, timestamps, keyframes and samples of the reel
+// that decodes every frame.
+TEST(Decode, SparseReelSkipsWhatItDoesNotKeepAndMatchesTheFullOne) {
+  vt::TempDir dir;
+  const std::string path = dir / "clip.mp4";
+  const vidkompy::VideoInfo info = make_gop_clip(path);
+  std::ostringstream log;
+  vidkompy::Context ctx = vt::logging_context(log);
+  vidkompy::Reel full, sparse;
+  ASSERT_TRUE(vidkompy::read_reel(ctx, info, 32, 24, 3, 1, full).ok());
+  int64_t ticks = 0;
+  ASSERT_TRUE(vidkompy::read_reel(ctx, info, 32, 24, 3, 5, sparse, [&] { ++ticks; }).ok());
+  EXPECT_EQ(log.str().find("do not add up"), std::string::npos) << log.str();
+  EXPECT_EQ(ticks, 240);  // progress counts the skipped frames too
+  ASSERT_EQ(sparse.frames(), 240u);
+  EXPECT_EQ(sparse.stored(), 48u);
+  EXPECT_EQ(sparse.pts, full.pts);
+  EXPECT_EQ(sparse.keys, full.keys);
+  EXPECT_EQ(sparse.sample_index, full.sample_index);
+  for (size_t k = 0; k < full.samples.size(); ++k) EXPECT_TRUE(sparse.samples[k].px == full.samples[k].px) << k;
+  for (size_t i = 0; i < 240; i += 5) EXPECT_TRUE(sparse.luma(i).px == full.luma(i).px) << "frame " << i;
+}
+
+// A damaged file (cut off mid-stream) does not add up to its packets' timestamps: the sparse reel then decodes every
+// frame, and counts the frames that decode, as the full reel and the render do.
+TEST(Decode, SparseReelOfADamagedFileCountsTheFramesThatDecode) {
+  vt::TempDir dir;
+  const std::string path = dir / "cut.mp4";
+  make_clip(path, "25", 120, "-c:v libx264 -g 24 -bf 3 -crf 20 -movflags +faststart");
+  fs::resize_file(path, fs::file_size(path) * 6 / 10);
+  vidkompy::VideoInfo info;
+  ASSERT_TRUE(vidkompy::probe(path, info).ok());
+  std::ostringstream log;
+  vidkompy::Context ctx = vt::logging_context(log);
+  vidkompy::Reel full, sparse;
+  ASSERT_TRUE(vidkompy::read_reel(ctx, info, 32, 24, 3, 1, full).ok());
+  ASSERT_TRUE(vidkompy::read_reel(ctx, info, 32, 24, 3, 4, sparse).ok());
+  EXPECT_NE(log.str().find("do not add up"), std::string::npos) << log.str();
+  EXPECT_LT(full.frames(), 120u);
+  EXPECT_EQ(sparse.pts, full.pts);
+  EXPECT_EQ(vt::decode_all(path).size(), full.frames());
+  for (size_t i = 0; i < full.frames(); i += 4) EXPECT_TRUE(sparse.luma(i).px == full.luma(i).px) << "frame " << i;
+}
+
 // ------------------------------------------------------------------------------------------------ bad inputs
 
 // probe() and open_frames() fail with the input code and a message that starts with the path.
