@@ -1048,6 +1048,7 @@ class FfmpegFrames final : public FrameSource {
     std::string why;
     if (!dec_->open(path_, true, why, &ctx_, !announced_)) status_ = Status::Fail(kExitInput, path_, why);
     announced_ = true;  // a rewind opens the file again, quietly
+    if (!wanted_.empty()) dec_->want_only(wanted_);
     return status_;
   }
 
@@ -1059,6 +1060,20 @@ class FfmpegFrames final : public FrameSource {
       report_errors();
       if (index_ < 0) status_ = Status::Fail(kExitInput, path_, "no decodable video frame");
       return false;
+    }
+    if (!wanted_.empty()) {
+      // Told by timestamp. A frame the table does not name, a wanted one that did not come, or a damaged one (the
+      // alignment counted only the frames that decode): from the start again, every frame decoded and counted.
+      const int64_t idx = frame_at(table_, f->best_effort_timestamp);
+      const auto passed = std::upper_bound(wanted_.begin(), wanted_.end(), index_ < 0 ? INT64_MIN : table_[size_t(index_)]);
+      if (idx > index_ && !dec_->errors() && (passed == wanted_.end() || *passed >= table_[size_t(idx)])) {
+        index_ = idx - 1;
+      } else {
+        ctx_.log->debug("{}: frames do not add up to the packets' timestamps; decoding every frame", path_);
+        wanted_.clear();
+        if (!open().ok()) return false;
+        return next(out);
+      }
     }
     ++index_;
     const int w = opt_.width > 0 ? opt_.width : f->width;
@@ -1116,6 +1131,19 @@ class FfmpegFrames final : public FrameSource {
     open();
     return false;
   }
+  void want_only(const std::vector<int64_t>& frames) override {
+    if (!table_read_) table_ = packet_timestamps(path_), table_read_ = true;
+    if (!indexes_frames(table_) || index_ >= 0 || frames.empty()) return;
+    wanted_.clear();
+    for (const int64_t i : frames)
+      if (i >= 0 && i < int64_t(table_.size())) wanted_.push_back(table_[size_t(i)]);
+    wanted_.push_back(table_.back());  // bg's last frame stands in for frames mapped past its end
+    std::sort(wanted_.begin(), wanted_.end());
+    wanted_.erase(std::unique(wanted_.begin(), wanted_.end()), wanted_.end());
+    dec_->want_only(wanted_);
+    ctx_.log->debug("{}: decoding {} of its {} frames, and the frames they refer to", path_, wanted_.size(),
+                    table_.size());
+  }
   const Status& status() const override { return status_; }
 
  private:
@@ -1132,8 +1160,9 @@ class FfmpegFrames final : public FrameSource {
   DecodeOptions opt_;
   std::unique_ptr<Decoder> dec_;
   AVFrame* pending_ = nullptr;  // a frame decoded by skip_to, owned by dec_, for the next next()
-  std::vector<int64_t> table_;  // packet_timestamps, read on the first skip_to
+  std::vector<int64_t> table_;  // packet_timestamps, read on the first skip_to or want_only
   bool table_read_ = false;
+  std::vector<int64_t> wanted_;  // want_only's frames' timestamps; empty: every frame, counted
   FramePtr held_{av_frame_alloc()};
   SwsPtr sws_;
   ImageBuffer buf_;

@@ -183,6 +183,22 @@ TEST(Render, FarJumpsThroughBgShowTheMappedFrames) {
   expect_composite(p, 8, false);
 }
 
+// A map that passes every other bg frame by (bg at twice fg's rate, say): the frames it does not show, where no
+// other frame refers to them (B-frames), are not decoded, and every output frame still shows its mapped bg frame.
+TEST(Render, MapPassingBgFramesByShowsTheMappedFrames) {
+  Pair p;
+  make_pair(p, "", "", "bg.mp4", "-c:v libx264 -crf 10 -g 50 -bf 3", 6);
+  p.place = {81, 41, 1.0};
+  for (int i = 0; i < 60; ++i) p.map.push_back(7 + 2 * i);
+  write_alignment(p.align, p.place, p.map);
+  vt::Run r = vt::vidkompy({"--bg", p.bg, "--fg", p.fg, "--alignment", p.align, "-o", p.out, "--crf", "10",
+                            "--preset", "veryfast", "-v"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("bg.mp4: decoding 61 of its 150 frames"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("do not add up"), std::string::npos) << r.err;
+  expect_composite(p, 8, false);
+}
+
 // A --frames segment that starts far into fg skips to it (FrameSource::skip_to on fg and bg) and is, frame for
 // frame, the same part of a single run (lossless, so exactly).
 TEST(Render, SegmentFarIntoFgEqualsThatPartOfTheSingleRun) {

@@ -494,6 +494,42 @@ TEST(Decode, SparseReelOfADamagedFileCountsTheFramesThatDecode) {
   for (size_t i = 0; i < full.frames(); i += 4) EXPECT_TRUE(sparse.luma(i).px == full.luma(i).px) << "frame " << i;
 }
 
+// A frame source told which frames will be asked for (the render's bg: the frames the map shows) skips decoding
+// B-frames no other frame refers to; each frame it returns carries the index the pass over every frame gives it,
+// also in a file cut off mid-stream.
+TEST(Decode, FramesWantedOnlyKeepTheIndexesOfThePassOverEveryFrame) {
+  vt::TempDir dir;
+  const std::string good = dir / "clip.mp4", cut = dir / "cut.mp4";
+  make_gop_clip(good);
+  make_clip(cut, "25", 120, "-c:v libx264 -g 24 -bf 3 -crf 20 -movflags +faststart");
+  fs::resize_file(cut, fs::file_size(cut) * 6 / 10);
+  for (const std::string& path : {good, cut}) {
+    const auto all = vt::decode_all(path);
+    ASSERT_GT(all.size(), 40u);
+    const std::vector<int64_t> want = {3, 4, 20, 21, 22, 35, int64_t(all.size()) - 1};
+    std::ostringstream log;
+    vidkompy::Context ctx = vt::logging_context(log);
+    vidkompy::Status st;
+    auto src = vidkompy::open_frames(ctx, path, {}, st);
+    ASSERT_TRUE(src && st.ok());
+    src->want_only(want);
+    vidkompy::Image img;
+    std::vector<int64_t> got;
+    while (src->next(img)) {
+      got.push_back(src->index());
+      ASSERT_LT(size_t(src->index()), all.size()) << path;
+      EXPECT_EQ(vt::psnr(img, all[size_t(src->index())]->image, 0, {0, 0, img.width, img.height}), 99.0)
+          << path << " frame " << src->index();
+    }
+    EXPECT_TRUE(std::is_sorted(got.begin(), got.end())) << path;
+    for (const int64_t w : want) EXPECT_TRUE(std::count(got.begin(), got.end(), w)) << path << " frame " << w;
+    if (path == good) {
+      EXPECT_LT(got.size(), all.size()) << "nothing was skipped";
+      EXPECT_EQ(log.str().find("do not add up"), std::string::npos) << log.str();
+    }
+  }
+}
+
 // ------------------------------------------------------------------------------------------------ bad inputs
 
 // probe() and open_frames() fail with the input code and a message that starts with the path.

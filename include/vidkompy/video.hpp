@@ -149,6 +149,10 @@ class FrameSource {
   // keyframe that precedes it where the file's timestamps tell frames apart. False: it did not move (or went back
   // to frame 0); decode forward instead.
   virtual bool skip_to(int64_t) { return false; }
+  // Only these frames (ascending) will be asked for: the others need not be decoded where no frame refers to them.
+  // next() then returns only some of the others (index() tells which); where the file's timestamps cannot tell its
+  // frames apart it returns every frame as before.
+  virtual void want_only(const std::vector<int64_t>&) {}
   // Fatal errors; decode errors mid-stream are logged and skipped while frames remain.
   virtual const Status& status() const = 0;
 };
