@@ -1093,7 +1093,8 @@ Status refit_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, c
                        int64_t hi, bool neighbours, const Placement& placement, Placement& p, const Reel& bg_reel,
                        const Reel& fg_reel) {
   const double span = double(std::min<int64_t>(hi - lo, 750));
-  const int64_t from = lo + int64_t(0.1 * span), width = std::max<int64_t>(1, int64_t(0.4 * span) - int64_t(0.1 * span));
+  const int64_t from = lo + int64_t(0.1 * span);
+  const int64_t width = std::max<int64_t>(1, int64_t(0.4 * span) - int64_t(0.1 * span));
   const int64_t a = cheapest_stretch(time, from, std::max(from, hi - width), width, bg, fg, bg_reel, fg_reel);
   std::vector<int64_t> fi = best_matched(time, a, a + width, 6);
   ctx.log->debug("spatial: full-size pairs from fg frames {}-{} (bg {}-{}); decoding from keyframes fg {}, bg {}", a,

@@ -820,8 +820,8 @@ namespace {
 // timestamp, and the frames the reel does not keep are not decoded where no other frame refers to them.
 // `trusted` turns false where what came does not add up to the table (a frame outside it or out of order, a
 // kept frame missing, a damaged packet): the caller then reads again without.
-Status reel_pass(const Context& ctx, const VideoInfo& info, int w, int h, int samples, const std::vector<int64_t>& table,
-                 Reel& out, const std::function<void()>& on_frame, bool& trusted) {
+Status reel_pass(const Context& ctx, const VideoInfo& info, int w, int h, int samples,
+                 const std::vector<int64_t>& table, Reel& out, const std::function<void()>& on_frame, bool& trusted) {
   const int64_t step = out.step;
   Decoder dec;
   std::string why;
@@ -1065,7 +1065,8 @@ class FfmpegFrames final : public FrameSource {
       // Told by timestamp. A frame the table does not name, a wanted one that did not come, or a damaged one (the
       // alignment counted only the frames that decode): from the start again, every frame decoded and counted.
       const int64_t idx = frame_at(table_, f->best_effort_timestamp);
-      const auto passed = std::upper_bound(wanted_.begin(), wanted_.end(), index_ < 0 ? INT64_MIN : table_[size_t(index_)]);
+      const int64_t after = index_ < 0 ? INT64_MIN : table_[size_t(index_)];
+      const auto passed = std::upper_bound(wanted_.begin(), wanted_.end(), after);  // the first wanted since
       if (idx > index_ && !dec_->errors() && (passed == wanted_.end() || *passed >= table_[size_t(idx)])) {
         index_ = idx - 1;
       } else {

@@ -875,7 +875,8 @@ void polish_on_pattern(const std::string& lum, const std::string& fg_vf, vidkomp
                        int seconds = 2, int gop = 0, std::ostringstream* log = nullptr) {
   vt::TempDir dir;
   const std::string bg = dir / "bg.mp4", fg = dir / "fg.mp4";
-  const std::string x264 = " -pix_fmt yuv420p -c:v libx264 -crf 12" + (gop ? " -g " + std::to_string(gop) + " -sc_threshold 0" : "") + " ";
+  const std::string keys = gop ? " -g " + std::to_string(gop) + " -sc_threshold 0" : "";
+  const std::string x264 = " -pix_fmt yuv420p -c:v libx264 -crf 12" + keys + " ";
   ASSERT_TRUE(vt::ffmpeg("-f lavfi -i " + quote("nullsrc=s=480x272:r=25,geq=lum='" + lum + "':cb=128:cr=128") +
                          " -t " + std::to_string(seconds) + x264 + quote(bg)));
   ASSERT_TRUE(vt::ffmpeg("-i " + quote(bg) + " -vf " + fg_vf + x264 + quote(fg)));
