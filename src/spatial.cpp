@@ -1115,13 +1115,38 @@ Status refit_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, c
            [&] { st = decode_gray_frames(ctx, bg, sorted, decoded, bg_reel.pts); });
   st.merge(st_fg);
   if (!st.ok()) return st;
+  // The fit looks only at bg around the placed fg: each bg frame is cut to that, with a margin wider than the fit
+  // ever moves (hill climbing walks 64 px at most, the sub-pixel step and Gauss-Newton's 16 px less), so that a
+  // small fg in a large bg does not pay for summed-area tables of the whole frame (41 MB a 1080p frame, made for
+  // each). Frames of another size (a stream that changes size) are left whole, and then all of them.
+  constexpr int kMargin = 72;
   std::vector<std::vector<Gray>> bgs(fi.size());
   for (size_t k = 0; k < fi.size(); ++k)
     for (size_t d = 0; d < around.size(); ++d) {
       const int64_t j = bi[k * around.size() + d];
       bgs[k].push_back(decoded[size_t(std::lower_bound(sorted.begin(), sorted.end(), j) - sorted.begin())]);
     }
-  p = refine_on_pairs(fgs, bgs, placement, placement.scale == 1.0);
+  int cx = 0, cy = 0;
+  const int W = decoded.empty() ? 0 : decoded[0].w, H = decoded.empty() ? 0 : decoded[0].h;
+  if (std::all_of(decoded.begin(), decoded.end(), [&](const Gray& g) { return g.w == W && g.h == H; })) {
+    cx = std::clamp(int(std::lround(placement.x)) - kMargin, 0, W);
+    cy = std::clamp(int(std::lround(placement.y)) - kMargin, 0, H);
+    const int cw = std::clamp(int(std::lround(placement.x + fg.width * placement.scale)) + kMargin, cx, W) - cx;
+    const int ch = std::clamp(int(std::lround(placement.y + fg.height * placement.scale)) + kMargin, cy, H) - cy;
+    for (std::vector<Gray>& frames : bgs)
+      for (Gray& g : frames) {
+        Gray c;
+        c.w = cw, c.h = ch;
+        c.px.resize(size_t(cw) * size_t(ch));
+        for (int y = 0; y < ch; ++y)
+          std::copy_n(g.px.begin() + ptrdiff_t(y + cy) * W + cx, cw, c.px.begin() + ptrdiff_t(y) * cw);
+        g = std::move(c);
+      }
+  }
+  Placement start = placement;
+  start.x -= cx, start.y -= cy;
+  p = refine_on_pairs(fgs, bgs, start, placement.scale == 1.0);
+  p.x += cx, p.y += cy;
   return Status::Ok();
 }
 

@@ -823,6 +823,8 @@ TEST(TemporalPair, LongPairReadsOnlyTheStretchOfBgAroundFg) {
   EXPECT_NE(o.long_log.find("reading bg frames"), std::string::npos) << o.long_log;
   EXPECT_EQ(o.long_log.find("reading bg frames 0-500 of 500"), std::string::npos) << o.long_log;
   EXPECT_EQ(o.long_log.find("no confident map"), std::string::npos) << o.long_log;
+  // The sparse reels skipped the B-frames they do not keep, without falling back to decoding every frame.
+  EXPECT_EQ(o.long_log.find("do not add up"), std::string::npos) << o.long_log;
 }
 
 TEST(TemporalPair, LongPairThatCannotBePlacedSaysHowToCutBg) {
