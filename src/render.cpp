@@ -183,12 +183,11 @@ Status render(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Plac
   if (!st.ok()) return st;
   // Where the map passes bg frames by (bg at a higher rate than fg, or fg starting later), those that no other
   // frame refers to are not decoded (a 60 fps 1080p bg under a 30 fps fg: render 3.97 -> 3.52 s, CPU 7.4 -> 6.5 s).
-  {
+  if (first < end) {
     std::vector<int64_t> wanted(temporal.map.begin() + first, temporal.map.begin() + end);
     std::sort(wanted.begin(), wanted.end());
     wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
-    if (!wanted.empty() && wanted.back() - wanted.front() + 1 + wanted.front() > int64_t(wanted.size()))
-      bg_src->want_only(wanted);
+    if (wanted.back() + 1 > int64_t(wanted.size())) bg_src->want_only(wanted);  // some frame up to the last is not
   }
 
   EncodeOptions eo;
