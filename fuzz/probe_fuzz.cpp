@@ -1,5 +1,6 @@
 // libFuzzer target: arbitrary bytes as a video file. probe() must accept or reject them with a status, and an
-// accepted file must decode (into a small reel, and frame by frame as the render reads it) without crashing.
+// accepted file must decode (into a small reel, a sparse one as a long pair's, and frame by frame as the render
+// reads it, every frame and only some) without crashing.
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -28,12 +29,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (probe(path, info).ok()) {
     Reel reel;
     (void)read_reel(ctx, info, 32, 18, 1, 1, reel);
+    (void)read_reel(ctx, info, 32, 18, 3, 3, reel);  // told by the packets' timestamps, skipping what it can
     Status st;
-    if (auto src = open_frames(ctx, path, DecodeOptions{}, st)) {
-      Image img;
-      for (int i = 0; i < 64 && src->next(img); ++i) {
+    for (const bool some : {false, true})
+      if (auto src = open_frames(ctx, path, DecodeOptions{}, st)) {
+        if (some) src->want_only({0, 2, 5, 9, 40});
+        Image img;
+        for (int i = 0; i < 64 && src->next(img); ++i) {
+        }
       }
-    }
   }
   ::close(fd);
   return 0;
