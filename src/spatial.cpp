@@ -1050,9 +1050,9 @@ std::vector<int64_t> best_matched(const TimeMap& time, int64_t from, int64_t to,
 }
 
 // The keyframe at or before frame i: where decoding it again starts. 0 where the frames cannot be told by their
-// timestamps after a seek (decode_gray_frames then decodes from the start).
-int64_t key_before(const Reel& reel, int64_t i) {
-  if (!indexes_frames(reel.pts) || i >= int64_t(reel.pts.size())) return 0;
+// timestamps after a seek (`seekable`: indexes_frames(reel.pts); decode_gray_frames then decodes from the start).
+int64_t key_before(const Reel& reel, bool seekable, int64_t i) {
+  if (!seekable || i >= int64_t(reel.pts.size())) return 0;
   const auto k = std::upper_bound(reel.keys.begin(), reel.keys.end(), i);
   return k == reel.keys.begin() ? 0 : *(k - 1);
 }
@@ -1064,10 +1064,12 @@ int64_t key_before(const Reel& reel, int64_t i) {
 // bg: 0.85 -> 0.6 s).
 int64_t cheapest_stretch(const TimeMap& time, int64_t from, int64_t to, int64_t width, const VideoInfo& bg,
                          const VideoInfo& fg, const Reel& bg_reel, const Reel& fg_reel) {
+  const bool bg_seek = indexes_frames(bg_reel.pts), fg_seek = indexes_frames(fg_reel.pts);
   auto cost = [&](int64_t a) {
     const int64_t b = a + width - 1;  // (to + width <= map size)
-    return double(bg.width) * bg.height * double(time.map[size_t(b)] + 1 - key_before(bg_reel, time.map[size_t(a)])) +
-           double(fg.width) * fg.height * double(b + 1 - key_before(fg_reel, a));
+    return double(bg.width) * bg.height *
+               double(time.map[size_t(b)] + 1 - key_before(bg_reel, bg_seek, time.map[size_t(a)])) +
+           double(fg.width) * fg.height * double(b + 1 - key_before(fg_reel, fg_seek, a));
   };
   std::vector<int64_t> starts{from};
   for (const int64_t k : fg_reel.keys)
@@ -1098,8 +1100,9 @@ Status refit_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, c
   const int64_t a = cheapest_stretch(time, from, std::max(from, hi - width), width, bg, fg, bg_reel, fg_reel);
   std::vector<int64_t> fi = best_matched(time, a, a + width, 6);
   ctx.log->debug("spatial: full-size pairs from fg frames {}-{} (bg {}-{}); decoding from keyframes fg {}, bg {}", a,
-                 a + width - 1, time.map[size_t(a)], time.map[size_t(a + width - 1)], key_before(fg_reel, a),
-                 key_before(bg_reel, time.map[size_t(a)]));
+                 a + width - 1, time.map[size_t(a)], time.map[size_t(a + width - 1)],
+                 key_before(fg_reel, indexes_frames(fg_reel.pts), a),
+                 key_before(bg_reel, indexes_frames(bg_reel.pts), time.map[size_t(a)]));
   std::vector<int64_t> bi;
   const int64_t last = std::max<int64_t>(0, bg.frames - 1);
   const std::vector<int64_t> around = neighbours ? std::vector<int64_t>{0, -1, 1} : std::vector<int64_t>{0};
@@ -1120,12 +1123,6 @@ Status refit_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, c
   // small fg in a large bg does not pay for summed-area tables of the whole frame (41 MB a 1080p frame, made for
   // each). Frames of another size (a stream that changes size) are left whole, and then all of them.
   constexpr int kMargin = 72;
-  std::vector<std::vector<Gray>> bgs(fi.size());
-  for (size_t k = 0; k < fi.size(); ++k)
-    for (size_t d = 0; d < around.size(); ++d) {
-      const int64_t j = bi[k * around.size() + d];
-      bgs[k].push_back(decoded[size_t(std::lower_bound(sorted.begin(), sorted.end(), j) - sorted.begin())]);
-    }
   int cx = 0, cy = 0;
   const int W = decoded.empty() ? 0 : decoded[0].w, H = decoded.empty() ? 0 : decoded[0].h;
   if (std::all_of(decoded.begin(), decoded.end(), [&](const Gray& g) { return g.w == W && g.h == H; })) {
@@ -1133,16 +1130,21 @@ Status refit_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, c
     cy = std::clamp(int(std::lround(placement.y)) - kMargin, 0, H);
     const int cw = std::clamp(int(std::lround(placement.x + fg.width * placement.scale)) + kMargin, cx, W) - cx;
     const int ch = std::clamp(int(std::lround(placement.y + fg.height * placement.scale)) + kMargin, cy, H) - cy;
-    for (std::vector<Gray>& frames : bgs)
-      for (Gray& g : frames) {
-        Gray c;
-        c.w = cw, c.h = ch;
-        c.px.resize(size_t(cw) * size_t(ch));
-        for (int y = 0; y < ch; ++y)
-          std::copy_n(g.px.begin() + ptrdiff_t(y + cy) * W + cx, cw, c.px.begin() + ptrdiff_t(y) * cw);
-        g = std::move(c);
-      }
+    for (Gray& g : decoded) {  // each decoded frame once: a frame can be the neighbour of two pairs
+      Gray c;
+      c.w = cw, c.h = ch;
+      c.px.resize(size_t(cw) * size_t(ch));
+      for (int y = 0; y < ch; ++y)
+        std::copy_n(g.px.begin() + ptrdiff_t(y + cy) * W + cx, cw, c.px.begin() + ptrdiff_t(y) * cw);
+      g = std::move(c);
+    }
   }
+  std::vector<std::vector<Gray>> bgs(fi.size());
+  for (size_t k = 0; k < fi.size(); ++k)
+    for (size_t d = 0; d < around.size(); ++d) {
+      const int64_t j = bi[k * around.size() + d];
+      bgs[k].push_back(decoded[size_t(std::lower_bound(sorted.begin(), sorted.end(), j) - sorted.begin())]);
+    }
   Placement start = placement;
   start.x -= cx, start.y -= cy;
   p = refine_on_pairs(fgs, bgs, start, placement.scale == 1.0);
