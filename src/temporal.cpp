@@ -866,7 +866,7 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
   const Region fg_region{(v.x - p.x) / p.scale, (v.y - p.y) / p.scale, v.w / p.scale, v.h / p.scale};
   Features ff, bf;
   Status st;
-  double embed_s = 0, stream_s = 0;
+  double embed_s = 0, stream_s = 0, again_s = 0;  // (again_s: embedding all of bg after a stretch failed)
   const bool stream = long_pair(ctx, bg, fg);
   const std::vector<int64_t> no_pts;  // no timestamps known: the packets' are read where a seek needs them
   const double rate_ratio = bg.fps.value() / fg.fps.value();
@@ -910,7 +910,7 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
       for (size_t q = 0; q < l.size(); ++q) l[q] += w0, h[q] += w0;
       scored = stream_scores(ctx, bg, fg, bg_region, fg_region, opt.weights, first, l, h, nccs,
                              bg_reel ? bg_reel->pts : no_pts, fg_reel ? fg_reel->pts : no_pts);
-      stream_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count();
+      stream_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count();
       return scored.ok();
     };
   const auto t1 = std::chrono::steady_clock::now();
@@ -934,18 +934,20 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
     Features all;
     Progress again(ctx, "match", bg.frames);
     int64_t got = 0;
+    const auto a0 = std::chrono::steady_clock::now();
     st = guarded(kExitInput, model, "the embedding model failed", [&] {
       return features(ctx, bg, nullptr, bg_region, false, *embedder, all, embed_s, lock, [&] { again.update(++got); });
     });
+    again_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - a0).count();
     if (!st.ok()) return st;
     w0 = 0;
     if (st = run_match(all); !st.ok()) return st;
   }
   const auto t2 = std::chrono::steady_clock::now();
   // Added up: a re-match after the placement re-check runs this stage again.
-  ctx.add_time("match.decode", std::chrono::duration<double>(t1 - t0).count() - embed_s);
+  ctx.add_time("match.decode", std::chrono::duration<double>(t1 - t0).count() + again_s - embed_s);
   ctx.add_time("match.embed", embed_s);
-  ctx.add_time("match.knn_dtw", std::chrono::duration<double>(t2 - t1).count() - stream_s);
+  ctx.add_time("match.knn_dtw", std::chrono::duration<double>(t2 - t1).count() - stream_s - again_s);
   if (stream) ctx.add_time("match.exact", stream_s);  // a long pair's second reading for the thumbnails
   time = r.time;
   time.rate = r.line.slope;
