@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <algorithm>
 
 #include "ffmpeg.hpp"
@@ -447,27 +448,74 @@ int64_t frame_at(const std::vector<int64_t>& pts, int64_t ts) {
   return at != pts.end() && *at == ts ? int64_t(at - pts.begin()) : -1;
 }
 
-// Seeks `dec` to the keyframe before frame `want` of `pts` (the timestamp of every frame: Reel::pts or
-// packet_timestamps) and decodes up to it. Returns it (owned by dec), or null where the frames after the seek cannot
-// be trusted to be the ones `pts` counts (the caller then decodes from the start). As in decode_gray_at, frames before
-// the first clean keyframe after a seek may be garbage (open GOPs, streams without IDR frames): where they hide
-// `want`, it seeks further back.
-AVFrame* seek_frame(Decoder& dec, const std::vector<int64_t>& pts, int64_t want) {
+// Tells the frames of a pass that skips some (Decoder::want_only) by their timestamps: each frame's index in the
+// pass over every frame. `table` holds every frame's timestamp in presentation order (Reel::pts or
+// packet_timestamps); `wanted` the indices of the frames the pass needs (ascending, within the table). tell() gives
+// -1 where what comes no longer adds up: a frame the table does not name, one out of order, or a wanted frame
+// passed over. The caller then decodes every frame from the start and counts them. One rule for every pass that
+// skips: the polish's pairs, a long pair's sparse reel and the render's bg.
+class FrameTeller {
+ public:
+  FrameTeller(const std::vector<int64_t>& table, const std::vector<int64_t>& wanted) : table_(&table) {
+    for (const int64_t i : wanted) wanted_.push_back(table[size_t(i)]);
+    wanted_.erase(std::unique(wanted_.begin(), wanted_.end()), wanted_.end());
+  }
+  // The wanted frames' timestamps, for Decoder::want_only.
+  const std::vector<int64_t>& wanted() const { return wanted_; }
+  // The decoder was sought to frame i (seek_frame): the frames before it are neither counted nor waited for.
+  void start_at(int64_t i) {
+    last_ = i - 1;
+    next_ = size_t(std::lower_bound(wanted_.begin(), wanted_.end(), (*table_)[size_t(i)]) - wanted_.begin());
+  }
+  int64_t tell(const AVFrame* f) {
+    const int64_t idx = frame_at(*table_, f->best_effort_timestamp);
+    if (idx <= last_) return -1;
+    const int64_t ts = (*table_)[size_t(idx)];
+    if (next_ < wanted_.size() && wanted_[next_] < ts) return -1;
+    while (next_ < wanted_.size() && wanted_[next_] <= ts) ++next_;
+    return last_ = idx;
+  }
+  int64_t last() const { return last_; }
+  // Every wanted frame came.
+  bool complete() const { return next_ == wanted_.size(); }
+
+ private:
+  const std::vector<int64_t>* table_;
+  std::vector<int64_t> wanted_;
+  size_t next_ = 0;    // the first wanted frame not yet come
+  int64_t last_ = -1;  // the last frame told
+};
+
+bool damaged(const AVFrame* f) { return f->decode_error_flags || (f->flags & AV_FRAME_FLAG_CORRUPT); }
+
+// Seeks `dec` back to the keyframe at or before timestamp `ts` and decodes up to the first frame at or after it,
+// which it returns (owned by dec); null where none comes clean. Frames before the first clean keyframe after a
+// seek may be garbage (open GOPs, streams without IDR frames; some files mark frames as sync samples that do not
+// decode cleanly on their own): where they hide `ts`, it seeks further back. `known`, where given, tells whether a
+// frame met on the way is one the caller can name; one it cannot ends the search.
+AVFrame* seek_clean(Decoder& dec, int64_t ts, const std::function<bool(const AVFrame*)>& known = nullptr) {
   const double tb = av_q2d(dec.stream()->time_base);
   for (double back : {0.0, 1.0, 4.0, 16.0}) {
-    if (!dec.seek(pts[size_t(want)] - int64_t(back / tb))) return nullptr;
+    if (!dec.seek(ts - int64_t(back / tb))) return nullptr;
     bool clean = false;
     while (AVFrame* f = dec.next()) {
-      const bool damaged = f->decode_error_flags || (f->flags & AV_FRAME_FLAG_CORRUPT);
-      clean = (clean || f->key_frame) && !damaged;
-      const int64_t idx = frame_at(pts, f->best_effort_timestamp);
-      if (idx < 0) return nullptr;
-      if (idx < want) continue;
+      clean = (clean || f->key_frame) && !damaged(f);
+      if (known && !known(f)) return nullptr;
+      if (f->best_effort_timestamp < ts) continue;
       if (!clean) break;  // further back
-      return idx == want ? f : nullptr;
+      return f;
     }
   }
   return nullptr;
+}
+
+// Seeks `dec` to frame `want` of `pts` (the timestamp of every frame: Reel::pts or packet_timestamps). Returns it,
+// or null where the frames after the seek cannot be trusted to be the ones `pts` counts (the caller then decodes
+// from the start).
+AVFrame* seek_frame(Decoder& dec, const std::vector<int64_t>& pts, int64_t want) {
+  AVFrame* f = seek_clean(dec, pts[size_t(want)],
+                          [&](const AVFrame* g) { return frame_at(pts, g->best_effort_timestamp) >= 0; });
+  return f && f->best_effort_timestamp == pts[size_t(want)] ? f : nullptr;
 }
 
 }  // namespace
@@ -565,38 +613,27 @@ Gray to_gray(const AVFrame* f, SwsPtr& sws) {
 
 Status decode_gray_at(const Context&, const VideoInfo& info, int64_t pts, int count, std::vector<Gray>& out) {
   out.clear();
-  // Seek to a keyframe before pts. Frames decoded before the first keyframe after a seek may be garbage
-  // (open GOPs, streams without IDR frames), so skip them; when that skips past pts, seek further back.
-  for (double back : {0.0, 1.0, 4.0, 16.0, -1.0}) {
-    Decoder dec;
-    std::string why;
-    if (!dec.open(info.path, false, why)) return Status::Fail(kExitInput, info.path, why);
-    AVStream* st = dec.stream();
-    if (pts != AV_NOPTS_VALUE && back >= 0) {
-      const int64_t target = pts - int64_t(back / av_q2d(st->time_base));
-      if (av_seek_frame(dec.format(), st->index, target, AVSEEK_FLAG_BACKWARD) >= 0) avcodec_flush_buffers(dec.codec());
+  auto dec = std::make_unique<Decoder>();
+  std::string why;
+  if (!dec->open(info.path, false, why)) return Status::Fail(kExitInput, info.path, why);
+  AVFrame* f = pts != AV_NOPTS_VALUE ? seek_clean(*dec, pts) : nullptr;
+  if (!f) {  // from the start: as clean as it gets
+    dec = std::make_unique<Decoder>();
+    if (!dec->open(info.path, false, why)) return Status::Fail(kExitInput, info.path, why);
+    bool clean = true;
+    while ((f = dec->next())) {
+      clean = (clean || f->key_frame) && !damaged(f);
+      if (pts == AV_NOPTS_VALUE || f->best_effort_timestamp >= pts) break;
     }
-    SwsPtr sws;
-    bool clean = back < 0;  // decoding from the start is as clean as it gets
-    bool missed = false;
-    while (AVFrame* f = dec.next()) {
-      // Some files mark frames as sync samples that do not decode cleanly on their own: trust only frames the
-      // decoder reports no error for, from a keyframe on.
-      const bool damaged = f->decode_error_flags || (f->flags & AV_FRAME_FLAG_CORRUPT);
-      clean = (clean || f->key_frame) && !damaged;
-      if (pts == AV_NOPTS_VALUE || f->best_effort_timestamp >= pts) {
-        if (!clean) {
-          missed = true;
-          break;
-        }
-        out.push_back(to_gray(f, sws));
-        if (int(out.size()) == count) break;
-      }
-    }
-    if (!missed && !out.empty()) return Status::Ok();
-    out.clear();
+    if (f && !clean) f = nullptr;
   }
-  return Status::Fail(kExitInput, info.path, "cannot decode the frame again");
+  SwsPtr sws;
+  while (f && !(out.size() && damaged(f))) {  // that frame and the ones after it, up to a damaged one
+    out.push_back(to_gray(f, sws));
+    f = int(out.size()) < count ? dec->next() : nullptr;
+  }
+  if (out.empty()) return Status::Fail(kExitInput, info.path, "cannot decode the frame again");
+  return Status::Ok();
 }
 
 namespace {
@@ -742,7 +779,8 @@ Status extract_region(const Context& ctx, const VideoInfo& info, const Region& r
   int64_t index = 0;
   AVFrame* f = nullptr;
   if (first > kSkipFrames) {
-    const std::vector<int64_t> table = pts.empty() ? packet_timestamps(info.path) : pts;
+    std::vector<int64_t> read;
+    const std::vector<int64_t>& table = pts.empty() ? (read = packet_timestamps(info.path)) : pts;
     if (indexes_frames(table) && first < int64_t(table.size()) && (f = seek_frame(*dec, table, first))) {
       index = first;
     } else {  // from the start again
@@ -784,7 +822,8 @@ class RegionThumbs final : public ThumbReader {
   const Status& status() const override { return status_; }
   bool skip_to(int64_t want, const std::vector<int64_t>& pts) override {
     if (!status_.ok() || want <= 0) return false;
-    const std::vector<int64_t> table = pts.empty() ? packet_timestamps(path_) : pts;
+    std::vector<int64_t> read;
+    const std::vector<int64_t>& table = pts.empty() ? (read = packet_timestamps(path_)) : pts;
     if (!indexes_frames(table) || want >= int64_t(table.size())) return false;
     if ((pending_ = seek_frame(*dec_, table, want))) return true;
     ctx_.log->debug("{}: cannot seek to frame {}; decoding from the start", path_, want);
@@ -834,15 +873,15 @@ Status reel_pass(const Context& ctx, const VideoInfo& info, int w, int h, int sa
   const int64_t n = std::max<int64_t>(info.frames, 1);
   samples = int(std::min<int64_t>(samples, n));
   auto is_sample = [&](int64_t idx, int k) { return k < samples && idx == (2 * k + 1) * n / (2 * samples); };
-  int expected = 0;  // samples among the table's frames
+  std::optional<FrameTeller> teller;
   if (!table.empty()) {
     std::vector<int64_t> wanted;
-    for (int64_t i = 0; i < int64_t(table.size()); ++i) {
-      const bool sample = is_sample(i, expected);
-      expected += sample;
-      if (i % step == 0 || sample) wanted.push_back(table[size_t(i)]);
+    for (int64_t i = 0, k = 0; i < int64_t(table.size()); ++i) {
+      const bool sample = is_sample(i, int(k));
+      k += sample;
+      if (i % step == 0 || sample) wanted.push_back(i);
     }
-    dec.want_only(std::move(wanted));
+    dec.want_only((teller.emplace(table, wanted)).wanted());
   }
   SwsPtr reel_sws, full_sws;
   int k = 0;
@@ -851,12 +890,12 @@ Status reel_pass(const Context& ctx, const VideoInfo& info, int w, int h, int sa
     if (ctx.interrupted()) return interrupted(ctx);
     AVFrame* f = dec.next();
     if (!f) break;
-    const int64_t idx = table.empty() ? count : frame_at(table, f->best_effort_timestamp);
-    if (idx <= last) return trusted = false, Status::Ok();
+    const int64_t idx = teller ? teller->tell(f) : count;
+    if (idx < 0) return trusted = false, Status::Ok();
     if (on_frame)
       for (int64_t i = last; i < idx; ++i) on_frame();  // the skipped frames too
     last = idx;
-    if (table.empty()) out.pts.push_back(f->best_effort_timestamp);
+    if (!teller) out.pts.push_back(f->best_effort_timestamp);
     if (f->key_frame) out.keys.push_back(idx);
     if (is_sample(idx, k)) {
       out.samples.push_back(to_gray(f, full_sws));
@@ -864,7 +903,6 @@ Status reel_pass(const Context& ctx, const VideoInfo& info, int w, int h, int sa
       ++k;
     }
     if (idx % step) continue;
-    if (out.stored() != size_t(idx / step)) return trusted = false, Status::Ok();  // a kept frame did not come
     // A frame of another size (a size change mid-stream) is stretched to the reel like the others, as the render
     // stretches it to the first size: sx and sy stay those of the first size.
     const size_t at = out.yuv.size();
@@ -877,10 +915,9 @@ Status reel_pass(const Context& ctx, const VideoInfo& info, int w, int h, int sa
     int stride[4] = {img.plane[0].stride, img.plane[1].stride, img.plane[2].stride, 0};
     sws_scale(reel_sws.get(), f->data, f->linesize, 0, f->height, dst, stride);
   }
-  if (!table.empty()) {
+  if (teller) {
     const int64_t frames = int64_t(table.size());
-    if (dec.errors() || out.stored() != size_t((frames - 1) / step + 1) || k != expected)
-      return trusted = false, Status::Ok();
+    if (dec.errors() || !teller->complete()) return trusted = false, Status::Ok();
     if (on_frame)
       for (int64_t i = last + 1; i < frames; ++i) on_frame();
     out.pts = table;
@@ -969,15 +1006,15 @@ bool decode_gray_seeking(const Context& ctx, const VideoInfo& info, const std::v
   Decoder dec;
   std::string why;
   if (!dec.open(info.path, true, why)) return false;
-  std::vector<int64_t> wanted;
-  for (const int64_t i : indices) wanted.push_back(pts[size_t(i)]);
-  dec.want_only(std::move(wanted));  // (ascending, as indices and pts are)
+  FrameTeller teller(pts, indices);
+  dec.want_only(teller.wanted());
   AVFrame* f = seek_frame(dec, pts, indices.front());
+  teller.start_at(indices.front());
   SwsPtr sws;
   for (size_t k = 0; f; f = k < indices.size() ? dec.next() : nullptr) {
     if (ctx.interrupted()) return false;
-    const int64_t idx = frame_at(pts, f->best_effort_timestamp);
-    if (idx < 0 || idx > indices[k]) return false;
+    const int64_t idx = teller.tell(f);
+    if (idx < 0) return false;
     for (; k < indices.size() && indices[k] == idx; ++k) out.push_back(to_gray(f, sws));
   }
   return out.size() == indices.size();
@@ -1048,7 +1085,7 @@ class FfmpegFrames final : public FrameSource {
     std::string why;
     if (!dec_->open(path_, true, why, &ctx_, !announced_)) status_ = Status::Fail(kExitInput, path_, why);
     announced_ = true;  // a rewind opens the file again, quietly
-    if (!wanted_.empty()) dec_->want_only(wanted_);
+    if (teller_) teller_->start_at(0), dec_->want_only(teller_->wanted());
     return status_;
   }
 
@@ -1061,17 +1098,15 @@ class FfmpegFrames final : public FrameSource {
       if (index_ < 0) status_ = Status::Fail(kExitInput, path_, "no decodable video frame");
       return false;
     }
-    if (!wanted_.empty()) {
+    if (teller_) {
       // Told by timestamp. A frame the table does not name, a wanted one that did not come, or a damaged one (the
       // alignment counted only the frames that decode): from the start again, every frame decoded and counted.
-      const int64_t idx = frame_at(table_, f->best_effort_timestamp);
-      const int64_t after = index_ < 0 ? INT64_MIN : table_[size_t(index_)];
-      const auto passed = std::upper_bound(wanted_.begin(), wanted_.end(), after);  // the first wanted since
-      if (idx > index_ && !dec_->errors() && (passed == wanted_.end() || *passed >= table_[size_t(idx)])) {
+      const int64_t idx = teller_->tell(f);
+      if (idx >= 0 && !dec_->errors()) {
         index_ = idx - 1;
       } else {
         ctx_.log->debug("{}: frames do not add up to the packets' timestamps; decoding every frame", path_);
-        wanted_.clear();
+        teller_.reset();
         if (!open().ok()) return false;
         return next(out);
       }
@@ -1124,6 +1159,7 @@ class FfmpegFrames final : public FrameSource {
     if (AVFrame* f = seek_frame(*dec_, table_, want)) {
       pending_ = f;  // next() returns it
       index_ = want - 1;
+      if (teller_) teller_->start_at(want);
       return true;
     }
     // The decoder is somewhere the table cannot say: from the start again.
@@ -1135,15 +1171,14 @@ class FfmpegFrames final : public FrameSource {
   void want_only(const std::vector<int64_t>& frames) override {
     if (!table_read_) table_ = packet_timestamps(path_), table_read_ = true;
     if (!indexes_frames(table_) || index_ >= 0 || frames.empty()) return;
-    wanted_.clear();
+    std::vector<int64_t> wanted;
     for (const int64_t i : frames)
-      if (i >= 0 && i < int64_t(table_.size())) wanted_.push_back(table_[size_t(i)]);
-    wanted_.push_back(table_.back());  // bg's last frame stands in for frames mapped past its end
-    std::sort(wanted_.begin(), wanted_.end());
-    wanted_.erase(std::unique(wanted_.begin(), wanted_.end()), wanted_.end());
-    dec_->want_only(wanted_);
-    ctx_.log->debug("{}: decoding {} of its {} frames, and the frames they refer to", path_, wanted_.size(),
-                    table_.size());
+      if (i >= 0 && i < int64_t(table_.size())) wanted.push_back(i);
+    wanted.push_back(int64_t(table_.size()) - 1);  // bg's last frame stands in for frames mapped past its end
+    std::sort(wanted.begin(), wanted.end());
+    dec_->want_only(teller_.emplace(table_, wanted).wanted());
+    ctx_.log->debug("{}: decoding {} of its {} frames, and the frames they refer to", path_,
+                    teller_->wanted().size(), table_.size());
   }
   const Status& status() const override { return status_; }
 
@@ -1163,7 +1198,7 @@ class FfmpegFrames final : public FrameSource {
   AVFrame* pending_ = nullptr;  // a frame decoded by skip_to, owned by dec_, for the next next()
   std::vector<int64_t> table_;  // packet_timestamps, read on the first skip_to or want_only
   bool table_read_ = false;
-  std::vector<int64_t> wanted_;  // want_only's frames' timestamps; empty: every frame, counted
+  std::optional<FrameTeller> teller_;  // want_only's frames; none: every frame decoded and counted
   FramePtr held_{av_frame_alloc()};
   SwsPtr sws_;
   ImageBuffer buf_;
