@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -451,16 +452,25 @@ Placement refine_subpixel(const std::vector<std::pair<const Gray*, const Gray*>>
   return out;
 }
 
+// fg sample `fg` scaled as placed, no larger than a bg of bw x bh: a fg that covers all of bg, placed a hair too
+// large (scale 2.007 for 2), would not fit the phase-correlation surface, and gave sharpness 0 (and confidence 0)
+// to a right placement.
+GrayF placed_fg(const Gray& fg, const Placement& pl, int bw, int bh) {
+  return to_float(resize_gray(fg, std::clamp(int(std::lround(fg.w * pl.scale)), 1, bw),
+                              std::clamp(int(std::lround(fg.h * pl.scale)), 1, bh)));
+}
+
 // How far the phase-correlation peak of fg placed in bg stands above the rest of the surface: (peak - mean) /
 // standard deviation of the surface outside an 11 x 11 window around the placement; 0 where the surface is flat
 // (blank frames). Of the first (bg, fg) pair's surface, or of all the pairs' surfaces summed, whichever stands out
 // more: summed, a real placement peaks in each, a chance match of one pair does not recur in the others, and the
 // rest, unrelated from pair to pair, grows only as the square root of their number; but a pair whose bg frame
 // does not show fg's moment (fast motion) only adds noise, and then the first pair alone stands out more.
-double peak_sharpness(Fft2d& fft, const std::vector<std::pair<const Gray*, const Gray*>>& pairs,
-                      const Placement& pl) {
+// Each pair: a bg frame and the fg sample scaled as placed (placed_fg). (The bg frames stay 8-bit until their
+// turn: a full-size one in floats with its summed-area tables takes 41 MB at 1080p.)
+double peak_sharpness(Fft2d& fft, const std::vector<std::pair<Gray, GrayF>>& pairs, const Placement& pl) {
   if (pairs.empty()) return 0.0;
-  const Gray& b0 = *pairs[0].first;
+  const Gray& b0 = pairs[0].first;
   const int cw = fft_size(b0.w), ch = fft_size(b0.h);
   auto wrap = [](long v, long n) { return int(((v % n) + n) % n); };
   const int px = wrap(std::lround(pl.x), cw), py = wrap(std::lround(pl.y), ch);
@@ -483,16 +493,11 @@ double peak_sharpness(Fft2d& fft, const std::vector<std::pair<const Gray*, const
   std::vector<double> s(size_t(cw) * ch, 0.0);
   double first = 0;
   int summed = 0;
-  for (const auto& [bp, fp] : pairs) {
-    const Gray &b = *bp, &fg = *fp;
+  for (const auto& [b, t] : pairs) {
     if (b.w != b0.w || b.h != b0.h) continue;
-    // No larger than bg: a fg that covers all of bg, placed a hair too large (scale 2.007 for 2), would not fit
-    // the surface, and gave sharpness 0 (and confidence 0) to a right placement.
-    const int tw = std::clamp(int(std::lround(fg.w * pl.scale)), 1, b.w);
-    const int th = std::clamp(int(std::lround(fg.h * pl.scale)), 1, b.h);
     fft.set_references({prepare(to_float(b), cw, ch)}, ch, cw);
     std::vector<std::vector<float>> surfaces;
-    fft.phase_correlate(prepare(to_float(resize_gray(fg, tw, th)), cw, ch), surfaces);
+    fft.phase_correlate(prepare(t, cw, ch), surfaces);
     for (size_t i = 0; i < s.size(); ++i) s[i] += surfaces[0][i];
     if (++summed == 1) first = sharpness(s);
   }
@@ -736,6 +741,41 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
 }
 
 
+namespace {
+
+// Brightness histogram, 32 bins, summing to 1.
+std::array<double, 32> histogram(const Gray& g) {
+  std::array<double, 32> h{};
+  for (const uint8_t v : g.px) h[v >> 3] += 1;
+  for (double& v : h) v /= std::max<size_t>(1, g.px.size());
+  return h;
+}
+
+// Adds to `refs` the `n` bg thumbnails whose brightness histogram overlaps an fg sample's most. A histogram
+// changes little with a crop or a scale, and much from one scene to the next: in a long bg, the evenly spread
+// thumbnails may show none of fg's moments (a 20 s clip of a 23-minute master: 32 thumbnails 44 s apart).
+void add_likely_refs(const SpatialInput& in, size_t n, std::vector<int64_t>& refs) {
+  std::vector<std::array<double, 32>> fh;
+  for (const Gray& g : in.fg) fh.push_back(histogram(g));
+  std::vector<std::pair<double, int64_t>> scored;
+  for (size_t m = 0; m < in.bg_thumbs.size(); ++m) {
+    if (std::find(refs.begin(), refs.end(), int64_t(m)) != refs.end()) continue;
+    const std::array<double, 32> bh = histogram(in.bg_thumbs[m]);
+    double best = 0;
+    for (const auto& h : fh) {
+      double overlap = 0;
+      for (size_t b = 0; b < h.size(); ++b) overlap += std::min(h[b], bh[b]);
+      best = std::max(best, overlap);
+    }
+    scored.push_back({best, int64_t(m)});
+  }
+  n = std::min(n, scored.size());
+  std::partial_sort(scored.begin(), scored.begin() + n, scored.end(), [](auto& a, auto& b) { return a.first > b.first; });
+  for (size_t i = 0; i < n; ++i) refs.push_back(scored[i].second);
+}
+
+}  // namespace
+
 SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOptions& opt) {
   SpatialResult res;
   const auto t_start = std::chrono::steady_clock::now();
@@ -770,14 +810,13 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
 
   // ---- coarse: phase correlation against an even subset of thumbnails, all scales
   const size_t R = std::min<size_t>(M, 32);
-  std::vector<int64_t> ref_index(R);
+  std::vector<int64_t> ref_index;
+  for (size_t r = 0; r < R; ++r) ref_index.push_back(int64_t((2 * r + 1) * M / (2 * R)));
+  if (in.likely_refs > 0 && M > R) add_likely_refs(in, size_t(in.likely_refs), ref_index);
   const int cw = fft_size(TW), ch = fft_size(TH);
   {
     std::vector<std::vector<float>> refs;
-    for (size_t r = 0; r < R; ++r) {
-      ref_index[r] = int64_t((2 * r + 1) * M / (2 * R));
-      refs.push_back(prepare(thumb(ref_index[r]), cw, ch));
-    }
+    for (const int64_t m : ref_index) refs.push_back(prepare(thumb(m), cw, ch));
     fft.set_references(refs, ch, cw);
   }
   std::vector<double> scales;
@@ -941,14 +980,15 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
     // A chance match of a small or smooth picture can reach a high NCC (the best of many tries); a real one also
     // stands out of its phase-correlation surface (SpatialOptions::sharp_peak).
     // Measured on every fg sample that confirms the placement, each with its best bg frame.
-    std::vector<std::pair<size_t, Gray>> others;  // (fg sample, its bg frame)
+    const Placement& pl = res.placement;
+    std::vector<std::pair<Gray, GrayF>> pairs;  // (bg frame, fg sample placed), the deciding pair first
+    GrayF first = placed_fg(in.fg[size_t(res.fg_sample)], pl, best.frame.w, best.frame.h);
+    pairs.emplace_back(std::move(best.frame), std::move(first));
     for (size_t k = 0; k < best_m.size(); ++k) {
       if (int(k) == res.fg_sample || best_v[k] < 0.5 || best_m[k] < 0 || !in.bg_frames) continue;
       // The thumbnails' choice, or a frame next to it that shows the placed sample better (thumbnails are
       // thumb_stride frames apart and too small to tell neighbouring moments of a soft picture apart).
-      const Placement& pl = res.placement;
-      const GrayF t = to_float(resize_gray(in.fg[k], std::max(1, int(std::lround(in.fg[k].w * pl.scale))),
-                                           std::max(1, int(std::lround(in.fg[k].h * pl.scale)))));
+      GrayF t = placed_fg(in.fg[k], pl, pairs[0].first.w, pairs[0].first.h);
       // (At most four frames either way: on full-size frames each is decoded again.)
       const int64_t reach = std::clamp<int64_t>(in.thumb_stride, 2, 4);
       const int64_t from = std::max<int64_t>(0, best_m[k] * in.thumb_stride - reach);
@@ -958,10 +998,8 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
         const double v = ncc_at(t, to_float(g), int(std::lround(pl.x)), int(std::lround(pl.y)));
         if (v > best_ncc) best_ncc = v, chosen = std::move(g);
       }
-      if (!chosen.px.empty()) others.emplace_back(k, std::move(chosen));
+      if (!chosen.px.empty()) pairs.emplace_back(std::move(chosen), std::move(t));
     }
-    std::vector<std::pair<const Gray*, const Gray*>> pairs = {{&best.frame, &in.fg[size_t(res.fg_sample)]}};
-    for (const auto& [k, g] : others) pairs.push_back({&g, &in.fg[k]});
     const double sharp = peak_sharpness(fft, pairs, res.placement);
     res.placement.confidence *= std::clamp(sharp / opt.sharp_peak, 0.0, 1.0);
     res.notes.push_back(fmt::format("peak sharpness {:.1f} sigma", sharp));
@@ -1316,6 +1354,8 @@ Status place_on(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Re
   in.thumb_stride = bg_reel.step * std::max<int64_t>(1, int64_t((bg_reel.stored() + kMaxThumbs - 1) / kMaxThumbs));
   for (size_t i = 0; i < bg_reel.frames(); i += size_t(in.thumb_stride))
     in.bg_thumbs.push_back(resize_gray(bg_reel.luma(i), tw, th));
+  // A long bg's evenly spread thumbnails are far apart: add those that look most like fg.
+  if (bg_reel.step > 1) in.likely_refs = 32;
   in.bg_frames = [&](size_t first, size_t count) {
     std::vector<Gray> g;
     if (reel) {
@@ -1366,7 +1406,7 @@ Status place(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel&
     ctx.log->debug("spatial: confidence {:.3f} on the reels; searching full-size frames", placement.confidence);
     if (Status st = place_on(ctx, bg, fg, bg_reel, fg_reel, false, placement); !st.ok()) return st;
   }
-  // A long bg is searched on spread frames only: fast footage shows fg's moments in none of them (README, "Long
+  // A long bg is searched on spread frames only: fast footage may show fg's moments in none of them (README, "Long
   // pairs"), and the user can fix that by cutting bg.
   const std::string hint =
       bg_reel.step > 1 ? fmt::format("; bg is long and was searched on one frame in {}: if fg is a short clip of "

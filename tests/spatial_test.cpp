@@ -454,6 +454,42 @@ TEST(FindPlacement, UnrelatedFgIsBelowThreshold) {
   }
 }
 
+TEST(FindPlacement, LongBgFindsAMomentBetweenItsSpreadThumbnails) {
+  // A long bg is a string of short scenes, most of them between the 32 evenly spread thumbnails of the coarse
+  // search (a 20 s clip of a 23-minute master: those are 44 s apart). fg shows one such scene. Its brightness
+  // histogram brings that scene's thumbnails into the coarse search (SpatialInput::likely_refs).
+  const int W = 256, H = 144;
+  Scene s;
+  s.w = W, s.h = H;
+  for (unsigned scene = 0; scene < 100; ++scene) {
+    const Gray t = texture(W, H, 500 + scene);
+    const int lo = int(scene * 37 % 90), hi = 165 + int(scene * 53 % 90);  // each scene graded its own way
+    for (int k = 0; k < 2; ++k) {
+      Gray f = t;
+      for (uint8_t& v : f.px) v = uint8_t(std::max(0, lo + v * (hi - lo) / 255 - 4 * k));  // a slow fade
+      s.frames.push_back(f);
+      s.thumbs.push_back(vidkompy::resize_gray(f, 128, 72));
+    }
+  }
+  // Scene 49 (frames 98 and 99): the spread thumbnails are frames 96 and 103.
+  std::vector<Gray> fg = {crop(s.frames[98], 40, 30, 160, 90), crop(s.frames[99], 40, 30, 160, 90)};
+  SpatialInput in;
+  in.bg_w = W, in.bg_h = H;
+  in.fg = fg;
+  in.bg_thumbs = s.thumbs;
+  in.bg_frames = [&s](size_t first, size_t count) {
+    const size_t last = std::min(s.frames.size(), first + count);
+    return std::vector<Gray>(s.frames.begin() + long(first), s.frames.begin() + long(last));
+  };
+  auto fft = vidkompy::make_cpu_fft();
+  const SpatialResult spread = vidkompy::find_placement(in, *fft);
+  EXPECT_LT(spread.placement.confidence, vidkompy::kSpatialThreshold) << "the premise: not found on spread ones";
+  in.likely_refs = 32;
+  const SpatialResult r = vidkompy::find_placement(in, *fft);
+  expect_found(r, 40, 30, 1.0);
+  EXPECT_EQ(r.bg_thumb / 2, 49) << join(r.notes);
+}
+
 // ---------------------------------------------------------------- the CLI, end to end
 
 // bg clips are made once per process and shared by the tests that use them.

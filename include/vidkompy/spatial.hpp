@@ -68,6 +68,9 @@ struct SpatialInput {
   std::vector<Gray> fg;                  // full-resolution fg samples
   std::vector<Gray> bg_thumbs;           // every thumb_stride-th bg frame, small, all the same size
   int64_t thumb_stride = 1;              // bg frames per thumbnail: thumbnail m shows bg frame m * thumb_stride
+  // Coarse references beyond the 32 evenly spread thumbnails: those whose brightness histogram overlaps an fg
+  // sample's most. For a long bg, whose spread thumbnails are far apart in time.
+  int likely_refs = 0;
   // Full-resolution bg frames first .. first+count-1 (fewer at the end of the video).
   std::function<std::vector<Gray>(size_t first, size_t count)> bg_frames;
 };
@@ -82,7 +85,7 @@ struct SpatialResult {
 
 // Finds the placement of fg in bg. Pure apart from the bg_frame callback: no I/O of its own.
 // Coarse (thumbnails): phase correlation of every fg sample at every scale of a geometric grid against an even
-// subset of bg thumbnails, peaks verified by NCC. Then each candidate pairs every fg sample with its
+// subset of bg thumbnails (and in.likely_refs more, chosen by their brightness histograms), peaks verified by NCC. Then each candidate pairs every fg sample with its
 // best-matching bg thumbnail over all of them (the same moment, so motion and zoom cannot fake a match) and
 // re-fits the scale there; candidates compete on their mean NCC. Medium (~640 px): golden-section over scale.
 // Finest level (bg frames as given: full size, or a reel): scale again, translation, then refine_subpixel.
