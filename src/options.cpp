@@ -5,6 +5,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
@@ -110,6 +112,13 @@ std::shared_ptr<spdlog::logger> make_logger(const Options& opt) {
   log->set_pattern("vidkompy: %^%l%$: %v");
   log->set_level(opt.quiet ? spdlog::level::err : opt.verbose ? spdlog::level::debug : spdlog::level::info);
   return log;
+}
+
+double process_cpu_seconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  auto secs = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) * 1e-6; };
+  return secs(u.ru_utime) + secs(u.ru_stime);
 }
 
 }  // namespace vidkompy

@@ -240,17 +240,23 @@ Status report(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Plac
 
 void print_timings(const Context& ctx) {
   // Stages in the order they ran; "stage.part" entries are shown under their stage and not added to the total.
-  double total = 0;
-  std::string table = fmt::format("{:<14} {:>9}\n", "stage", "seconds");
+  // CPU seconds are the whole process's while the stage ran (every thread's), so cpu / seconds is the cores it
+  // kept busy: what is below the machine's count is time a stage waits or runs on one thread.
+  double total = 0, total_cpu = 0;
+  auto row = [](const std::string& name, double secs, double cpu) {
+    if (cpu <= 0) return fmt::format("{:<14} {:>9.3f}\n", name, secs);
+    if (secs < 0.01) return fmt::format("{:<14} {:>9.3f} {:>8.3f}\n", name, secs, cpu);  // too short to say
+    return fmt::format("{:<14} {:>9.3f} {:>8.3f} {:>6.2f}\n", name, secs, cpu, cpu / secs);
+  };
+  std::string table = fmt::format("{:<14} {:>9} {:>8} {:>6}\n", "stage", "seconds", "cpu s", "cores");
   for (const StageTime& t : ctx.timings) {
     if (t.name.find('.') != std::string::npos) continue;
-    total += t.seconds;
-    table += fmt::format("{:<14} {:>9.3f}\n", t.name, t.seconds);
+    total += t.seconds, total_cpu += t.cpu;
+    table += row(t.name, t.seconds, t.cpu);
     for (const StageTime& p : ctx.timings)
-      if (p.name.rfind(t.name + ".", 0) == 0)
-        table += fmt::format("  {:<12} {:>9.3f}\n", p.name.substr(t.name.size() + 1), p.seconds);
+      if (p.name.rfind(t.name + ".", 0) == 0) table += row("  " + p.name.substr(t.name.size() + 1), p.seconds, p.cpu);
   }
-  table += fmt::format("{:<14} {:>9.3f}\n", "total", total);
+  table += row("total", total, total_cpu);
   fmt::print(stderr, "{}", table);
 }
 

@@ -1244,7 +1244,7 @@ Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
   // the placement with every matched bg frame moved one frame earlier and one later too (and further while that
   // keeps fitting better), and keep a shift that fits clearly best (measured: a heavily re-encoded half-size Big
   // Buck Bunny crop, 0.9929 one frame earlier against 0.9892; right maps win by 0.0015-0.009).
-  auto fit_shifted = [&](int d, Placement& q) {
+  auto fit_shifted = [&](int d, Placement& q, std::string& note) {
     std::vector<std::vector<Gray>> one;
     for (int64_t i : at) one.push_back({bg_reel.luma(size_t(std::clamp<int64_t>(time.map[size_t(i)] + d, 0, last)))});
     std::vector<std::pair<const Gray*, const Gray*>> pairs;
@@ -1254,25 +1254,34 @@ Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
     // time itself, and lost to a wrong shift by 0.0012 on random8_r0 in bench/pairs: 50 and 60 fps, both from film.)
     q = refine_on_pairs(fgs, one, r, placement.scale == 1.0);
     const double v = pairs_ncc(pairs, q);
-    ctx.log->debug("spatial recheck with the map moved by {:+d} frame(s): x {:.2f} y {:.2f}, NCC {:.4f}", d,
-                   q.x / bg_reel.sx, q.y / bg_reel.sy, v);
+    note = fmt::format("spatial recheck with the map moved by {:+d} frame(s): x {:.2f} y {:.2f}, NCC {:.4f}", d,
+                       q.x / bg_reel.sx, q.y / bg_reel.sy, v);
     return v;
   };
   bool shifted = false;
   Placement q0;  // the unmoved map's fit on the evenly spread frames
   {
-    Placement qm, qp;
-    const double v0 = fit_shifted(0, q0), vm = fit_shifted(-1, qm), vp = fit_shifted(+1, qp);
+    // The unmoved map and a frame either way, on both threads.
+    Placement q[3];
+    double v[3];
+    std::string notes[3];
+    for_each_index(3, [&](size_t i) { v[i] = fit_shifted(int(i) - 1, q[i], notes[i]); });
+    for (const int i : {1, 0, 2}) ctx.log->debug("{}", notes[i]);
+    q0 = q[1];
+    const Placement &qm = q[0], &qp = q[2];
+    const double v0 = v[1], vm = v[0], vp = v[2];
     const int dir = vm > vp ? -1 : +1;
     double best_v = std::max(vm, vp);
     Placement best = dir < 0 ? qm : qp;
     if (best_v > v0 + 1e-3) {
       // Further that way while it keeps fitting better: a placement several pixels off is several frames late.
       for (int d = 2 * dir; std::abs(d) <= 8; d += dir) {
-        Placement q;
-        const double v = fit_shifted(d, q);
-        if (v <= best_v) break;
-        best_v = v, best = q;
+        Placement qd;
+        std::string note;
+        const double vd = fit_shifted(d, qd, note);
+        ctx.log->debug("{}", note);
+        if (vd <= best_v) break;
+        best_v = vd, best = qd;
       }
       p = best, shifted = true;
     }

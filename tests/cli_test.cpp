@@ -825,6 +825,17 @@ TEST_F(Cli, VerbosePrintsTimingTable) {
   EXPECT_TRUE(r.out.empty()) << r.out;
   for (const char* stage : {"probe", "load", "render", "total"})
     EXPECT_NE(r.err.find(stage), std::string::npos) << r.err;
+  // The total's row: wall seconds, CPU seconds, and their ratio, the cores kept busy (more than none, at most the
+  // machine's and a little for rounding). (Stages under 0.01 s show no ratio.)
+  std::istringstream table(r.err.substr(r.err.find("\ntotal ") + 1));
+  std::string name;
+  double secs = 0, cpu = 0, cores = 0;
+  ASSERT_TRUE(table >> name >> secs >> cpu >> cores) << r.err;
+  EXPECT_GT(secs, 0);
+  EXPECT_GT(cpu, 0);
+  EXPECT_NEAR(cores, cpu / secs, 0.01 + (cores + 1) * 0.0005 / secs);  // (all three rounded as printed)
+  EXPECT_LE(cores, std::thread::hardware_concurrency() + 0.1);
+  EXPECT_NE(r.err.find("cpu s  cores"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -52,6 +52,7 @@ Status finish_options(Options& opt);
 struct StageTime {
   std::string name;
   double seconds = 0.0;
+  double cpu = 0.0;  // CPU seconds of the whole process meanwhile (0: not measured); cpu / seconds = cores used
 };
 
 struct Context {
@@ -67,24 +68,27 @@ struct Context {
 
   int interrupted() const { return interrupt ? int(*interrupt) : 0; }
   // Adds to a stage's time: a stage that runs more than once (a re-match) stays one row, in first-run order.
-  void add_time(const std::string& name, double seconds) {
+  void add_time(const std::string& name, double seconds, double cpu = 0.0) {
     for (StageTime& t : timings)
-      if (t.name == name) return void(t.seconds += seconds);
-    timings.push_back({name, seconds});
+      if (t.name == name) return void((t.seconds += seconds, t.cpu += cpu));
+    timings.push_back({name, seconds, cpu});
   }
 };
 
 // Makes the stderr logger for the verbosity in opt.
 std::shared_ptr<spdlog::logger> make_logger(const Options& opt);
 
-// Records how long a stage took into ctx.timings when it goes out of scope.
+// User and system CPU time of the whole process so far, every thread's.
+double process_cpu_seconds();
+
+// Records how long a stage took (wall and CPU) into ctx.timings when it goes out of scope.
 class ScopedTimer {
  public:
   ScopedTimer(Context& ctx, std::string name)
-      : ctx_(ctx), name_(std::move(name)), start_(std::chrono::steady_clock::now()) {}
+      : ctx_(ctx), name_(std::move(name)), start_(std::chrono::steady_clock::now()), cpu_(process_cpu_seconds()) {}
   ~ScopedTimer() {
     std::chrono::duration<double> d = std::chrono::steady_clock::now() - start_;
-    ctx_.add_time(name_, d.count());
+    ctx_.add_time(name_, d.count(), process_cpu_seconds() - cpu_);
   }
   ScopedTimer(const ScopedTimer&) = delete;
   ScopedTimer& operator=(const ScopedTimer&) = delete;
@@ -93,6 +97,7 @@ class ScopedTimer {
   Context& ctx_;
   std::string name_;
   std::chrono::steady_clock::time_point start_;
+  double cpu_;
 };
 
 }  // namespace vidkompy
