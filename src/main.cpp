@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "vidkompy/pipeline.hpp"
+#include "vidkompy/temporal.hpp"
 #include "vidkompy/video.hpp"
 
 using namespace vidkompy;
@@ -110,6 +111,7 @@ int main(int argc, char** argv) {
   if (Status st = finish_options(ctx.opt); !st.ok()) return finish(ctx, st);
   ctx.log = make_logger(ctx.opt);
   set_ffmpeg_log_level(ctx.opt.verbose);
+  use_one_blas_thread();
   ctx.interrupt = &g_signal;
   ctx.progress = !ctx.opt.quiet && ::isatty(STDERR_FILENO);
   std::signal(SIGINT, on_signal);

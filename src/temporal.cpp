@@ -3,6 +3,7 @@
 // time line; a banded monotonic DTW follows the evidence; thumbnails decide between neighbours.
 #include "vidkompy/temporal.hpp"
 
+#include <dlfcn.h>
 #include <faiss/IndexFlat.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -30,6 +31,12 @@ extern "C" int sgemm_(const char* ta, const char* tb, const int* m, const int* n
                       const int* ldc);
 
 namespace vidkompy {
+
+void use_one_blas_thread() {
+  // Looked up at run time: libblas.so.3 may be another implementation (reference BLAS, BLIS), which has no such call.
+  using Set = void (*)(int);
+  if (auto set = reinterpret_cast<Set>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
+}
 
 bool long_pair(const Context& ctx, const VideoInfo& bg, const VideoInfo& fg) {
   const double frames = double(std::max<int64_t>(0, bg.frames) + std::max<int64_t>(0, fg.frames));
