@@ -740,7 +740,6 @@ Refined refine(const SpatialInput& in, const Hypothesis& chosen, double s_min, d
   return {pl, v, std::move(near[best.i])};
 }
 
-
 namespace {
 
 // Brightness histogram, 32 bins, summing to 1.

@@ -475,7 +475,6 @@ class FrameTeller {
     while (next_ < wanted_.size() && wanted_[next_] <= ts) ++next_;
     return last_ = idx;
   }
-  int64_t last() const { return last_; }
   // Every wanted frame came.
   bool complete() const { return next_ == wanted_.size(); }
 
@@ -881,7 +880,7 @@ Status reel_pass(const Context& ctx, const VideoInfo& info, int w, int h, int sa
       k += sample;
       if (i % step == 0 || sample) wanted.push_back(i);
     }
-    dec.want_only((teller.emplace(table, wanted)).wanted());
+    dec.want_only(teller.emplace(table, wanted).wanted());
   }
   SwsPtr reel_sws, full_sws;
   int k = 0;
