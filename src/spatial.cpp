@@ -1099,9 +1099,9 @@ int64_t key_before(const Reel& reel, bool seekable, int64_t i) {
 // stretch to its last; the earliest of equals. A stretch starting at a keyframe of fg, or at the fg frame matched to
 // one of bg, often costs far less than the first (the benchmark pair, keyframes 200-250 frames apart, fg 3 s into
 // bg: 0.85 -> 0.6 s).
+// (`bg_seek`, `fg_seek`: indexes_frames of each reel's timestamps.)
 int64_t cheapest_stretch(const TimeMap& time, int64_t from, int64_t to, int64_t width, const VideoInfo& bg,
-                         const VideoInfo& fg, const Reel& bg_reel, const Reel& fg_reel) {
-  const bool bg_seek = indexes_frames(bg_reel.pts), fg_seek = indexes_frames(fg_reel.pts);
+                         const VideoInfo& fg, const Reel& bg_reel, const Reel& fg_reel, bool bg_seek, bool fg_seek) {
   auto cost = [&](int64_t a) {
     const int64_t b = a + width - 1;  // (to + width <= map size)
     return double(bg.width) * bg.height *
@@ -1134,12 +1134,13 @@ Status refit_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, c
   const double span = double(std::min<int64_t>(hi - lo, 750));
   const int64_t from = lo + int64_t(0.1 * span);
   const int64_t width = std::max<int64_t>(1, int64_t(0.4 * span) - int64_t(0.1 * span));
-  const int64_t a = cheapest_stretch(time, from, std::max(from, hi - width), width, bg, fg, bg_reel, fg_reel);
+  const bool bg_seek = indexes_frames(bg_reel.pts), fg_seek = indexes_frames(fg_reel.pts);
+  const int64_t a =
+      cheapest_stretch(time, from, std::max(from, hi - width), width, bg, fg, bg_reel, fg_reel, bg_seek, fg_seek);
   std::vector<int64_t> fi = best_matched(time, a, a + width, 6);
   ctx.log->debug("spatial: full-size pairs from fg frames {}-{} (bg {}-{}); decoding from keyframes fg {}, bg {}", a,
-                 a + width - 1, time.map[size_t(a)], time.map[size_t(a + width - 1)],
-                 key_before(fg_reel, indexes_frames(fg_reel.pts), a),
-                 key_before(bg_reel, indexes_frames(bg_reel.pts), time.map[size_t(a)]));
+                 a + width - 1, time.map[size_t(a)], time.map[size_t(a + width - 1)], key_before(fg_reel, fg_seek, a),
+                 key_before(bg_reel, bg_seek, time.map[size_t(a)]));
   std::vector<int64_t> bi;
   const int64_t last = std::max<int64_t>(0, bg.frames - 1);
   const std::vector<int64_t> around = neighbours ? std::vector<int64_t>{0, -1, 1} : std::vector<int64_t>{0};

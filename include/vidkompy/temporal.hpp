@@ -63,13 +63,13 @@ struct TimeLine {
   double runner_up = 0.0;
 };
 
-// Candidate bg frames for each fg frame (FAISS inner-product k-NN): k per fg frame, best first.
 // OpenBLAS on one thread (FAISS's k-NN and the thumbnail products): our products are small, and between calls its
 // idle workers spin on sched_yield for about 0.1 s, taking a core from the decoders. Measured: k-NN of 500
 // against 600 frames 4.0 -> 1.2 ms, 20,000 against 20,000 frames' matching 4.39 -> 4.49 s, the benchmark pair's
 // alignment 0.2-0.35 s of CPU less. Call once, before the alignment's threads start.
 void use_one_blas_thread();
 
+// Candidate bg frames for each fg frame (FAISS inner-product k-NN): k per fg frame, best first.
 struct Candidates {
   int k = 0;
   std::vector<int64_t> index;  // fg frames x k (-1 where fewer exist)
