@@ -390,9 +390,10 @@ Cadence fit_cadence(const std::vector<Shown>& exact, const std::vector<int64_t>&
     }
     return missed;
   };
-  // Score of phase a for the rate's pf, pb (all observations) and the b reaching it.
-  std::vector<std::pair<double, double>> ev;
-  auto score = [&](double pf, double pb, double a, size_t stride, double& b_out) {
+  // Score of phase a for the rate's pf, pb (all observations) and the b reaching it. `ev` is the caller's buffer
+  // for the interval ends (one per thread: the rates and phases below are scored on both).
+  using Events = std::vector<std::pair<double, double>>;
+  auto score = [&](double pf, double pb, double a, size_t stride, double& b_out, Events& ev) {
     ev.clear();
     double base = 0;
     for (size_t e = 0; e < exact.size(); e += stride) {
@@ -428,16 +429,23 @@ Cadence fit_cadence(const std::vector<Shown>& exact, const std::vector<int64_t>&
   };
   // Rates and coarse phases on at most ~300 observations; the chosen rate's phase refined on all of them.
   const size_t stride = std::max<size_t>(1, (exact.size() + between.size()) / 300);
-  double best = -1;
-  Cadence c;
-  for (const double rate : rates) {
-    Cadence r{rate, rate / fg_fps, rate / bg_fps, 0, 0};
-    double v = -std::numeric_limits<double>::infinity();
+  std::vector<Cadence> fits(rates.size());
+  std::vector<double> fit_v(rates.size(), -std::numeric_limits<double>::infinity());
+  for_each_index(rates.size(), [&](size_t i) {
+    Events ev;
+    Cadence& r = fits[i];
+    r = {rates[i], rates[i] / fg_fps, rates[i] / bg_fps, 0, 0};
     for (int step = 0; step < 50; ++step) {
       double b;
-      const double a = step / 50.0 + 1e-9, s = score(r.pf, r.pb, a, stride, b);
-      if (s > v) v = s, r.a = a, r.b = b;
+      const double a = step / 50.0 + 1e-9, s = score(r.pf, r.pb, a, stride, b, ev);
+      if (s > fit_v[i]) fit_v[i] = s, r.a = a, r.b = b;
     }
+  });
+  double best = -1;
+  Cadence c;
+  for (size_t i = 0; i < rates.size(); ++i) {
+    const double rate = rates[i], v = fit_v[i];
+    const Cadence& r = fits[i];
     // Ties: one of the videos' own rates (one of them is the source), then the higher rate (a source of half the
     // rate explains the same frames by showing each twice).
     auto wins_tie = [&] {
@@ -455,12 +463,16 @@ Cadence fit_cadence(const std::vector<Shown>& exact, const std::vector<int64_t>&
   constexpr int kSteps = 500;
   constexpr double kHalf = 0.5 + 1e-9;
   std::vector<double> v(kSteps);
-  double top = -1, b_unused;
-  for (int k = 0; k < kSteps; ++k) {
-    v[size_t(k)] = score(c.pf, c.pb, (k + 0.5) / kSteps, stride, b_unused);
-    top = std::max(top, v[size_t(k)]);
-  }
-  if (score(c.pf, c.pb, kHalf, stride, b_unused) >= top) {
+  for_each_index(2, [&](size_t half) {
+    Events ev;
+    double b_unused;
+    for (int k = int(half) * kSteps / 2; k < int(half + 1) * kSteps / 2; ++k)
+      v[size_t(k)] = score(c.pf, c.pb, (k + 0.5) / kSteps, stride, b_unused, ev);
+  });
+  const double top = *std::max_element(v.begin(), v.end());
+  Events ev;
+  double b_unused;
+  if (score(c.pf, c.pb, kHalf, stride, b_unused, ev) >= top) {
     c.a = kHalf;
   } else {
     int widest = 0, middle = -1;
@@ -472,7 +484,7 @@ Cadence fit_cadence(const std::vector<Shown>& exact, const std::vector<int64_t>&
     }
     if (middle >= 0) c.a = (middle + 0.5) / kSteps;  // else every phase fits alike: the grid's is as good
   }
-  score(c.pf, c.pb, c.a, 1, c.b);
+  score(c.pf, c.pb, c.a, 1, c.b, ev);
   // The gate.
   // Runs of repeated bg frames do not count here: a slow change can pass for a repeat, and so one in ten or more
   // of them crosses a source frame's end. (They still weigh in the score above.)
@@ -561,13 +573,15 @@ MatchResult match_frames(const Features& fg, const Features& bg, double rate_rat
   if (fg.thumbs.empty() || bg.thumbs.empty()) {
     if (!opt.scores || !opt.scores(first, lo, hi, nccs)) return r;
   } else {
-    std::vector<float> fl(kLevels);
-    BandLevels bl;
-    for (size_t q = 0; q < k; ++q) {
-      thumb_levels(fg.t(first + q), fl.data());
-      for (int64_t j = lo[q]; j <= hi[q]; ++j)
-        nccs[q].push_back(levels_ncc(fl.data(), bl.at(j, bg.t(size_t(j))), opt.weights));
-    }
+    for_each_index(2, [&](size_t half) {  // each half of the frames on a thread, with its own levels
+      std::vector<float> fl(kLevels);
+      BandLevels bl;
+      for (size_t q = half * k / 2; q < (half + 1) * k / 2; ++q) {
+        thumb_levels(fg.t(first + q), fl.data());
+        for (int64_t j = lo[q]; j <= hi[q]; ++j)
+          nccs[q].push_back(levels_ncc(fl.data(), bl.at(j, bg.t(size_t(j))), opt.weights));
+      }
+    });
   }
   std::vector<double> noise(k, 1.0);
   for (size_t q = 0; q < k; ++q)
