@@ -35,8 +35,9 @@ Status probe_inputs(Context& ctx, VideoInfo& bg, VideoInfo& fg) {
   st.merge(probe(ctx.opt.fg, fg));
   if (!st.ok()) return st;
   for (const VideoInfo* v : {&bg, &fg}) {
-    ctx.log->debug("{}: {} {}x{} {} {}/{} fps, {} frames, {:.3f} s{}{}", v->path, v->codec, v->width, v->height,
-                   v->pix_fmt, v->fps.num, v->fps.den, v->frames, v->duration,
+    ctx.log->debug("{}: {} {}x{} {} ({} range, matrix {}) {}/{} fps, {} frames, {:.3f} s{}{}", v->path, v->codec,
+                   v->width, v->height, v->pix_fmt, v->colour.full_range ? "full" : "limited",
+                   colour_name(v->colour.matrix), v->fps.num, v->fps.den, v->frames, v->duration,
                    v->has_audio ? ", audio " + v->audio_codec : std::string(", no audio"),
                    v->rotation ? fmt::format(", rotated {}°", v->rotation) : std::string());
   }

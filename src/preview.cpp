@@ -110,9 +110,9 @@ Status write_preview(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, con
   Canvas canvas(kPad + kCols * (kTileW + kPad), kPad + kRows * (cell_h + kPad) + kPlotH + kPad);
 
   Status st;
-  auto bg_src = open_frames(ctx, bg.path, {bg.width, bg.height}, st);
+  auto bg_src = open_frames(ctx, bg.path, {bg.width, bg.height, {}}, st);
   if (!st.ok()) return st;
-  auto fg_src = open_frames(ctx, fg.path, {fw, fh}, st);
+  auto fg_src = open_frames(ctx, fg.path, {fw, fh, {}}, st);
   if (!st.ok()) return st;
   ImageBuffer out(bg.width, bg.height);
   BgCursor bg_at(ctx, bg.path, *bg_src);

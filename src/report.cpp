@@ -1,6 +1,7 @@
 // JSON for the alignment report (nlohmann-json). Schema: README, "Alignment report". Parsing never throws
 // past this file: every library exception becomes an input-error Status naming the file.
 #include "vidkompy/report.hpp"
+#include "vidkompy/video.hpp"
 
 #include <nlohmann/json.hpp>
 #include <unistd.h>
@@ -26,6 +27,8 @@ json video_json(const VideoInfo& v) {
           {"container", v.container},
           {"codec", v.codec},
           {"pix_fmt", v.pix_fmt},
+          {"color_range", v.colour.full_range ? "pc" : "tv"},
+          {"color_space", colour_name(v.colour.matrix)},
           {"width", v.width},
           {"height", v.height},
           {"fps", std::to_string(v.fps.num) + "/" + std::to_string(v.fps.den)},

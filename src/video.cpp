@@ -9,6 +9,7 @@
 #include <cstring>
 #include <optional>
 #include <algorithm>
+#include <array>
 
 #include "ffmpeg.hpp"
 #include "vidkompy/gpu.hpp"
@@ -36,6 +37,11 @@ void ImageBuffer::fill(uint8_t y, uint8_t u, uint8_t v) {
   }
 }
 
+std::string colour_name(int matrix) {
+  const char* name = av_color_space_name(AVColorSpace(matrix));
+  return name ? name : "unknown";
+}
+
 namespace {
 
 // The status a pass returns when SIGINT/SIGTERM arrived: exit 130/143.
@@ -51,6 +57,69 @@ std::string check_path(const std::string& path) {
   if (S_ISREG(st.st_mode) && st.st_size == 0) return "empty file (0 bytes)";
   return {};
 }
+
+// Whether a frame's numbers span 0-255: tagged so, or in one of the JPEG pixel formats (yuvj420p, ...), which
+// FFmpeg's H.264 and MJPEG decoders use for full range instead of the tag.
+bool is_jpeg_format(int format) {
+  return format == AV_PIX_FMT_YUVJ420P || format == AV_PIX_FMT_YUVJ422P || format == AV_PIX_FMT_YUVJ444P ||
+         format == AV_PIX_FMT_YUVJ440P || format == AV_PIX_FMT_YUVJ411P;
+}
+bool full_range(const AVFrame* f) { return f->color_range == AVCOL_RANGE_JPEG || is_jpeg_format(f->format); }
+// The same layout without the JPEG format's range (libswscale warns about those; the range is set apart).
+int plain_twin(int format) {
+  switch (format) {
+    case AV_PIX_FMT_YUVJ420P: return AV_PIX_FMT_YUV420P;
+    case AV_PIX_FMT_YUVJ422P: return AV_PIX_FMT_YUV422P;
+    case AV_PIX_FMT_YUVJ444P: return AV_PIX_FMT_YUV444P;
+    case AV_PIX_FMT_YUVJ440P: return AV_PIX_FMT_YUV440P;
+    case AV_PIX_FMT_YUVJ411P: return AV_PIX_FMT_YUV411P;
+    default: return format;
+  }
+}
+
+// Whether two matrices (AVColorSpace) turn YUV into different colours; unspecified matches anything (the frame is
+// then taken to mean what the other side means, as players guess).
+bool matrices_differ(int a, int b) {
+  if (a == AVCOL_SPC_UNSPECIFIED || b == AVCOL_SPC_UNSPECIFIED || a == AVCOL_SPC_RGB || b == AVCOL_SPC_RGB) return false;
+  return std::memcmp(sws_getCoefficients(a), sws_getCoefficients(b), 4 * sizeof(int)) != 0;
+}
+
+// A libswscale context, kept while what it converts stays the same, that also converts the range and the matrix
+// (libswscale assumes limited range and BT.601 unless told). The ranges are set before it is initialised: that is
+// when it picks its shortcuts, and the plain copy between equal formats does not convert ranges. Matrices are
+// converted where they differ (libswscale goes through RGB then) and where RGB comes in (made YUV by the
+// output's matrix); an unspecified one is taken to mean the other side's.
+class Scaler {
+ public:
+  SwsContext* get(const AVFrame* f, int w, int h, AVPixelFormat to, int flags, bool dst_full, int dst_matrix) {
+    const bool src_full = full_range(f);
+    const int src_matrix = f->colorspace == AVCOL_SPC_UNSPECIFIED ? dst_matrix : f->colorspace;
+    const std::array<int, 10> key{f->format, f->width, f->height, to, w, h, flags, src_full, dst_full, dst_matrix};
+    if (sws_ && key == key_ && src_matrix == src_matrix_) return sws_.get();
+    sws_.reset(sws_alloc_context());
+    SwsContext* s = sws_.get();
+    if (!s) return nullptr;
+    av_opt_set_int(s, "srcw", f->width, 0), av_opt_set_int(s, "srch", f->height, 0);
+    av_opt_set_int(s, "src_format", plain_twin(f->format), 0), av_opt_set_int(s, "src_range", src_full, 0);
+    av_opt_set_int(s, "dstw", w, 0), av_opt_set_int(s, "dsth", h, 0);
+    av_opt_set_int(s, "dst_format", to, 0), av_opt_set_int(s, "dst_range", dst_full, 0);
+    av_opt_set_int(s, "sws_flags", flags, 0);
+    if (sws_init_context(s, nullptr, nullptr) < 0) return sws_.reset(), nullptr;
+    const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(AVPixelFormat(f->format));
+    if (matrices_differ(src_matrix, dst_matrix) ||
+        (d && (d->flags & AV_PIX_FMT_FLAG_RGB) && dst_matrix != AVCOL_SPC_UNSPECIFIED)) {
+      auto table = [](int m) { return sws_getCoefficients(m == AVCOL_SPC_UNSPECIFIED ? SWS_CS_DEFAULT : m); };
+      sws_setColorspaceDetails(s, table(src_matrix), src_full, table(dst_matrix), dst_full, 0, 1 << 16, 1 << 16);
+    }
+    key_ = key, src_matrix_ = src_matrix;
+    return s;
+  }
+
+ private:
+  SwsPtr sws_;
+  std::array<int, 10> key_{};
+  int src_matrix_ = 0;
+};
 
 bool is_image_demuxer(const AVFormatContext* f) {
   const std::string name = f->iformat->name;
@@ -154,11 +223,12 @@ class Rotator {
     if (!d) return nullptr;
     if (!one_sample_per_plane(d) || d->log2_chroma_w != d->log2_chroma_h) {
       const AVPixelFormat to = d->log2_chroma_w ? AV_PIX_FMT_YUV420P : AV_PIX_FMT_YUV444P;
-      sws_ = SwsPtr(sws_getCachedContext(sws_.release(), in->width, in->height, AVPixelFormat(in->format),
-                                         in->width, in->height, to, SWS_BICUBIC, nullptr, nullptr, nullptr));
-      if (!sws_ || !ensure(conv_, to, in->width, in->height)) return nullptr;
-      sws_scale(sws_.get(), in->data, in->linesize, 0, in->height, conv_->data, conv_->linesize);
+      const bool full = full_range(in);  // kept as it is: a JPEG format's range moves into the tag
+      SwsContext* sws = sws_.get(in, in->width, in->height, to, SWS_BICUBIC, full, in->colorspace);
+      if (!sws || !ensure(conv_, to, in->width, in->height)) return nullptr;
+      sws_scale(sws, in->data, in->linesize, 0, in->height, conv_->data, conv_->linesize);
       av_frame_copy_props(conv_.get(), in);
+      if (full) conv_->color_range = AVCOL_RANGE_JPEG;
       src = conv_.get();
       d = av_pix_fmt_desc_get(to);
     }
@@ -217,7 +287,7 @@ class Rotator {
   }
 
   int deg_;
-  SwsPtr sws_;
+  Scaler sws_;
   FramePtr conv_, out_;
 };
 
@@ -574,7 +644,14 @@ Status probe(const std::string& path, VideoInfo& info) {
     info.audio_channels = ap->ch_layout.nb_channels;
   }
   // A file whose first frame cannot be decoded is unusable, whatever its header says.
-  if (!dec.next()) return Status::Fail(kExitInput, path, "no decodable video frame (corrupt or truncated file)");
+  const AVFrame* first = dec.next();
+  if (!first) return Status::Fail(kExitInput, path, "no decodable video frame (corrupt or truncated file)");
+  // The colour as decoded (some codecs say it only in the stream), else as the header says.
+  auto known = [](int frame, int header, int unknown) { return frame != unknown ? frame : header; };
+  info.colour.full_range = full_range(first) || par->color_range == AVCOL_RANGE_JPEG;
+  info.colour.matrix = known(first->colorspace, par->color_space, AVCOL_SPC_UNSPECIFIED);
+  info.colour.primaries = known(first->color_primaries, par->color_primaries, AVCOL_PRI_UNSPECIFIED);
+  info.colour.transfer = known(first->color_trc, par->color_trc, AVCOL_TRC_UNSPECIFIED);
   if (!info.pix_fmt.size() && dec.codec()->pix_fmt >= 0) info.pix_fmt = av_get_pix_fmt_name(dec.codec()->pix_fmt);
 
   info.frames = st->nb_frames;
@@ -1113,7 +1190,9 @@ class FfmpegFrames final : public FrameSource {
     ++index_;
     const int w = opt_.width > 0 ? opt_.width : f->width;
     const int h = opt_.height > 0 ? opt_.height : f->height;
-    if (f->format == AV_PIX_FMT_YUV420P && f->width == w && f->height == h && f->buf[0]) {
+    const bool recolour = full_range(f) != opt_.colour.full_range || matrices_differ(f->colorspace, opt_.colour.matrix);
+    if ((f->format == AV_PIX_FMT_YUV420P || f->format == AV_PIX_FMT_YUVJ420P) && !recolour && f->width == w &&
+        f->height == h && f->buf[0]) {
       // No copy: hold a reference of our own, so the picture stays valid even after the decoder has released
       // its frame (at the end of the stream, say, while the caller still shows the last bg frame).
       av_frame_unref(held_.get());
@@ -1132,15 +1211,15 @@ class FfmpegFrames final : public FrameSource {
     if (buf_.image.width != w || buf_.image.height != h) buf_.reset(w, h);
     // Area averaging when shrinking keeps fine detail from aliasing; bicubic when enlarging.
     const int flags = (w < f->width || h < f->height) ? SWS_AREA : SWS_BICUBIC;
-    sws_ = SwsPtr(sws_getCachedContext(sws_.release(), f->width, f->height, AVPixelFormat(f->format), w, h,
-                                       AV_PIX_FMT_YUV420P, flags | SWS_ACCURATE_RND, nullptr, nullptr, nullptr));
-    if (!sws_) {
+    SwsContext* sws = sws_.get(f, w, h, AV_PIX_FMT_YUV420P, flags | SWS_ACCURATE_RND, opt_.colour.full_range,
+                               opt_.colour.matrix);
+    if (!sws) {
       status_ = Status::Fail(kExitInput, path_, "cannot convert frames of this pixel format");
       return false;
     }
     uint8_t* dst[4] = {buf_.image.plane[0].data, buf_.image.plane[1].data, buf_.image.plane[2].data, nullptr};
     int dst_stride[4] = {buf_.image.plane[0].stride, buf_.image.plane[1].stride, buf_.image.plane[2].stride, 0};
-    sws_scale(sws_.get(), f->data, f->linesize, 0, f->height, dst, dst_stride);
+    sws_scale(sws, f->data, f->linesize, 0, f->height, dst, dst_stride);
     out = buf_.image;
     return true;
   }
@@ -1199,7 +1278,7 @@ class FfmpegFrames final : public FrameSource {
   bool table_read_ = false;
   std::optional<FrameTeller> teller_;  // want_only's frames; none: every frame decoded and counted
   FramePtr held_{av_frame_alloc()};
-  SwsPtr sws_;
+  Scaler sws_;
   ImageBuffer buf_;
   int64_t index_ = -1;
   int64_t reported_ = 0;
@@ -1357,6 +1436,10 @@ class Mp4Encoder final : public Encoder {
     enc_->time_base = AVRational{opt_.fps.den, opt_.fps.num};
     enc_->framerate = AVRational{opt_.fps.num, opt_.fps.den};
     enc_->sample_aspect_ratio = AVRational{1, 1};
+    enc_->color_range = opt_.colour.full_range ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG;
+    enc_->colorspace = AVColorSpace(opt_.colour.matrix);
+    enc_->color_primaries = AVColorPrimaries(opt_.colour.primaries);
+    enc_->color_trc = AVColorTransferCharacteristic(opt_.colour.transfer);
     enc_->thread_count = 0;
     if (out_->oformat->flags & AVFMT_GLOBALHEADER) enc_->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     if (std::string(name) == "h264_nvenc") {

@@ -722,6 +722,7 @@ TEST(ReportSchema, RejectsMissingWrongTypedAndExtraFields) {
                        {"temporal", {{"map", {0, 1}}, {"confidence", 1}, {"clamped_start", 0}, {"clamped_end", 0},
                                      {"rate_ratio", nullptr}, {"offset_seconds", nullptr}, {"model", nullptr}}}};
   nlohmann::json video = {{"path", "a"}, {"container", "mp4"}, {"codec", "h264"}, {"pix_fmt", "yuv420p"},
+                          {"color_range", "tv"}, {"color_space", "unknown"},
                           {"width", 2}, {"height", 2}, {"fps", "25/1"}, {"fps_value", 25.0}, {"frames", 2},
                           {"duration", 0.08}, {"start_time", 0.0}, {"rotation", 0}, {"audio", nullptr}};
   ok["bg"] = ok["fg"] = video;

@@ -299,3 +299,53 @@ TEST(Render, SemiPlanarFgRendersAsItsPlanarTwin) {
   EXPECT_EQ(sums[1], sums[0]);
   EXPECT_EQ(sums[2], sums[0]);
 }
+
+// The output takes bg's colour: its range and matrix in the stream's header, and fg converted into them. fg is a
+// crop of bg made in another range or matrix, so the fg region of the output must show what bg shows there.
+// (Before: a full-range VP9 fg kept its numbers, 12.8 levels off on average; a BT.601 fg in a BT.709 bg, 14.6.)
+TEST(Render, FgIsConvertedIntoBgsRangeAndMatrix) {
+  vt::TempDir dir;
+  const std::string bg_tv = dir / "bg_tv.mp4", bg_pc = dir / "bg_pc.webm", bg709 = dir / "bg709.mp4";
+  const std::string align = dir / "align.json";
+  const std::string vp9 = " -c:v libvpx-vp9 -crf 20 -b:v 0 -deadline realtime -cpu-used 8 -pix_fmt yuv420p ";
+  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25:duration=1 -c:v libx264 -crf 10 -pix_fmt yuv420p " +
+                         quote(bg_tv)));
+  ASSERT_TRUE(vt::ffmpeg("-i " + quote(bg_tv) + " -vf scale=out_range=full" + vp9 + "-color_range pc " + quote(bg_pc)));
+  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25:duration=1 -vf "
+                         "scale=out_color_matrix=bt709:flags=accurate_rnd -c:v libx264 -crf 10 -pix_fmt yuv420p "
+                         "-colorspace bt709 -color_primaries bt709 -color_trc bt709 " + quote(bg709)));
+  const Placement place{80, 40, 1.0};
+  std::vector<int64_t> map;
+  for (int i = 0; i < 25; ++i) map.push_back(i);
+  write_alignment(align, place, map);
+  const std::string crop = "crop=160:120:80:40";
+  struct Case {
+    const char* name;
+    std::string bg, fg_filter, fg_codec;
+    bool full;
+    int matrix;
+  } cases[] = {
+      {"full-range fg in a limited bg", bg_tv, crop + ",scale=out_range=full", vp9 + "-color_range pc", false, 2},
+      {"limited fg in a full-range bg", bg_pc, crop, " -c:v libx264 -crf 10 -pix_fmt yuv420p", true, 2},
+      {"BT.601 fg in a BT.709 bg", bg709, crop + ",scale=in_color_matrix=bt709:out_color_matrix=bt601:flags=accurate_rnd",
+       " -c:v libx264 -crf 10 -pix_fmt yuv420p -colorspace smpte170m", false, 1},
+  };
+  for (const Case& c : cases) {
+    const std::string fg = dir / "fg.mkv", out = dir / "out.mp4";
+    ASSERT_TRUE(vt::ffmpeg("-i " + quote(c.bg) + " -vf " + c.fg_filter + c.fg_codec + " " + quote(fg))) << c.name;
+    const vt::Run r = vt::vidkompy({"--bg", c.bg, "--fg", fg, "--alignment", align, "-o", out, "--crf", "10", "-q"});
+    ASSERT_EQ(r.code, 0) << c.name << ": " << r.err;
+    VideoInfo o;
+    ASSERT_TRUE(probe(out, o).ok());
+    EXPECT_EQ(o.colour.full_range, c.full) << c.name;
+    EXPECT_EQ(o.colour.matrix, c.matrix) << c.name;
+    // Both decoded into limited range: the fg region (inside a margin for chroma's reach) against bg's.
+    const auto b = vt::decode_all(c.bg), v = vt::decode_all(out);
+    ASSERT_EQ(v.size(), 25u) << c.name;
+    for (int p = 0; p < 3; ++p) {
+      const int k = p ? 2 : 1;
+      const Rect fr{(80 + 8) / k, (40 + 8) / k, (160 - 16) / k, (120 - 16) / k};
+      EXPECT_GT(vt::psnr(v[12]->image, b[12]->image, p, fr), 33.0) << c.name << ", plane " << p;
+    }
+  }
+}

@@ -25,6 +25,15 @@ struct Rational {
   bool valid() const { return num > 0 && den > 0; }
 };
 
+// What a video's YUV numbers mean (FFmpeg's AVColor* codes; 2 is "unspecified" for the last three). The output
+// takes bg's; fg is converted into it where its own differs (render).
+struct Colour {
+  bool full_range = false;  // 0-255 ("pc", JPEG) rather than 16-235 ("tv", MPEG)
+  int matrix = 2;           // AVColorSpace: how Y, Cb and Cr make R, G and B
+  int primaries = 2;        // AVColorPrimaries
+  int transfer = 2;         // AVColorTransferCharacteristic
+};
+
 struct VideoInfo {
   std::string path;
   std::string container;   // demuxer name, e.g. "mov,mp4,m4a,3gp,3g2,mj2"
@@ -37,6 +46,7 @@ struct VideoInfo {
   double duration = 0.0;   // seconds
   double start_time = 0.0; // seconds, pts of the first video frame
   int rotation = 0;        // degrees from the display matrix, normalised to 0/90/180/270
+  Colour colour;           // as the first frame says (else the stream's header)
   bool has_audio = false;
   std::string audio_codec;
   int audio_rate = 0;

@@ -44,6 +44,9 @@ struct ImageBuffer {
 // FFmpeg's own log: silent by default, errors with -v, everything with -vv.
 void set_ffmpeg_log_level(int verbose);
 
+// FFmpeg's name of a matrix (Colour::matrix): "bt709", "smpte170m", "unknown", ...
+std::string colour_name(int matrix);
+
 // A grayscale picture (luma), 8-bit, tightly packed.
 struct Gray {
   int w = 0, h = 0;
@@ -133,6 +136,8 @@ Status probe(const std::string& path, VideoInfo& info);
 struct DecodeOptions {
   int width = 0;   // output size; 0 keeps the coded size
   int height = 0;
+  // The colour frames are converted into: this range, and this matrix where both it and the frame's are given.
+  Colour colour;
 };
 
 // Sequential frames of one video in presentation order. Each Image stays valid until the next call.
@@ -192,6 +197,7 @@ struct EncodeOptions {
   int width = 0;   // even
   int height = 0;  // even
   Rational fps;
+  Colour colour;   // written into the stream's header (range, matrix, primaries, transfer)
   int crf = 18;
   std::string preset = "medium";
   AudioPlan audio;
