@@ -35,13 +35,21 @@ Status probe_inputs(Context& ctx, VideoInfo& bg, VideoInfo& fg) {
   st.merge(probe(ctx.opt.fg, fg));
   if (!st.ok()) return st;
   for (const VideoInfo* v : {&bg, &fg}) {
-    ctx.log->debug("{}: {} {}x{} {} ({} range, matrix {}) {}/{} fps, {} frames, {:.3f} s{}{}", v->path, v->codec,
-                   v->width, v->height, v->pix_fmt, v->colour.full_range ? "full" : "limited",
+    ctx.log->debug("{}: {} {}x{} (pixels {}:{}) {} ({} range, matrix {}) {}/{} fps, {} frames, {:.3f} s{}{}", v->path,
+                   v->codec, v->width, v->height, v->sar.num, v->sar.den, v->pix_fmt,
+                   v->colour.full_range ? "full" : "limited",
                    colour_name(v->colour.matrix), v->fps.num, v->fps.den, v->frames, v->duration,
                    v->has_audio ? ", audio " + v->audio_codec : std::string(", no audio"),
                    v->rotation ? fmt::format(", rotated {}°", v->rotation) : std::string());
   }
   if (bg.width < 2 || bg.height < 2) st.merge(Status::Fail(kExitInput, bg.path, "bg must be at least 2x2 pixels"));
+  // The output keeps bg's pixel shape; fg is matched and shown with its own pixels, which are then drawn in bg's
+  // shape. Different shapes (a 720x480 DV clip, 8:9, in square-pixel HD) need fg resampled first.
+  if (const double stretch = fg.sar.value() / bg.sar.value(); std::abs(stretch - 1) > 0.01)
+    ctx.log->warn("{}: its pixels are {}:{} (width:height) and bg's {}:{}, so it shows {:.0f}% too {}; to keep its "
+                  "shape, resample it to bg's first: ffmpeg -i FG -vf \"scale=trunc(iw*{:.6f}/2)*2:ih,setsar={}/{}\" "
+                  "FG2.mp4", fg.path, fg.sar.num, fg.sar.den, bg.sar.num, bg.sar.den,
+                  std::abs(1 / stretch - 1) * 100, stretch > 1 ? "narrow" : "wide", stretch, bg.sar.num, bg.sar.den);
   return st;
 }
 

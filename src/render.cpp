@@ -196,6 +196,7 @@ Status render(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Plac
   eo.height = bg.height & ~1;
   eo.fps = fg.fps;
   eo.colour = bg.colour;
+  eo.sar = bg.sar;
   eo.crf = opt.crf;
   eo.preset = opt.preset;
   eo.audio.duration = frames / fg.fps.value();

@@ -652,6 +652,9 @@ Status probe(const std::string& path, VideoInfo& info) {
   info.colour.matrix = known(first->colorspace, par->color_space, AVCOL_SPC_UNSPECIFIED);
   info.colour.primaries = known(first->color_primaries, par->color_primaries, AVCOL_PRI_UNSPECIFIED);
   info.colour.transfer = known(first->color_trc, par->color_trc, AVCOL_TRC_UNSPECIFIED);
+  AVRational sar = av_guess_sample_aspect_ratio(f, st, const_cast<AVFrame*>(first));
+  if (sar.num > 0 && sar.den > 0 && (av_reduce(&sar.num, &sar.den, sar.num, sar.den, 1 << 16), true))
+    info.sar = sideways ? Rational{sar.den, sar.num} : Rational{sar.num, sar.den};  // (turned with the picture)
   if (!info.pix_fmt.size() && dec.codec()->pix_fmt >= 0) info.pix_fmt = av_get_pix_fmt_name(dec.codec()->pix_fmt);
 
   info.frames = st->nb_frames;
@@ -1344,6 +1347,7 @@ class Mp4Encoder final : public Encoder {
     stream_ = avformat_new_stream(out_, nullptr);
     if (!stream_) return fail("cannot add the video stream");
     avcodec_parameters_from_context(stream_->codecpar, enc_.get());
+    stream_->sample_aspect_ratio = enc_->sample_aspect_ratio;  // (MP4 keeps it in its own box too)
     stream_->time_base = enc_->time_base;
     stream_->avg_frame_rate = enc_->framerate;
 
@@ -1435,7 +1439,7 @@ class Mp4Encoder final : public Encoder {
     enc_->pix_fmt = AV_PIX_FMT_YUV420P;
     enc_->time_base = AVRational{opt_.fps.den, opt_.fps.num};
     enc_->framerate = AVRational{opt_.fps.num, opt_.fps.den};
-    enc_->sample_aspect_ratio = AVRational{1, 1};
+    enc_->sample_aspect_ratio = AVRational{opt_.sar.num, opt_.sar.den};
     enc_->color_range = opt_.colour.full_range ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG;
     enc_->colorspace = AVColorSpace(opt_.colour.matrix);
     enc_->color_primaries = AVColorPrimaries(opt_.colour.primaries);

@@ -198,6 +198,7 @@ struct EncodeOptions {
   int height = 0;  // even
   Rational fps;
   Colour colour;   // written into the stream's header (range, matrix, primaries, transfer)
+  Rational sar{1, 1};  // the pixels' shape, written into the stream's header
   int crf = 18;
   std::string preset = "medium";
   AudioPlan audio;
