@@ -50,6 +50,11 @@ Status probe_inputs(Context& ctx, VideoInfo& bg, VideoInfo& fg) {
                   "shape, resample it to bg's first: ffmpeg -i FG -vf \"scale=trunc(iw*{:.6f}/2)*2:ih,setsar={}/{}\" "
                   "FG2.mp4", fg.path, fg.sar.num, fg.sar.den, bg.sar.num, bg.sar.den,
                   std::abs(1 / stretch - 1) * 100, stretch > 1 ? "narrow" : "wide", stretch, bg.sar.num, bg.sar.den);
+  // Transfers are not converted (no tone mapping): an HDR picture shown as SDR, or the reverse, looks wrong.
+  auto hdr = [](const VideoInfo& v) { return v.colour.transfer == 16 || v.colour.transfer == 18; };  // PQ, HLG
+  if (hdr(fg) != hdr(bg))
+    ctx.log->warn("{}: {} is HDR and {} is not; fg is shown without tone mapping, so its colours will look {}",
+                  fg.path, hdr(fg) ? "fg" : "bg", hdr(fg) ? "bg" : "fg", hdr(fg) ? "washed out" : "far too bright");
   return st;
 }
 

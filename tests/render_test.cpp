@@ -380,3 +380,19 @@ TEST(Render, OutputKeepsBgsPixelShape) {
             std::string::npos)
       << r.err;
 }
+
+// Transfers are not converted: an HDR (PQ) fg in an SDR bg gets a warning saying so.
+TEST(Render, HdrFgInSdrBgIsWarnedOf) {
+  vt::TempDir dir;
+  const std::string bg = dir / "bg.mp4", fg = dir / "fg.mp4";
+  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25:duration=1 -c:v libx264 -crf 12 -pix_fmt yuv420p " +
+                         quote(bg)));
+  ASSERT_TRUE(vt::ffmpeg("-i " + quote(bg) + " -vf crop=160:120:80:40 -c:v libx264 -crf 12 -color_trc smpte2084 "
+                         "-color_primaries bt2020 -colorspace bt2020nc " + quote(fg)));
+  const vt::Run r = vt::vidkompy({"--bg", bg, "--fg", fg, "--align-only", "--json", dir / "r.json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("vidkompy: warning: " + fg + ": fg is HDR and bg is not; fg is shown without tone mapping, so "
+                       "its colours will look washed out"),
+            std::string::npos)
+      << r.err;
+}
