@@ -396,3 +396,25 @@ TEST(Render, HdrFgInSdrBgIsWarnedOf) {
             std::string::npos)
       << r.err;
 }
+
+// An RGB fg (a screen recording, say) in a bg that names no matrix: made YUV with the matrix players assume for
+// bg's size, BT.709 for HD (libswscale's default, BT.601, put it 14.5 levels off on average).
+TEST(Render, RgbFgInAnUntaggedHdBgIsMadeBt709) {
+  vt::TempDir dir;
+  const std::string bg = dir / "bg.mp4", fg = dir / "fg.nut", out = dir / "out.mp4", align = dir / "align.json";
+  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i testsrc2=size=1280x720:rate=25:duration=0.4 -vf "
+                         "scale=out_color_matrix=bt709:flags=accurate_rnd -c:v libx264 -crf 10 -pix_fmt yuv420p " +
+                         quote(bg)));
+  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i testsrc2=size=1280x720:rate=25:duration=0.4 -vf crop=640:360:320:180,format=rgb24 "
+                         "-c:v rawvideo " + quote(fg)));
+  write_alignment(align, {320, 180, 1.0}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+  const vt::Run r = vt::vidkompy({"--bg", bg, "--fg", fg, "--alignment", align, "-o", out, "--crf", "10", "-q"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto b = vt::decode_all(bg), v = vt::decode_all(out);
+  ASSERT_EQ(v.size(), 10u);
+  for (int p = 0; p < 3; ++p) {
+    const int k = p ? 2 : 1;
+    const Rect fr{(320 + 8) / k, (180 + 8) / k, (640 - 16) / k, (360 - 16) / k};
+    EXPECT_GT(vt::psnr(v[5]->image, b[5]->image, p, fr), 35.0) << "plane " << p;
+  }
+}
