@@ -43,13 +43,16 @@ Status probe_inputs(Context& ctx, VideoInfo& bg, VideoInfo& fg) {
                    v->rotation ? fmt::format(", rotated {}°", v->rotation) : std::string());
   }
   if (bg.width < 2 || bg.height < 2) st.merge(Status::Fail(kExitInput, bg.path, "bg must be at least 2x2 pixels"));
-  // The output keeps bg's pixel shape; fg is matched and shown with its own pixels, which are then drawn in bg's
-  // shape. Different shapes (a 720x480 DV clip, 8:9, in square-pixel HD) need fg resampled first.
-  if (const double stretch = fg.sar.value() / bg.sar.value(); std::abs(stretch - 1) > 0.01)
-    ctx.log->warn("{}: its pixels are {}:{} (width:height) and bg's {}:{}, so it shows {:.0f}% too {}; to keep its "
-                  "shape, resample it to bg's first: ffmpeg -i FG -vf \"scale=trunc(iw*{:.6f}/2)*2:ih,setsar={}/{}\" "
-                  "FG2.mp4", fg.path, fg.sar.num, fg.sar.den, bg.sar.num, bg.sar.den,
-                  std::abs(1 / stretch - 1) * 100, stretch > 1 ? "narrow" : "wide", stretch, bg.sar.num, bg.sar.den);
+  // The output keeps bg's pixel shape. A fg whose pixels have another shape (a 720x480 DV clip, 8:9, in
+  // square-pixel HD) is matched and shown resampled to bg's: its width here is the one it has in bg's pixels, and
+  // its decoders deliver frames at that size (before, fg was placed with its own pixels: at a compromise scale, tens of pixels off).
+  if (const double stretch = fg.sar.value() / bg.sar.value(); std::abs(stretch - 1) > 0.01) {
+    const int w = std::max(2, int(std::lround(fg.width * stretch)));
+    ctx.log->info("{}: its pixels are {}:{} (width:height) and bg's {}:{}; it is matched and shown resampled to "
+                  "bg's, {}x{} instead of {}x{}", fg.path, fg.sar.num, fg.sar.den, bg.sar.num, bg.sar.den, w,
+                  fg.height, fg.width, fg.height);
+    fg.width = w;
+  }
   // Transfers are not converted (no tone mapping): an HDR picture shown as SDR, or the reverse, looks wrong.
   auto hdr = [](const VideoInfo& v) { return v.colour.transfer == 16 || v.colour.transfer == 18; };  // PQ, HLG
   if (hdr(fg) != hdr(bg))

@@ -328,6 +328,14 @@ class Decoder {
     return true;
   }
 
+  // The same for one of the pair's videos: its frames come at the probed size (info's), resampled where they
+  // differ: a fg whose pixels have another shape than bg's (probe_inputs gives it the width it has in bg's
+  // shape), or a stream that changes size midway.
+  bool open(const VideoInfo& info, bool threads, std::string& why, const Context* gpu = nullptr) {
+    show_w_ = info.width, show_h_ = info.height;
+    return open(info.path, threads, why, gpu);
+  }
+
   // Next decoded frame (owned by the decoder until the next call), or null at the end.
   AVFrame* next() {
     for (;;) {
@@ -348,9 +356,12 @@ class Decoder {
         ++errors_;  // out of memory
         continue;
       }
-      if (err == 0 && rotator_) {
-        if (AVFrame* turned = rotator_->turn(got)) return turned;
+      if (err == 0 && rotator_ && !(got = rotator_->turn(got))) {
         ++errors_;  // cannot be turned (out of memory, unknown format): skip it
+        continue;
+      }
+      if (err == 0 && show_w_ > 0 && (got->width != show_w_ || got->height != show_h_) && !(got = resized(got))) {
+        ++errors_;  // cannot be resampled: skip it
         continue;
       }
       if (err == 0) return got;
@@ -377,6 +388,28 @@ class Decoder {
       }
       av_packet_unref(pkt_.get());
     }
+  }
+
+  // `in` resampled to show_w_ x show_h_, in its own format where libswscale can write that (else 4:2:0), range
+  // and matrix kept. Null when it cannot be.
+  AVFrame* resized(AVFrame* in) {
+    AVPixelFormat to = AVPixelFormat(plain_twin(in->format));
+    if (!sws_isSupportedOutput(to)) to = AV_PIX_FMT_YUV420P;
+    const bool full = full_range(in);
+    const int flags = (show_w_ < in->width || show_h_ < in->height ? SWS_AREA : SWS_BICUBIC) | SWS_ACCURATE_RND;
+    SwsContext* sws = resize_sws_.get(in, show_w_, show_h_, to, flags, full, in->colorspace);
+    if (!sws) return nullptr;
+    if (!resized_ || resized_->format != to || resized_->width != show_w_ || resized_->height != show_h_ ||
+        !av_frame_is_writable(resized_.get())) {  // (the render may still hold the last one)
+      resized_.reset(av_frame_alloc());
+      if (!resized_) return nullptr;
+      resized_->format = to, resized_->width = show_w_, resized_->height = show_h_;
+      if (av_frame_get_buffer(resized_.get(), 0) < 0) return resized_.reset(), nullptr;
+    }
+    sws_scale(sws, in->data, in->linesize, 0, in->height, resized_->data, resized_->linesize);
+    if (av_frame_copy_props(resized_.get(), in) < 0) return nullptr;
+    if (full) resized_->color_range = AVCOL_RANGE_JPEG;
+    return resized_.get();
   }
 
   // A semi-planar frame (NVDEC's NV12 and P010; raw NV12, NV21 ... files) split into the planar format with the
@@ -464,6 +497,9 @@ class Decoder {
   FramePtr sw_frame_;  // NVDEC frames copied to system memory
   FramePtr planar_;    // semi-planar frames split into planes
   std::unique_ptr<Rotator> rotator_;  // only for streams displayed rotated
+  int show_w_ = 0, show_h_ = 0;       // the size frames come at (0: as decoded)
+  Scaler resize_sws_;
+  FramePtr resized_;
   std::vector<int64_t> wanted_;  // want_only; empty: every frame
   int stream_ = -1;
   bool flushed_ = false;
@@ -694,11 +730,11 @@ Status decode_gray_at(const Context&, const VideoInfo& info, int64_t pts, int co
   out.clear();
   auto dec = std::make_unique<Decoder>();
   std::string why;
-  if (!dec->open(info.path, false, why)) return Status::Fail(kExitInput, info.path, why);
+  if (!dec->open(info, false, why)) return Status::Fail(kExitInput, info.path, why);
   AVFrame* f = pts != AV_NOPTS_VALUE ? seek_clean(*dec, pts) : nullptr;
   if (!f) {  // from the start: as clean as it gets
     dec = std::make_unique<Decoder>();
-    if (!dec->open(info.path, false, why)) return Status::Fail(kExitInput, info.path, why);
+    if (!dec->open(info, false, why)) return Status::Fail(kExitInput, info.path, why);
     bool clean = true;
     while ((f = dec->next())) {
       clean = (clean || f->key_frame) && !damaged(f);
@@ -851,7 +887,7 @@ Status extract_region(const Context& ctx, const VideoInfo& info, const Region& r
                       int64_t end, const std::vector<int64_t>& pts) {
   auto dec = std::make_unique<Decoder>();
   std::string why;
-  if (!dec->open(info.path, true, why, &ctx)) return Status::Fail(kExitInput, info.path, why);
+  if (!dec->open(info, true, why, &ctx)) return Status::Fail(kExitInput, info.path, why);
   // The loop filter stays on: without it a heavily compressed bg frame is blocky enough to blur the difference
   // between neighbouring frames (a bbb pair at CRF 30: 97.5% exact frames with it skipped, 100% with it).
   RegionCutter cutter(rgb_size, gray_size);
@@ -864,7 +900,7 @@ Status extract_region(const Context& ctx, const VideoInfo& info, const Region& r
       index = first;
     } else {  // from the start again
       dec = std::make_unique<Decoder>();
-      if (!dec->open(info.path, true, why, &ctx)) return Status::Fail(kExitInput, info.path, why);
+      if (!dec->open(info, true, why, &ctx)) return Status::Fail(kExitInput, info.path, why);
     }
   }
   for (f = f ? f : dec->next(); f && index < end; f = dec->next(), ++index) {
@@ -882,11 +918,11 @@ class RegionThumbs final : public ThumbReader {
  public:
   RegionThumbs(const Context& ctx, const Region& region, int size)
       : ctx_(ctx), region_(region), size_(size), thumb_(size_t(size) * size) {}
-  Status open(const std::string& path) {
-    path_ = path;
+  Status open(const VideoInfo& info) {
+    info_ = info;
     dec_ = std::make_unique<Decoder>();
     std::string why;
-    if (!dec_->open(path, true, why, &ctx_)) return Status::Fail(kExitInput, path, why);
+    if (!dec_->open(info_, true, why, &ctx_)) return Status::Fail(kExitInput, info_.path, why);
     return Status::Ok();
   }
   const uint8_t* next() override {
@@ -902,17 +938,17 @@ class RegionThumbs final : public ThumbReader {
   bool skip_to(int64_t want, const std::vector<int64_t>& pts) override {
     if (!status_.ok() || want <= 0) return false;
     std::vector<int64_t> read;
-    const std::vector<int64_t>& table = pts.empty() ? (read = packet_timestamps(path_)) : pts;
+    const std::vector<int64_t>& table = pts.empty() ? (read = packet_timestamps(info_.path)) : pts;
     if (!indexes_frames(table) || want >= int64_t(table.size())) return false;
     if ((pending_ = seek_frame(*dec_, table, want))) return true;
-    ctx_.log->debug("{}: cannot seek to frame {}; decoding from the start", path_, want);
-    status_ = open(path_);  // somewhere the table cannot say: from the start again
+    ctx_.log->debug("{}: cannot seek to frame {}; decoding from the start", info_.path, want);
+    status_ = open(info_);  // somewhere the table cannot say: from the start again
     return false;
   }
 
  private:
   const Context& ctx_;
-  std::string path_;
+  VideoInfo info_;
   Region region_;
   int size_;
   std::unique_ptr<Decoder> dec_;
@@ -927,7 +963,7 @@ class RegionThumbs final : public ThumbReader {
 std::unique_ptr<ThumbReader> open_thumbs(const Context& ctx, const VideoInfo& info, const Region& region, int size,
                                          Status& status) {
   auto r = std::make_unique<RegionThumbs>(ctx, region, size);
-  status = r->open(info.path);
+  status = r->open(info);
   if (!status.ok()) return nullptr;
   return r;
 }
@@ -943,7 +979,7 @@ Status reel_pass(const Context& ctx, const VideoInfo& info, int w, int h, int sa
   const int64_t step = out.step;
   Decoder dec;
   std::string why;
-  if (!dec.open(info.path, true, why, &ctx)) return Status::Fail(kExitInput, info.path, why);
+  if (!dec.open(info, true, why, &ctx)) return Status::Fail(kExitInput, info.path, why);
   const size_t bytes = out.frame_bytes();
   // Reserved from the header's frame count, but never past 1 GiB: a damaged or hostile header can claim billions
   // of frames (found by fuzzing: a 12 GB reservation); the vector grows past it if the frames really come.
@@ -1084,7 +1120,7 @@ bool decode_gray_seeking(const Context& ctx, const VideoInfo& info, const std::v
                          const std::vector<int64_t>& pts, std::vector<Gray>& out) {
   Decoder dec;
   std::string why;
-  if (!dec.open(info.path, true, why)) return false;
+  if (!dec.open(info, true, why)) return false;
   FrameTeller teller(pts, indices);
   dec.want_only(teller.wanted());
   AVFrame* f = seek_frame(dec, pts, indices.front());
@@ -1115,7 +1151,7 @@ Status decode_gray_frames(const Context& ctx, const VideoInfo& info, const std::
   }
   Decoder dec;
   std::string why;
-  if (!dec.open(info.path, true, why)) return Status::Fail(kExitInput, info.path, why);
+  if (!dec.open(info, true, why)) return Status::Fail(kExitInput, info.path, why);
   SwsPtr sws;
   size_t k = 0;
   for (int64_t idx = 0; k < indices.size(); ++idx) {
