@@ -45,7 +45,7 @@ Status probe_inputs(Context& ctx, VideoInfo& bg, VideoInfo& fg) {
   if (bg.width < 2 || bg.height < 2) st.merge(Status::Fail(kExitInput, bg.path, "bg must be at least 2x2 pixels"));
   // The output keeps bg's pixel shape. A fg whose pixels have another shape (a 720x480 DV clip, 8:9, in
   // square-pixel HD) is matched and shown resampled to bg's: its width here is the one it has in bg's pixels, and
-  // its decoders deliver frames at that size (before, fg was placed with its own pixels: at a compromise scale, tens of pixels off).
+  // its decoders deliver frames at that size (before, it was placed with its own pixels, at a compromise scale).
   if (const double stretch = fg.sar.value() / bg.sar.value(); std::abs(stretch - 1) > 0.01) {
     const int w = std::max(2, int(std::lround(fg.width * stretch)));
     ctx.log->info("{}: its pixels are {}:{} (width:height) and bg's {}:{}; it is matched and shown resampled to "
@@ -54,10 +54,9 @@ Status probe_inputs(Context& ctx, VideoInfo& bg, VideoInfo& fg) {
     fg.width = w;
   }
   // Transfers are not converted (no tone mapping): an HDR picture shown as SDR, or the reverse, looks wrong.
-  auto hdr = [](const VideoInfo& v) { return v.colour.transfer == 16 || v.colour.transfer == 18; };  // PQ, HLG
-  if (hdr(fg) != hdr(bg))
+  if (const bool fg_hdr = fg.colour.hdr(); fg_hdr != bg.colour.hdr())
     ctx.log->warn("{}: {} is HDR and {} is not; fg is shown without tone mapping, so its colours will look {}",
-                  fg.path, hdr(fg) ? "fg" : "bg", hdr(fg) ? "bg" : "fg", hdr(fg) ? "washed out" : "far too bright");
+                  fg.path, fg_hdr ? "fg" : "bg", fg_hdr ? "bg" : "fg", fg_hdr ? "washed out" : "far too bright");
   return st;
 }
 

@@ -183,7 +183,8 @@ Status render(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Plac
   auto bg_src = open_frames(ctx, bg.path, {bg.width, bg.height, bg.colour}, st);
   if (!st.ok()) return st;
   Colour fg_into = bg.colour;
-  if (fg_into.matrix == 2) fg_into.matrix = bg.width >= 1280 || bg.height > 576 ? 1 : 6;  // bt709, smpte170m
+  if (fg_into.matrix == Colour::kUnspecified)
+    fg_into.matrix = bg.width >= 1280 || bg.height > 576 ? Colour::kBt709 : Colour::kSmpte170m;
   auto fg_src = open_frames(ctx, fg.path, {fw, fh, fg_into}, st);
   if (!st.ok()) return st;
   // Where the map passes bg frames by (bg at a higher rate than fg, or fg starting later), those that no other

@@ -144,6 +144,23 @@ TEST(Probe, MatroskaH264FramesCountedByDemuxing) {
   EXPECT_EQ(vt::decode_all(path).size(), 37u);
 }
 
+// An MP4 cut without re-encoding (-ss before -i, -c copy) keeps the frames before the cut for the decoder, and
+// its edit list drops them: the header counts them (150 here), the decoder shows 117, and so must the probe.
+TEST(Probe, CutMp4CountsTheFramesItsEditListShows) {
+  vt::TempDir dir;
+  const std::string whole = dir / "whole.mp4", cut = dir / "cut.mp4";
+  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i testsrc2=size=160x120:rate=25:duration=6 -c:v libx264 -g 50 -pix_fmt yuv420p " +
+                         quote(whole)));
+  ASSERT_TRUE(vt::ffmpeg("-ss 1.3 -i " + quote(whole) + " -c copy " + quote(cut)));
+  // Precondition: the header counts the frames before the cut too.
+  ASSERT_EQ(shell_out("ffprobe -v error -select_streams v:0 -show_entries stream=nb_frames -of csv=p=0 " + quote(cut))
+                .substr(0, 3),
+            "150");
+  const size_t shown = vt::decode_all(cut).size();
+  EXPECT_EQ(shown, 117u);
+  EXPECT_EQ(probe_ok(cut).frames, int64_t(shown));
+}
+
 TEST(Probe, WebmVp8FramesCountedByDemuxing) {
   vt::TempDir dir;
   const std::string path = dir / "clip.webm";

@@ -28,10 +28,13 @@ struct Rational {
 // What a video's YUV numbers mean (FFmpeg's AVColor* codes; 2 is "unspecified" for the last three). The output
 // takes bg's; fg is converted into it where its own differs (render).
 struct Colour {
-  bool full_range = false;  // 0-255 ("pc", JPEG) rather than 16-235 ("tv", MPEG)
-  int matrix = 2;           // AVColorSpace: how Y, Cb and Cr make R, G and B
-  int primaries = 2;        // AVColorPrimaries
-  int transfer = 2;         // AVColorTransferCharacteristic
+  static constexpr int kUnspecified = 2, kBt709 = 1, kSmpte170m = 6;  // matrices (BT.601 is SMPTE 170M)
+  static constexpr int kPq = 16, kHlg = 18;                            // HDR transfers
+  bool full_range = false;     // 0-255 ("pc", JPEG) rather than 16-235 ("tv", MPEG)
+  int matrix = kUnspecified;   // AVColorSpace: how Y, Cb and Cr make R, G and B
+  int primaries = kUnspecified;  // AVColorPrimaries
+  int transfer = kUnspecified;   // AVColorTransferCharacteristic
+  bool hdr() const { return transfer == kPq || transfer == kHlg; }
 };
 
 struct VideoInfo {
