@@ -12,9 +12,12 @@
 namespace vidkompy {
 namespace {
 
-// Codecs copied into MP4 as they are. Others (Vorbis, PCM, FLAC, ...) are re-encoded to AAC: MP4 support
-// for them is missing or marked experimental in FFmpeg 5.1, and players disagree about it.
-bool mp4_can_copy(AVCodecID id) {
+// Codecs copied into the output as they are. Into MP4 and MOV only these: others (Vorbis, PCM, FLAC, ...) are
+// re-encoded to AAC there, MP4 support for them being missing or marked experimental in FFmpeg 5.1, and players
+// disagreeing about it. Matroska takes whatever its muxer does.
+bool can_copy(const AVOutputFormat* out, AVCodecID id) {
+  if (std::string(out->name).find("matroska") != std::string::npos)
+    return avformat_query_codec(out, id, FF_COMPLIANCE_NORMAL) == 1;
   return id == AV_CODEC_ID_AAC || id == AV_CODEC_ID_MP3 || id == AV_CODEC_ID_AC3 || id == AV_CODEC_ID_EAC3 ||
          id == AV_CODEC_ID_OPUS || id == AV_CODEC_ID_ALAC;
 }
@@ -325,7 +328,7 @@ std::unique_ptr<AudioTrack> add_audio_track(const Context& ctx, AVFormatContext*
   int idx = av_find_best_stream(probe.get(), AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
   if (idx < 0) return nullptr;
   const AVCodecID id = probe->streams[idx]->codecpar->codec_id;
-  if (mp4_can_copy(id)) {
+  if (can_copy(out->oformat, id)) {
     auto a = std::make_unique<CopiedAudio>(ctx, out, plan);
     status = a->open();
     if (status.ok()) return a;

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -34,7 +35,7 @@ CliResult parse_cli(int argc, char** argv, Options& opt) {
   auto* bg = app.add_option("--bg", opt.bg, "Background video (sets output size)")->option_text("FILE");
   auto* fg = app.add_option("--fg", opt.fg, "Foreground video (source of truth: every frame, its fps)")
                  ->option_text("FILE");
-  auto* output = app.add_option("-o,--output", opt.output, "Output MP4 [default: <bg-stem>_overlay_<fg-stem>.mp4]")
+  auto* output = app.add_option("-o,--output", opt.output, "Output .mp4, .m4v, .mov or .mkv [default: <bg-stem>_overlay_<fg-stem>.mp4]")
                      ->option_text("FILE");
   app.add_option("--border", opt.border, "Seam band width in px for --blend and border matching")
       ->check(CLI::Range(0, 4096));
@@ -88,6 +89,15 @@ CliResult parse_cli(int argc, char** argv, Options& opt) {
 
 std::string default_output(const std::string& bg, const std::string& fg) {
   return fs::path(bg).stem().string() + "_overlay_" + fs::path(fg).stem().string() + ".mp4";
+}
+
+std::string output_container(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  for (char& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
+  if (ext == ".mp4" || ext == ".m4v") return "mp4";
+  if (ext == ".mov") return "mov";
+  if (ext == ".mkv") return "matroska";
+  return {};
 }
 
 Status finish_options(Options& opt) {

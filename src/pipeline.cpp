@@ -93,6 +93,9 @@ Status check_output(const Context& ctx) {
   if (!fs::is_directory(dir, ec)) return Status::Fail(kExitOutput, out, "folder " + dir.string() + " does not exist");
   if (::access(dir.c_str(), W_OK | X_OK) != 0)
     return Status::Fail(kExitOutput, out, "cannot write to folder " + dir.string() + ": " + std::strerror(errno));
+  if (output_container(out).empty())
+    return Status::Fail(kExitUsage, out, "the output is H.264 video in MP4, MOV or Matroska: name it .mp4, .m4v, "
+                                         ".mov or .mkv");
   return Status::Ok();
 }
 

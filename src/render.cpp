@@ -197,6 +197,7 @@ Status render(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Plac
   }
 
   EncodeOptions eo;
+  eo.container = output_container(opt.output);  // (check_output refused any other)
   eo.width = bg.width & ~1;  // 4:2:0 needs even sizes: an odd last row/column of bg is dropped
   eo.height = bg.height & ~1;
   eo.fps = fg.fps;

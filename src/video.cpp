@@ -1386,8 +1386,8 @@ class Mp4Encoder final : public Encoder {
   }
 
   Status open() {
-    if (avformat_alloc_output_context2(&out_, nullptr, "mp4", path_.c_str()) < 0 || !out_)
-      return fail("cannot set up the MP4 muxer");
+    if (avformat_alloc_output_context2(&out_, nullptr, opt_.container.c_str(), path_.c_str()) < 0 || !out_)
+      return fail("cannot set up the " + opt_.container + " muxer");
     std::string why;
     if (!(use_gpu(ctx_) && open_video_encoder("h264_nvenc", why))) {
       if (!why.empty()) ctx_.log->info("NVENC is not usable ({}); encoding with libx264", why);
@@ -1396,7 +1396,7 @@ class Mp4Encoder final : public Encoder {
     stream_ = avformat_new_stream(out_, nullptr);
     if (!stream_) return fail("cannot add the video stream");
     avcodec_parameters_from_context(stream_->codecpar, enc_.get());
-    stream_->sample_aspect_ratio = enc_->sample_aspect_ratio;  // (MP4 keeps it in its own box too)
+    stream_->sample_aspect_ratio = enc_->sample_aspect_ratio;  // (MP4 and Matroska keep it apart too)
     stream_->time_base = enc_->time_base;
     stream_->avg_frame_rate = enc_->framerate;
 
@@ -1407,10 +1407,10 @@ class Mp4Encoder final : public Encoder {
     if (int err = avio_open(&out_->pb, path_.c_str(), AVIO_FLAG_WRITE); err < 0)
       return fail("cannot create the output file: " + av_error(err));
     AVDictionary* mux_opts = nullptr;
-    av_dict_set(&mux_opts, "movflags", "+faststart", 0);
+    if (opt_.container != "matroska") av_dict_set(&mux_opts, "movflags", "+faststart", 0);
     int err = avformat_write_header(out_, &mux_opts);
     av_dict_free(&mux_opts);
-    if (err < 0) return fail("cannot write the MP4 header: " + av_error(err));
+    if (err < 0) return fail("cannot write the " + opt_.container + " header: " + av_error(err));
     frame_.reset(av_frame_alloc());
     frame_->format = AV_PIX_FMT_YUV420P;
     frame_->width = opt_.width;

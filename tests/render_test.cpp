@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <fstream>
 #include <thread>
+#include <tuple>
+#include <filesystem>
 
 #include "testutil.hpp"
 #include "vidkompy/report.hpp"
@@ -249,6 +251,36 @@ TEST(Render, FgAudioIsCopiedOrReencoded) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(audio_codec(out2), "aac");
   EXPECT_NEAR(audio_duration(out2), 2.0, 0.06);
+}
+
+// The output's extension names its container, as with ffmpeg: .mkv gives Matroska, which takes Vorbis as it is;
+// .mov gives QuickTime (AAC, like MP4). Any other extension is refused before any work, and nothing is written.
+TEST(Render, OutputContainerFollowsTheExtension) {
+  Pair p;
+  make_pair(p);
+  p.place = {0, 0, 1.0};
+  for (int i = 0; i < 60; ++i) p.map.push_back(i * 25 / 30);
+  write_alignment(p.align, p.place, p.map);
+  const std::string fg = p.dir / "fg.mkv";
+  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i mandelbrot=size=160x120:rate=30 -f lavfi -i sine=frequency=880 -t 2 "
+                         "-c:v libx264 -pix_fmt yuv420p -c:a libvorbis " + quote(fg)));
+  auto format = [](const std::string& path) { return ffprobe("-show_entries format=format_name -of csv=p=0 " + quote(path)); };
+  for (const auto& [name, container, audio] : {std::tuple{"out.mkv", "\"matroska,webm\"", "vorbis"},
+                                               std::tuple{"out.mov", "\"mov,mp4,m4a,3gp,3g2,mj2\"", "aac"},
+                                               std::tuple{"OUT.M4V", "\"mov,mp4,m4a,3gp,3g2,mj2\"", "aac"}}) {
+    const std::string out = p.dir / name;
+    const vt::Run r = vt::vidkompy({"--bg", p.bg, "--fg", fg, "--alignment", p.align, "-o", out, "-q"});
+    ASSERT_EQ(r.code, 0) << name << ": " << r.err;
+    EXPECT_EQ(format(out), container) << name;
+    EXPECT_EQ(audio_codec(out), audio) << name;
+    EXPECT_EQ(vt::decode_all(out).size(), 60u) << name;
+  }
+  const std::string avi = p.dir / "out.avi";
+  const vt::Run r = vt::vidkompy({"--bg", p.bg, "--fg", fg, "--alignment", p.align, "-o", avi});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "vidkompy: error: " + avi + ": the output is H.264 video in MP4, MOV or Matroska: name it .mp4, "
+                   ".m4v, .mov or .mkv\n");
+  EXPECT_FALSE(std::filesystem::exists(avi));
 }
 
 TEST(Render, SignalRemovesPartialOutput) {

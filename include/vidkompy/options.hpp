@@ -46,6 +46,10 @@ CliResult parse_cli(int argc, char** argv, Options& opt);
 // <bg-stem>_overlay_<fg-stem>.mp4, in the working directory.
 std::string default_output(const std::string& bg, const std::string& fg);
 
+// The container an output path's extension names: "mp4" (.mp4, .m4v), "mov" (.mov), "matroska" (.mkv); empty
+// for any other.
+std::string output_container(const std::string& path);
+
 // Fills in derived defaults (the output name) and checks what CLI11 cannot (-v with -q, --bg/--fg or --batch).
 Status finish_options(Options& opt);
 

@@ -194,6 +194,7 @@ struct AudioPlan {
 };
 
 struct EncodeOptions {
+  std::string container = "mp4";  // output_container's name: mp4, mov or matroska
   int width = 0;   // even
   int height = 0;  // even
   Rational fps;
@@ -213,7 +214,8 @@ class Encoder {
   virtual Status finish() = 0;
 };
 
-// H.264 (libx264, yuv420p) in MP4 with +faststart, written to `path` (the caller's temporary name).
+// H.264 (libx264, yuv420p) in opt.container (MP4 and MOV with +faststart), written to `path` (the caller's
+// temporary name).
 std::unique_ptr<Encoder> open_encoder(const Context& ctx, const std::string& path, const EncodeOptions& opt,
                                       Status& status);
 
