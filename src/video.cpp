@@ -694,9 +694,10 @@ Status probe(const std::string& path, VideoInfo& info) {
   info.colour.matrix = known(first->colorspace, par->color_space, AVCOL_SPC_UNSPECIFIED);
   info.colour.primaries = known(first->color_primaries, par->color_primaries, AVCOL_PRI_UNSPECIFIED);
   info.colour.transfer = known(first->color_trc, par->color_trc, AVCOL_TRC_UNSPECIFIED);
-  AVRational sar = av_guess_sample_aspect_ratio(f, st, const_cast<AVFrame*>(first));
-  if (sar.num > 0 && sar.den > 0 && (av_reduce(&sar.num, &sar.den, sar.num, sar.den, 1 << 16), true))
+  if (AVRational sar = av_guess_sample_aspect_ratio(f, st, const_cast<AVFrame*>(first)); sar.num > 0 && sar.den > 0) {
+    av_reduce(&sar.num, &sar.den, sar.num, sar.den, 1 << 16);
     info.sar = sideways ? Rational{sar.den, sar.num} : Rational{sar.num, sar.den};  // (turned with the picture)
+  }
   if (!info.pix_fmt.size() && dec.codec()->pix_fmt >= 0) info.pix_fmt = av_get_pix_fmt_name(dec.codec()->pix_fmt);
 
   info.frames = st->nb_frames;
@@ -1373,12 +1374,12 @@ std::unique_ptr<FrameSource> open_frames(const Context& ctx, const std::string& 
 
 namespace {
 
-class Mp4Encoder final : public Encoder {
+class FileEncoder final : public Encoder {
  public:
-  Mp4Encoder(const Context& ctx, std::string path, EncodeOptions opt)
+  FileEncoder(const Context& ctx, std::string path, EncodeOptions opt)
       : ctx_(ctx), path_(std::move(path)), opt_(std::move(opt)) {}
 
-  ~Mp4Encoder() override {
+  ~FileEncoder() override {
     if (out_) {
       if (out_->pb) avio_closep(&out_->pb);
       avformat_free_context(out_);
@@ -1524,7 +1525,7 @@ class Mp4Encoder final : public Encoder {
 
 std::unique_ptr<Encoder> open_encoder(const Context& ctx, const std::string& path, const EncodeOptions& opt,
                                       Status& status) {
-  auto enc = std::make_unique<Mp4Encoder>(ctx, path, opt);
+  auto enc = std::make_unique<FileEncoder>(ctx, path, opt);
   status = enc->open();
   if (!status.ok()) return nullptr;
   return enc;

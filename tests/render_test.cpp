@@ -91,6 +91,13 @@ void make_pair(Pair& p, const std::string& bg_extra = "", const std::string& fg_
                          " -t " + std::to_string(fg_seconds) + " -c:v libx264 -crf 12 -pix_fmt yuv420p " + quote(p.fg)));
 }
 
+// fg placed at `place`, its 60 frames mapped onto bg's at their nearest earlier moment (30 fps over 25), saved.
+void align_by_rate(Pair& p, const Placement& place) {
+  p.place = place;
+  for (int i = 0; i < 60; ++i) p.map.push_back(i * 25 / 30);
+  write_alignment(p.align, p.place, p.map);
+}
+
 // The standard output of a shell command.
 std::string capture(const std::string& cmd) {
   FILE* f = ::popen(cmd.c_str(), "r");
@@ -144,9 +151,7 @@ TEST(Render, CompositeMatchesInputsFrameByFrame) {
 TEST(Render, BlendFeathersVisibleEdges) {
   Pair p;
   make_pair(p);
-  p.place = {40, 30, 1.0};
-  for (int i = 0; i < 60; ++i) p.map.push_back(i * 25 / 30);
-  write_alignment(p.align, p.place, p.map);
+  align_by_rate(p, {40, 30, 1.0});
   vt::Run r = vt::vidkompy({"--bg", p.bg, "--fg", p.fg, "--alignment", p.align, "-o", p.out, "--crf", "10",
                             "--blend", "--border", "6"});
   ASSERT_EQ(r.code, 0) << r.err;
@@ -230,9 +235,7 @@ TEST(Render, FgAudioIsCopiedOrReencoded) {
   Pair p;
   make_pair(p, "-f lavfi -i sine=frequency=220:duration=3 -c:a aac -shortest",
             "-f lavfi -i sine=frequency=880:duration=2 -c:a aac -shortest");
-  p.place = {0, 0, 1.0};
-  for (int i = 0; i < 60; ++i) p.map.push_back(i * 25 / 30);
-  write_alignment(p.align, p.place, p.map);
+  align_by_rate(p, {0, 0, 1.0});
   vt::Run r = vt::vidkompy({"--bg", p.bg, "--fg", p.fg, "--alignment", p.align, "-o", p.out});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(audio_codec(p.out), "aac");
@@ -258,9 +261,7 @@ TEST(Render, FgAudioIsCopiedOrReencoded) {
 TEST(Render, OutputContainerFollowsTheExtension) {
   Pair p;
   make_pair(p);
-  p.place = {0, 0, 1.0};
-  for (int i = 0; i < 60; ++i) p.map.push_back(i * 25 / 30);
-  write_alignment(p.align, p.place, p.map);
+  align_by_rate(p, {0, 0, 1.0});
   const std::string fg = p.dir / "fg.mkv";
   ASSERT_TRUE(vt::ffmpeg("-f lavfi -i mandelbrot=size=160x120:rate=30 -f lavfi -i sine=frequency=880 -t 2 "
                          "-c:v libx264 -pix_fmt yuv420p -c:a libvorbis " + quote(fg)));

@@ -173,7 +173,7 @@ std::vector<std::unique_ptr<vidkompy::ImageBuffer>> decode_all(const std::string
   vidkompy::Context ctx = quiet_context();
   vidkompy::Status st;
   std::vector<std::unique_ptr<vidkompy::ImageBuffer>> frames;
-  auto src = vidkompy::open_frames(ctx, path, {w, h}, st);
+  auto src = vidkompy::open_frames(ctx, path, {w, h, {}}, st);
   EXPECT_TRUE(st.ok()) << (st.errors.empty() ? "" : st.errors[0]);
   if (!src) return frames;
   vidkompy::Image img;

@@ -313,7 +313,7 @@ TEST(Decode, RewindRestartsAtFrameZeroWithIdenticalPixels) {
   vt::TempDir dir;
   const std::string path = dir / "clip.mp4";
   make_clip(path, "25", 12);
-  for (vidkompy::DecodeOptions opt : {vidkompy::DecodeOptions{}, vidkompy::DecodeOptions{80, 60}}) {
+  for (vidkompy::DecodeOptions opt : {vidkompy::DecodeOptions{}, vidkompy::DecodeOptions{80, 60, {}}}) {
     vidkompy::Context ctx = vt::quiet_context();
     vidkompy::Status st;
     auto src = vidkompy::open_frames(ctx, path, opt, st);
