@@ -53,6 +53,10 @@ Status probe_inputs(Context& ctx, VideoInfo& bg, VideoInfo& fg) {
                   fg.height, fg.width, fg.height);
     fg.width = w;
   }
+  // The composite is opaque fg over bg (fg is a rendition of bg's footage, not a graphic to key over it).
+  if (fg.alpha)
+    ctx.log->warn("{}: it has an alpha channel, which is not used: fg is shown opaque, its transparent parts with "
+                  "the colours stored there", fg.path);
   // Transfers are not converted (no tone mapping): an HDR picture shown as SDR, or the reverse, looks wrong.
   if (const bool fg_hdr = fg.colour.hdr(); fg_hdr != bg.colour.hdr())
     ctx.log->warn("{}: {} is HDR and {} is not; fg is shown without tone mapping, so its colours will look {}",

@@ -699,6 +699,8 @@ Status probe(const std::string& path, VideoInfo& info) {
     info.sar = sideways ? Rational{sar.den, sar.num} : Rational{sar.num, sar.den};  // (turned with the picture)
   }
   if (!info.pix_fmt.size() && dec.codec()->pix_fmt >= 0) info.pix_fmt = av_get_pix_fmt_name(dec.codec()->pix_fmt);
+  if (const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(AVPixelFormat(first->format)))
+    info.alpha = d->flags & AV_PIX_FMT_FLAG_ALPHA;
 
   info.frames = st->nb_frames;
   // An MP4 cut without re-encoding keeps the frames before the cut for the decoder to start from, and its edit

@@ -432,6 +432,25 @@ TEST(Render, FgWithAnotherPixelShapeIsMatchedInBgs) {
     EXPECT_GT(vt::psnr(v[i]->image, b[i]->image, 0, {168, 68, 304, 224}), 30.0) << "frame " << i;
 }
 
+// The composite is opaque: a fg with an alpha channel (QuickTime RLE, ARGB here) gets a warning saying it is not
+// used, and is rendered all the same.
+TEST(Render, FgAlphaIsWarnedOf) {
+  vt::TempDir dir;
+  const std::string bg = dir / "bg.mp4", fg = dir / "fg.mov", out = dir / "out.mp4";
+  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25:duration=1 -c:v libx264 -crf 12 -pix_fmt yuv420p " +
+                         quote(bg)));
+  ASSERT_TRUE(vt::ffmpeg("-i " + quote(bg) + " -vf crop=160:120:80:40,format=argb -c:v qtrle " + quote(fg)));
+  VideoInfo f;
+  ASSERT_TRUE(probe(fg, f).ok());
+  EXPECT_TRUE(f.alpha);
+  const vt::Run r = vt::vidkompy({"--bg", bg, "--fg", fg, "-o", out, "--preset", "ultrafast"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("vidkompy: warning: " + fg + ": it has an alpha channel, which is not used: fg is shown opaque, "
+                       "its transparent parts with the colours stored there"),
+            std::string::npos)
+      << r.err;
+}
+
 // Transfers are not converted: an HDR (PQ) fg in an SDR bg gets a warning saying so.
 TEST(Render, HdrFgInSdrBgIsWarnedOf) {
   vt::TempDir dir;
