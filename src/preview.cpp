@@ -110,9 +110,11 @@ Status write_preview(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, con
   Canvas canvas(kPad + kCols * (kTileW + kPad), kPad + kRows * (cell_h + kPad) + kPlotH + kPad);
 
   Status st;
-  auto bg_src = open_frames(ctx, bg.path, {bg.width, bg.height, {}}, st);
+  // As the render composes them (bg's colour), then made RGB with the matrix and range players would show.
+  const Colour colour = shown_colour(bg);
+  auto bg_src = open_frames(ctx, bg.path, {bg.width, bg.height, colour}, st);
   if (!st.ok()) return st;
-  auto fg_src = open_frames(ctx, fg.path, {fw, fh, {}}, st);
+  auto fg_src = open_frames(ctx, fg.path, {fw, fh, colour}, st);
   if (!st.ok()) return st;
   ImageBuffer out(bg.width, bg.height);
   BgCursor bg_at(ctx, bg.path, *bg_src);
@@ -130,6 +132,8 @@ Status write_preview(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, con
     sws = SwsPtr(sws_getCachedContext(sws.release(), bg.width, bg.height, AV_PIX_FMT_YUV420P, kTileW, tile_h,
                                       AV_PIX_FMT_RGB24, SWS_AREA, nullptr, nullptr, nullptr));
     if (!sws) return Status::Fail(kExitOutput, path, "cannot scale the preview");
+    const int* table = sws_getCoefficients(colour.matrix);
+    sws_setColorspaceDetails(sws.get(), table, colour.full_range, table, 1, 0, 1 << 16, 1 << 16);
     const uint8_t* src[4] = {out.image.plane[0].data, out.image.plane[1].data, out.image.plane[2].data, nullptr};
     const int src_stride[4] = {out.image.plane[0].stride, out.image.plane[1].stride, out.image.plane[2].stride, 0};
     uint8_t* dst[4] = {&canvas.px[(size_t(y0) * canvas.w + x0) * 3], nullptr, nullptr, nullptr};

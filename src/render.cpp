@@ -182,10 +182,7 @@ Status render(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Plac
   // RGB fg, a screen recording say, was made BT.601 before, its colours off).
   auto bg_src = open_frames(ctx, bg.path, {bg.width, bg.height, bg.colour}, st);
   if (!st.ok()) return st;
-  Colour fg_into = bg.colour;
-  if (fg_into.matrix == Colour::kUnspecified)
-    fg_into.matrix = bg.width >= 1280 || bg.height > 576 ? Colour::kBt709 : Colour::kSmpte170m;
-  auto fg_src = open_frames(ctx, fg.path, {fw, fh, fg_into}, st);
+  auto fg_src = open_frames(ctx, fg.path, {fw, fh, shown_colour(bg)}, st);
   if (!st.ok()) return st;
   // Where the map passes bg frames by (bg at a higher rate than fg, or fg starting later), those that no other
   // frame refers to are not decoded (a 60 fps 1080p bg under a 30 fps fg: render 3.97 -> 3.52 s, CPU 7.4 -> 6.5 s).

@@ -42,6 +42,13 @@ static_assert(Colour::kUnspecified == AVCOL_SPC_UNSPECIFIED && Colour::kUnspecif
               Colour::kSmpte170m == AVCOL_SPC_SMPTE170M && Colour::kPq == AVCOL_TRC_SMPTE2084 &&
               Colour::kHlg == AVCOL_TRC_ARIB_STD_B67);
 
+Colour shown_colour(const VideoInfo& v) {
+  Colour c = v.colour;
+  if (c.matrix == Colour::kUnspecified)
+    c.matrix = v.width >= 1280 || v.height > 576 ? Colour::kBt709 : Colour::kSmpte170m;
+  return c;
+}
+
 std::string colour_name(int matrix) {
   const char* name = av_color_space_name(AVColorSpace(matrix));
   return name ? name : "unknown";

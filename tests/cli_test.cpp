@@ -806,6 +806,37 @@ TEST_F(Cli, PreviewWritesAContactSheet) {
   EXPECT_NE(in, outside);
 }
 
+// The preview shows colours as players would: made RGB with bg's matrix (BT.709 here, named), not libswscale's
+// default BT.601 (7.1 levels off on average before).
+TEST(Preview, ColoursFollowBgsMatrix) {
+  vt::TempDir dir;
+  const std::string bg = dir / "bg.mp4", fg = dir / "fg.mp4", align = dir / "a.json", png = dir / "p.png";
+  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i testsrc2=size=1280x720:rate=25:duration=0.4 -vf "
+                         "scale=out_color_matrix=bt709:flags=accurate_rnd -c:v libx264 -crf 10 -pix_fmt yuv420p "
+                         "-colorspace bt709 " + quote(bg)));
+  ASSERT_TRUE(vt::ffmpeg("-i " + quote(bg) + " -vf crop=640:360:320:180 -c:v libx264 -crf 10 -colorspace bt709 " +
+                         quote(fg)));
+  std::ofstream(align) << R"({"spatial": {"x": 320, "y": 180, "scale": 1}, "temporal": {"map": [0,1,2,3,4,5,6,7,8,9]}})";
+  const vt::Run r = vt::vidkompy({"--bg", bg, "--fg", fg, "--alignment", align, "-o", dir / "o.mp4", "--preset",
+                                  "ultrafast", "--preview", png, "-q"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string sheet = dir / "p.rgb", truth = dir / "t.rgb";
+  ASSERT_TRUE(vt::ffmpeg("-i " + quote(png) + " -f rawvideo -pix_fmt rgb24 " + quote(sheet)));
+  ASSERT_TRUE(vt::ffmpeg("-i " + quote(bg) + " -frames:v 1 -vf scale=320:180:flags=area:in_color_matrix=bt709 "
+                         "-f rawvideo -pix_fmt rgb24 " + quote(truth)));
+  const std::string p = vt::slurp(sheet), t = vt::slurp(truth);
+  const int w = 8 + 3 * (320 + 8);
+  ASSERT_EQ(t.size(), size_t(320) * 180 * 3);
+  // The first tile (bg frame 0) above the placed fg: bg alone.
+  double diff = 0;
+  int n = 0;
+  for (int y = 4; y < 40; ++y)
+    for (int x = 4; x < 316; ++x)
+      for (int c = 0; c < 3; ++c, ++n)
+        diff += std::abs(int(uint8_t(p[(size_t(8 + y) * w + 8 + x) * 3 + c])) - int(uint8_t(t[(size_t(y) * 320 + x) * 3 + c])));
+  EXPECT_LT(diff / n, 1.5);
+}
+
 TEST_F(Cli, QuietPrintsNothingOnSuccess) {
   vt::TempDir out;
   for (const char* q : {"-q", "--quiet"}) {

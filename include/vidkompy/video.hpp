@@ -47,6 +47,10 @@ void set_ffmpeg_log_level(int verbose);
 // FFmpeg's name of a matrix (Colour::matrix): "bt709", "smpte170m", "unknown", ...
 std::string colour_name(int matrix);
 
+// v's colour as players show it: where it names no matrix, the one they assume for its size (BT.709 from 1280
+// wide or 577 high, else BT.601, as mpv and VLC guess).
+Colour shown_colour(const VideoInfo& v);
+
 // A grayscale picture (luma), 8-bit, tightly packed.
 struct Gray {
   int w = 0, h = 0;
