@@ -177,12 +177,12 @@ Status render(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Plac
 
   Status st;
   // At the probed size: a stream that changes size midway is scaled back, never overruns the output buffer.
-  // Both in bg's colour (its range; its matrix where both say theirs): bg's frames pass as they are. Where bg does
-  // not name its matrix, fg goes into the one players assume for bg's size (BT.709 for HD, as mpv and VLC do; an
-  // RGB fg, a screen recording say, was made BT.601 before, its colours off).
-  auto bg_src = open_frames(ctx, bg.path, {bg.width, bg.height, bg.colour}, st);
+  // Both in bg's colour as players show it (shown_colour: its range, and its matrix or the one assumed for its
+  // size): bg's frames pass as they are, fg is converted where its own differs.
+  const Colour colour = shown_colour(bg);
+  auto bg_src = open_frames(ctx, bg.path, {bg.width, bg.height, colour}, st);
   if (!st.ok()) return st;
-  auto fg_src = open_frames(ctx, fg.path, {fw, fh, shown_colour(bg)}, st);
+  auto fg_src = open_frames(ctx, fg.path, {fw, fh, colour}, st);
   if (!st.ok()) return st;
   // Where the map passes bg frames by (bg at a higher rate than fg, or fg starting later), those that no other
   // frame refers to are not decoded (a 60 fps 1080p bg under a 30 fps fg: render 3.97 -> 3.52 s, CPU 7.4 -> 6.5 s).

@@ -70,14 +70,8 @@ std::string check_path(const std::string& path) {
   return {};
 }
 
-// Whether a frame's numbers span 0-255: tagged so, or in one of the JPEG pixel formats (yuvj420p, ...), which
-// FFmpeg's H.264 and MJPEG decoders use for full range instead of the tag.
-bool is_jpeg_format(int format) {
-  return format == AV_PIX_FMT_YUVJ420P || format == AV_PIX_FMT_YUVJ422P || format == AV_PIX_FMT_YUVJ444P ||
-         format == AV_PIX_FMT_YUVJ440P || format == AV_PIX_FMT_YUVJ411P;
-}
-bool full_range(const AVFrame* f) { return f->color_range == AVCOL_RANGE_JPEG || is_jpeg_format(f->format); }
-// The same layout without the JPEG format's range (libswscale warns about those; the range is set apart).
+// A JPEG pixel format's (yuvj420p, ...) twin without the implied full range: the same layout (libswscale warns
+// about the JPEG ones; the range is set apart). Other formats are their own twin.
 int plain_twin(int format) {
   switch (format) {
     case AV_PIX_FMT_YUVJ420P: return AV_PIX_FMT_YUV420P;
@@ -88,6 +82,10 @@ int plain_twin(int format) {
     default: return format;
   }
 }
+
+// Whether a frame's numbers span 0-255: tagged so, or in a JPEG pixel format, which FFmpeg's H.264 and MJPEG
+// decoders use for full range instead of the tag.
+bool full_range(const AVFrame* f) { return f->color_range == AVCOL_RANGE_JPEG || plain_twin(f->format) != f->format; }
 
 // Whether two matrices (AVColorSpace) turn YUV into different colours; unspecified matches anything (the frame is
 // then taken to mean what the other side means, as players guess).
@@ -133,6 +131,25 @@ class Scaler {
   std::array<int, 10> key_{};
   int src_matrix_ = 0;
 };
+
+// `in` as `to` at w x h, its range and matrix kept (a JPEG format's range moves into the tag), in `out`: a fresh
+// picture where the last one is still held elsewhere (the render may hold a decoder's frame). Null when it cannot
+// be converted.
+AVFrame* convert_kept(const AVFrame* in, int w, int h, AVPixelFormat to, int flags, Scaler& scaler, FramePtr& out) {
+  const bool full = full_range(in);
+  SwsContext* sws = scaler.get(in, w, h, to, flags, full, in->colorspace);
+  if (!sws) return nullptr;
+  if (!out || out->format != to || out->width != w || out->height != h || !av_frame_is_writable(out.get())) {
+    out.reset(av_frame_alloc());
+    if (!out) return nullptr;
+    out->format = to, out->width = w, out->height = h;
+    if (av_frame_get_buffer(out.get(), 0) < 0) return out.reset(), nullptr;
+  }
+  sws_scale(sws, in->data, in->linesize, 0, in->height, out->data, out->linesize);
+  if (av_frame_copy_props(out.get(), in) < 0) return nullptr;
+  if (full) out->color_range = AVCOL_RANGE_JPEG;
+  return out.get();
+}
 
 bool is_image_demuxer(const AVFormatContext* f) {
   const std::string name = f->iformat->name;
@@ -236,13 +253,7 @@ class Rotator {
     if (!d) return nullptr;
     if (!one_sample_per_plane(d) || d->log2_chroma_w != d->log2_chroma_h) {
       const AVPixelFormat to = d->log2_chroma_w ? AV_PIX_FMT_YUV420P : AV_PIX_FMT_YUV444P;
-      const bool full = full_range(in);  // kept as it is: a JPEG format's range moves into the tag
-      SwsContext* sws = sws_.get(in, in->width, in->height, to, SWS_BICUBIC, full, in->colorspace);
-      if (!sws || !ensure(conv_, to, in->width, in->height)) return nullptr;
-      sws_scale(sws, in->data, in->linesize, 0, in->height, conv_->data, conv_->linesize);
-      av_frame_copy_props(conv_.get(), in);
-      if (full) conv_->color_range = AVCOL_RANGE_JPEG;
-      src = conv_.get();
+      if (!(src = convert_kept(in, in->width, in->height, to, SWS_BICUBIC, sws_, conv_))) return nullptr;
       d = av_pix_fmt_desc_get(to);
     }
     const bool swap = deg_ != 180;
@@ -408,21 +419,8 @@ class Decoder {
   AVFrame* resized(AVFrame* in) {
     AVPixelFormat to = AVPixelFormat(plain_twin(in->format));
     if (!sws_isSupportedOutput(to)) to = AV_PIX_FMT_YUV420P;
-    const bool full = full_range(in);
     const int flags = (show_w_ < in->width || show_h_ < in->height ? SWS_AREA : SWS_BICUBIC) | SWS_ACCURATE_RND;
-    SwsContext* sws = resize_sws_.get(in, show_w_, show_h_, to, flags, full, in->colorspace);
-    if (!sws) return nullptr;
-    if (!resized_ || resized_->format != to || resized_->width != show_w_ || resized_->height != show_h_ ||
-        !av_frame_is_writable(resized_.get())) {  // (the render may still hold the last one)
-      resized_.reset(av_frame_alloc());
-      if (!resized_) return nullptr;
-      resized_->format = to, resized_->width = show_w_, resized_->height = show_h_;
-      if (av_frame_get_buffer(resized_.get(), 0) < 0) return resized_.reset(), nullptr;
-    }
-    sws_scale(sws, in->data, in->linesize, 0, in->height, resized_->data, resized_->linesize);
-    if (av_frame_copy_props(resized_.get(), in) < 0) return nullptr;
-    if (full) resized_->color_range = AVCOL_RANGE_JPEG;
-    return resized_.get();
+    return convert_kept(in, show_w_, show_h_, to, flags, resize_sws_, resized_);
   }
 
   // A semi-planar frame (NVDEC's NV12 and P010; raw NV12, NV21 ... files) split into the planar format with the
@@ -1041,8 +1039,8 @@ Status reel_pass(const Context& ctx, const VideoInfo& info, int w, int h, int sa
       ++k;
     }
     if (idx % step) continue;
-    // A frame of another size (a size change mid-stream) is stretched to the reel like the others, as the render
-    // stretches it to the first size: sx and sy stay those of the first size.
+    // (A size change mid-stream comes at the probed size, Decoder::open(info), as the render stretches it to the
+    // first size: sx and sy stay those of the first size.)
     const size_t at = out.yuv.size();
     out.yuv.resize(at + bytes);
     Image img = out.image(size_t(idx));
@@ -1253,8 +1251,7 @@ class FfmpegFrames final : public FrameSource {
     const int w = opt_.width > 0 ? opt_.width : f->width;
     const int h = opt_.height > 0 ? opt_.height : f->height;
     const bool recolour = full_range(f) != opt_.colour.full_range || matrices_differ(f->colorspace, opt_.colour.matrix);
-    if ((f->format == AV_PIX_FMT_YUV420P || f->format == AV_PIX_FMT_YUVJ420P) && !recolour && f->width == w &&
-        f->height == h && f->buf[0]) {
+    if (plain_twin(f->format) == AV_PIX_FMT_YUV420P && !recolour && f->width == w && f->height == h && f->buf[0]) {
       // No copy: hold a reference of our own, so the picture stays valid even after the decoder has released
       // its frame (at the end of the stream, say, while the caller still shows the last bg frame).
       av_frame_unref(held_.get());
