@@ -1,6 +1,7 @@
 // Composition in YUV 4:2:0 without an RGB round trip. Luma is copied (or alpha-blended in the feathered band);
 // each output chroma sample averages its 2x2 luma footprint, so odd offsets and partly covered chroma samples
-// at the fg edge come out right instead of shifting colour by half a pixel.
+// at the fg edge come out right instead of shifting colour by half a pixel. Samples are bytes, or 16-bit words for a
+// 10-bit bg (the same arithmetic: the weights are 8-bit fractions whatever the samples' depth).
 #include "vidkompy/compositor.hpp"
 
 #include <algorithm>
@@ -77,18 +78,30 @@ Compositor::Compositor(const Layout& layout, int border, bool blend) : layout_(l
 }
 
 void Compositor::compose(const Image& bg, const Image& fg, Image& out) const {
+  const size_t bytes = size_t(bg.bytes());
   for (int i = 0; i < 3; ++i) {
     const Plane& s = bg.plane[i];
     Plane& d = out.plane[i];
     if (s.data == d.data) continue;
-    for (int r = 0; r < s.height; ++r) std::memcpy(d.row(r), s.row(r), size_t(s.width));
+    for (int r = 0; r < s.height; ++r) std::memcpy(d.row(r), s.row(r), size_t(s.width) * bytes);
   }
   if (layout_.visible.empty()) return;
-  compose_luma(fg.plane[0], out.plane[0]);
-  compose_chroma(fg.plane[1], out.plane[1]);
-  compose_chroma(fg.plane[2], out.plane[2]);
+  if (bytes == 1) {
+    compose_luma<uint8_t>(fg.plane[0], out.plane[0]);
+    compose_chroma<uint8_t>(fg.plane[1], out.plane[1]);
+    compose_chroma<uint8_t>(fg.plane[2], out.plane[2]);
+  } else {
+    compose_luma<uint16_t>(fg.plane[0], out.plane[0]);
+    compose_chroma<uint16_t>(fg.plane[1], out.plane[1]);
+    compose_chroma<uint16_t>(fg.plane[2], out.plane[2]);
+  }
 }
 
+namespace {
+template <typename T> T* row_of(const Plane& p, int y) { return reinterpret_cast<T*>(p.row(y)); }
+}  // namespace
+
+template <typename T>
 void Compositor::compose_luma(const Plane& fg, Plane& out) const {
   const Rect& v = layout_.visible;
   const int x = layout_.fg.x, y = layout_.fg.y;
@@ -96,18 +109,18 @@ void Compositor::compose_luma(const Plane& fg, Plane& out) const {
   const int ox0 = std::clamp(x + opaque_x0_, v.x, v.x + v.w), ox1 = std::clamp(x + opaque_x1_, ox0, v.x + v.w);
   for (int by = v.y; by < v.y + v.h; ++by) {
     const int py = by - y;
-    const uint8_t* f = fg.row(py) - x;  // indexed by bg column
-    uint8_t* o = out.row(by);
+    const T* f = row_of<T>(fg, py) - x;  // indexed by bg column
+    T* o = row_of<T>(out, by);
     const bool row_opaque = py >= opaque_y0_ && py < opaque_y1_;
     auto blend = [&](int bx0, int bx1) {
       for (int bx = bx0; bx < bx1; ++bx) {
         const int a = alpha(bx - x, py);
-        o[bx] = uint8_t((f[bx] * a + o[bx] * (256 - a) + 128) >> 8);
+        o[bx] = T((f[bx] * a + o[bx] * (256 - a) + 128) >> 8);
       }
     };
     if (row_opaque) {
       blend(v.x, ox0);
-      std::memcpy(o + ox0, f + ox0, size_t(ox1 - ox0));
+      std::memcpy(o + ox0, f + ox0, size_t(ox1 - ox0) * sizeof(T));
       blend(ox1, v.x + v.w);
     } else {
       blend(v.x, v.x + v.w);
@@ -115,6 +128,7 @@ void Compositor::compose_luma(const Plane& fg, Plane& out) const {
   }
 }
 
+template <typename T>
 void Compositor::compose_chroma(const Plane& fg, Plane& out) const {
   const Rect& v = layout_.visible;
   const int x = layout_.fg.x, y = layout_.fg.y;
@@ -129,7 +143,7 @@ void Compositor::compose_chroma(const Plane& fg, Plane& out) const {
   const int fast_cx0 = std::max(cx0, (std::max(ox0, 0) + 1) / 2), fast_cx1 = std::min(cx1, std::max(ox1, 0) / 2);
 
   for (int cy = cy0; cy < cy1; ++cy) {
-    uint8_t* o = out.row(cy);
+    T* o = row_of<T>(out, cy);
     const int ly0 = 2 * cy, ly1 = std::min(2 * cy + 1, H - 1);
     const bool fast_row = ly0 >= oy0 && ly1 < oy1 && ly1 == 2 * cy + 1 && fast_cx1 > fast_cx0;
     auto general = [&](int c0, int c1) {
@@ -145,22 +159,22 @@ void Compositor::compose_chroma(const Plane& fg, Plane& out) const {
               continue;
             }
             const int a = alpha(px, py);
-            acc += fg.row(py >> 1)[px >> 1] * a + b * (256 - a);
+            acc += row_of<T>(fg, py >> 1)[px >> 1] * a + b * (256 - a);
           }
         }
-        o[cx] = uint8_t((acc + n * 128) / (n * 256));
+        o[cx] = T((acc + n * 128) / (n * 256));
       }
     };
     if (fast_row) {
       general(cx0, fast_cx0);
       if (even) {
-        std::memcpy(o + fast_cx0, fg.row(cy - y / 2) + (fast_cx0 - x / 2), size_t(fast_cx1 - fast_cx0));
+        std::memcpy(o + fast_cx0, row_of<T>(fg, cy - y / 2) + (fast_cx0 - x / 2), size_t(fast_cx1 - fast_cx0) * sizeof(T));
       } else {
-        const uint8_t* r0 = fg.row((ly0 - y) >> 1);
-        const uint8_t* r1 = fg.row((ly1 - y) >> 1);
+        const T* r0 = row_of<T>(fg, (ly0 - y) >> 1);
+        const T* r1 = row_of<T>(fg, (ly1 - y) >> 1);
         for (int cx = fast_cx0; cx < fast_cx1; ++cx) {
           const int a = (2 * cx - x) >> 1, b = (2 * cx + 1 - x) >> 1;
-          o[cx] = uint8_t((r0[a] + r0[b] + r1[a] + r1[b] + 2) >> 2);
+          o[cx] = T((r0[a] + r0[b] + r1[a] + r1[b] + 2) >> 2);
         }
       }
       general(fast_cx1, cx1);

@@ -79,8 +79,8 @@ Status interrupted(const Context& ctx) {
 // A bounded ring of composites between the decoding thread and the encoder (one producer, one consumer).
 class CompositeRing {
  public:
-  CompositeRing(size_t slots, int w, int h) : slots_(slots) {
-    for (ImageBuffer& b : slots_) b.reset(w, h);
+  CompositeRing(size_t slots, int w, int h, int depth) : slots_(slots) {
+    for (ImageBuffer& b : slots_) b.reset(w, h, depth);
   }
   // Producer: the next free slot, or null once the consumer cancelled.
   ImageBuffer* acquire() {
@@ -179,10 +179,13 @@ Status render(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Plac
   // At the probed size: a stream that changes size midway is scaled back, never overruns the output buffer.
   // Both in bg's colour as players show it (shown_colour: its range, and its matrix or the one assumed for its
   // size): bg's frames pass as they are, fg is converted where its own differs.
+  // A bg of more than 8 bits (10-bit HEVC or ProRes, HDR) keeps 10 of them: composed and encoded at that depth, fg
+  // converted up to it; x264 writes no more than 10.
   const Colour colour = shown_colour(bg);
-  auto bg_src = open_frames(ctx, bg.path, {bg.width, bg.height, colour}, st);
+  const int depth = bg.depth > 8 ? 10 : 8;
+  auto bg_src = open_frames(ctx, bg.path, {bg.width, bg.height, colour, depth}, st);
   if (!st.ok()) return st;
-  auto fg_src = open_frames(ctx, fg.path, {fw, fh, colour}, st);
+  auto fg_src = open_frames(ctx, fg.path, {fw, fh, colour, depth}, st);
   if (!st.ok()) return st;
   // Where the map passes bg frames by (bg at a higher rate than fg, or fg starting later), those that no other
   // frame refers to are not decoded (a 60 fps 1080p bg under a 30 fps fg: render 3.97 -> 3.52 s, CPU 7.4 -> 6.5 s).
@@ -200,6 +203,7 @@ Status render(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Plac
   eo.fps = fg.fps;
   eo.colour = bg.colour;
   eo.sar = bg.sar;
+  eo.depth = depth;
   eo.crf = opt.crf;
   eo.preset = opt.preset;
   eo.audio.duration = frames / fg.fps.value();
@@ -226,7 +230,7 @@ Status render(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Plac
   // Decoding and compositing run on a second thread, a few frames ahead of the encoder: on two cores the
   // decoders, the compositor and x264 then overlap instead of taking turns. The composites go through a small
   // ring of output-sized buffers (no allocation per frame).
-  CompositeRing ring(4, bg.width, bg.height);
+  CompositeRing ring(4, bg.width, bg.height, depth);
   Status produced;
   std::thread producer([&] {
     try {

@@ -18,22 +18,28 @@
 
 namespace vidkompy {
 
-void ImageBuffer::reset(int width, int height) {
-  const int cw = (width + 1) / 2, ch = (height + 1) / 2;
-  bytes.resize(size_t(width) * height + 2 * size_t(cw) * ch);
+void ImageBuffer::reset(int width, int height, int depth) {
+  const int cw = (width + 1) / 2, ch = (height + 1) / 2, b = depth > 8 ? 2 : 1;
+  bytes.resize((size_t(width) * height + 2 * size_t(cw) * ch) * b);
   image.width = width;
   image.height = height;
+  image.depth = depth;
   uint8_t* p = bytes.data();
-  image.plane[0] = {p, width, width, height};
-  image.plane[1] = {p + size_t(width) * height, cw, cw, ch};
-  image.plane[2] = {p + size_t(width) * height + size_t(cw) * ch, cw, cw, ch};
+  image.plane[0] = {p, width * b, width, height};
+  image.plane[1] = {p + size_t(width) * height * b, cw * b, cw, ch};
+  image.plane[2] = {p + (size_t(width) * height + size_t(cw) * ch) * b, cw * b, cw, ch};
 }
 
-void ImageBuffer::fill(uint8_t y, uint8_t u, uint8_t v) {
-  const uint8_t val[3] = {y, u, v};
+void ImageBuffer::fill(int y, int u, int v) {
+  const int val[3] = {y, u, v};
   for (int i = 0; i < 3; ++i) {
     const Plane& pl = image.plane[i];
-    std::memset(pl.data, val[i], size_t(pl.stride) * pl.height);
+    if (image.depth <= 8) {
+      std::memset(pl.data, val[i], size_t(pl.stride) * pl.height);
+    } else {
+      uint16_t* w = reinterpret_cast<uint16_t*>(pl.data);
+      std::fill(w, w + size_t(pl.stride) / 2 * pl.height, uint16_t(val[i]));
+    }
   }
 }
 
@@ -704,8 +710,10 @@ Status probe(const std::string& path, VideoInfo& info) {
     info.sar = sideways ? Rational{sar.den, sar.num} : Rational{sar.num, sar.den};  // (turned with the picture)
   }
   if (!info.pix_fmt.size() && dec.codec()->pix_fmt >= 0) info.pix_fmt = av_get_pix_fmt_name(dec.codec()->pix_fmt);
-  if (const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(AVPixelFormat(first->format)))
+  if (const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(AVPixelFormat(first->format))) {
     info.alpha = d->flags & AV_PIX_FMT_FLAG_ALPHA;
+    info.depth = d->comp[0].depth;
+  }
 
   info.frames = st->nb_frames;
   // An MP4 cut without re-encoding keeps the frames before the cut for the decoder to start from, and its edit
@@ -1251,7 +1259,8 @@ class FfmpegFrames final : public FrameSource {
     const int w = opt_.width > 0 ? opt_.width : f->width;
     const int h = opt_.height > 0 ? opt_.height : f->height;
     const bool recolour = full_range(f) != opt_.colour.full_range || matrices_differ(f->colorspace, opt_.colour.matrix);
-    if (plain_twin(f->format) == AV_PIX_FMT_YUV420P && !recolour && f->width == w && f->height == h && f->buf[0]) {
+    const AVPixelFormat to = opt_.depth > 8 ? AV_PIX_FMT_YUV420P10LE : AV_PIX_FMT_YUV420P;
+    if (plain_twin(f->format) == to && !recolour && f->width == w && f->height == h && f->buf[0]) {
       // No copy: hold a reference of our own, so the picture stays valid even after the decoder has released
       // its frame (at the end of the stream, say, while the caller still shows the last bg frame).
       av_frame_unref(held_.get());
@@ -1261,16 +1270,17 @@ class FfmpegFrames final : public FrameSource {
       }
       out.width = w;
       out.height = h;
+      out.depth = opt_.depth;
       for (int i = 0; i < 3; ++i) {
         const int pw = i ? (w + 1) / 2 : w, ph = i ? (h + 1) / 2 : h;
         out.plane[i] = {held_->data[i], held_->linesize[i], pw, ph};
       }
       return true;
     }
-    if (buf_.image.width != w || buf_.image.height != h) buf_.reset(w, h);
+    if (buf_.image.width != w || buf_.image.height != h || buf_.image.depth != opt_.depth) buf_.reset(w, h, opt_.depth);
     // Area averaging when shrinking keeps fine detail from aliasing; bicubic when enlarging.
     const int flags = (w < f->width || h < f->height) ? SWS_AREA : SWS_BICUBIC;
-    SwsContext* sws = sws_.get(f, w, h, AV_PIX_FMT_YUV420P, flags | SWS_ACCURATE_RND, opt_.colour.full_range,
+    SwsContext* sws = sws_.get(f, w, h, to, flags | SWS_ACCURATE_RND, opt_.colour.full_range,
                                opt_.colour.matrix);
     if (!sws) {
       status_ = Status::Fail(kExitInput, path_, "cannot convert frames of this pixel format");
@@ -1419,7 +1429,7 @@ class FileEncoder final : public Encoder {
     av_dict_free(&mux_opts);
     if (err < 0) return fail("cannot write the " + opt_.container + " header: " + av_error(err));
     frame_.reset(av_frame_alloc());
-    frame_->format = AV_PIX_FMT_YUV420P;
+    frame_->format = pix_fmt();
     frame_->width = opt_.width;
     frame_->height = opt_.height;
     pkt_.reset(av_packet_alloc());
@@ -1427,7 +1437,8 @@ class FileEncoder final : public Encoder {
   }
 
   Status write(const Image& img) override {
-    if (img.width < opt_.width || img.height < opt_.height) return fail("internal error: frame smaller than output");
+    if (img.width < opt_.width || img.height < opt_.height || img.depth != opt_.depth)
+      return fail("internal error: frame smaller than output, or of another depth");
     for (int i = 0; i < 3; ++i) {
       frame_->data[i] = img.plane[i].data;
       frame_->linesize[i] = img.plane[i].stride;
@@ -1470,6 +1481,7 @@ class FileEncoder final : public Encoder {
   }
 
   Status fail(const std::string& why) const { return Status::Fail(kExitOutput, path_, why); }
+  AVPixelFormat pix_fmt() const { return opt_.depth > 8 ? AV_PIX_FMT_YUV420P10LE : AV_PIX_FMT_YUV420P; }
 
   const Context& ctx_;
   std::string path_;
@@ -1492,7 +1504,7 @@ class FileEncoder final : public Encoder {
     if (!enc_) return why = "out of memory", false;
     enc_->width = opt_.width;
     enc_->height = opt_.height;
-    enc_->pix_fmt = AV_PIX_FMT_YUV420P;
+    enc_->pix_fmt = pix_fmt();
     enc_->time_base = AVRational{opt_.fps.den, opt_.fps.num};
     enc_->framerate = AVRational{opt_.fps.num, opt_.fps.den};
     enc_->sample_aspect_ratio = AVRational{opt_.sar.num, opt_.sar.den};
@@ -1516,13 +1528,18 @@ class FileEncoder final : public Encoder {
       enc_->bit_rate = 0;
     } else {
       av_opt_set(enc_->priv_data, "preset", opt_.preset.c_str(), 0);
-      av_opt_set_double(enc_->priv_data, "crf", opt_.crf, 0);
+      // crf 0 is lossless at 8 bits only (10-bit quantizers go below it): lossless is asked for as qp 0.
+      if (opt_.crf == 0)
+        av_opt_set_int(enc_->priv_data, "qp", 0, 0);
+      else
+        av_opt_set_double(enc_->priv_data, "crf", opt_.crf, 0);
     }
     if (int err = avcodec_open2(enc_.get(), codec, nullptr); err < 0) {
       enc_.reset();
       return why = std::string("cannot open the ") + name + " encoder: " + av_error(err), false;
     }
-    ctx_.log->debug("encoder: {} ({}x{}, crf/cq {}, preset {})", name, opt_.width, opt_.height, opt_.crf, opt_.preset);
+    ctx_.log->debug("encoder: {} ({}x{} at {} bits, crf/cq {}, preset {})", name, opt_.width, opt_.height, opt_.depth,
+                    opt_.crf, opt_.preset);
     return true;
   }
 };

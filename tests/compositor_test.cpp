@@ -85,6 +85,18 @@ void fill_const(const Image& img, uint8_t y, uint8_t u, uint8_t v) {
 
 // ---- an independent, per-sample model of the documented composition ----
 
+// Sample (x, y) of plane p, at the picture's depth (bytes, or 16-bit words).
+int get(const Image& im, int p, int x, int y) {
+  if (im.depth > 8) return reinterpret_cast<const uint16_t*>(im.plane[p].row(y))[x];
+  return im.plane[p].row(y)[x];
+}
+void put(const Image& im, int p, int x, int y, int v) {
+  if (im.depth > 8)
+    reinterpret_cast<uint16_t*>(im.plane[p].row(y))[x] = uint16_t(v);
+  else
+    im.plane[p].row(y)[x] = uint8_t(v);
+}
+
 int model_axis_weight(bool near_edge, bool far_edge, int p, int size, int border, bool blend) {
   int w = 256;
   if (!blend) return w;
@@ -103,25 +115,25 @@ int model_alpha(const Layout& l, int px, int py, int border, bool blend) {
 // its 2x2 luma footprint (clipped to the frame), rounded as (acc + n*128) / (n*256).
 std::unique_ptr<ImageBuffer> model_compose(const Layout& l, int border, bool blend, const Image& bg, const Image& fg) {
   const int W = bg.width, H = bg.height;
-  auto out = std::make_unique<ImageBuffer>(W, H);
+  auto out = std::make_unique<ImageBuffer>(W, H, bg.depth);
   auto inside = [&](int px, int py) { return px >= 0 && py >= 0 && px < l.fg.w && py < l.fg.h; };
   for (int by = 0; by < H; ++by) {
     for (int bx = 0; bx < W; ++bx) {
       const int px = bx - l.fg.x, py = by - l.fg.y;
-      const int b = bg.plane[0].row(by)[bx];
+      const int b = get(bg, 0, bx, by);
       int v = b;
       if (inside(px, py)) {
         const int a = model_alpha(l, px, py, border, blend);
-        v = (fg.plane[0].row(py)[px] * a + b * (256 - a) + 128) >> 8;
+        v = (get(fg, 0, px, py) * a + b * (256 - a) + 128) >> 8;
       }
-      out->image.plane[0].row(by)[bx] = uint8_t(v);
+      put(out->image, 0, bx, by, v);
     }
   }
   for (int p = 1; p < 3; ++p) {
     const Plane& bp = bg.plane[p];
     for (int cy = 0; cy < bp.height; ++cy) {
       for (int cx = 0; cx < bp.width; ++cx) {
-        const int b = bp.row(cy)[cx];
+        const int b = get(bg, p, cx, cy);
         int acc = 0, n = 0;
         for (int ly = 2 * cy; ly <= std::min(2 * cy + 1, H - 1); ++ly) {
           for (int lx = 2 * cx; lx <= std::min(2 * cx + 1, W - 1); ++lx) {
@@ -131,11 +143,11 @@ std::unique_ptr<ImageBuffer> model_compose(const Layout& l, int border, bool ble
               acc += b * 256;
             } else {
               const int a = model_alpha(l, px, py, border, blend);
-              acc += fg.plane[p].row(py >> 1)[px >> 1] * a + b * (256 - a);
+              acc += get(fg, p, px >> 1, py >> 1) * a + b * (256 - a);
             }
           }
         }
-        out->image.plane[p].row(cy)[cx] = uint8_t((acc + n * 128) / (n * 256));
+        put(out->image, p, cx, cy, (acc + n * 128) / (n * 256));
       }
     }
   }
@@ -156,9 +168,9 @@ int diff_images(const Image& got, const Image& want, std::string* why) {
     }
     for (int y = 0; y < g.height; ++y) {
       for (int x = 0; x < g.width; ++x) {
-        if (g.row(y)[x] != w.row(y)[x]) {
-          if (bad < 4) os << "plane " << p << " (" << x << "," << y << "): got " << int(g.row(y)[x]) << " want "
-                          << int(w.row(y)[x]) << "; ";
+        if (get(got, p, x, y) != get(want, p, x, y)) {
+          if (bad < 4) os << "plane " << p << " (" << x << "," << y << "): got " << get(got, p, x, y) << " want "
+                          << get(want, p, x, y) << "; ";
           ++bad;
         }
       }
@@ -847,6 +859,38 @@ TEST(Compose, OutMayAliasBg) {
     EXPECT_EQ(diff_images(separate.image, want->image, &why), 0) << why;
     EXPECT_TRUE(bg.guards_intact());
   }
+}
+
+// A 10-bit bg's output is composed on 16-bit words with the same weights and rounding: samples up to 1023 (the
+// sums of a 2x2 chroma footprint reach 4 x 1023 x 256) come out as the model says, at odd offsets and with blending.
+TEST(Compose, TenBitSamplesFollowTheSameModel) {
+  struct Case {
+    int W, H, fw, fh, x, y, border;
+    bool blend;
+  };
+  const Case cases[] = {{64, 48, 20, 14, 10, 6, 0, false}, {64, 48, 20, 14, 11, 7, 4, true},
+                        {33, 17, 40, 20, -3, -1, 2, true}, {33, 17, 10, 6, 23, 11, 3, true}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(::testing::Message() << c.W << "x" << c.H << " at " << c.x << "," << c.y);
+    ImageBuffer bg(c.W, c.H, 10), fg(c.fw, c.fh, 10), out(c.W, c.H, 10);
+    // bg low (0..511), fg high (512..1023), every value's low two bits in use.
+    for (int p = 0; p < 3; ++p) {
+      for (int y = 0; y < bg.image.plane[p].height; ++y)
+        for (int x = 0; x < bg.image.plane[p].width; ++x) put(bg.image, p, x, y, (x * 37 + y * 11 + p * 5) % 512);
+      for (int y = 0; y < fg.image.plane[p].height; ++y)
+        for (int x = 0; x < fg.image.plane[p].width; ++x) put(fg.image, p, x, y, 512 + (x * 29 + y * 13 + p) % 512);
+    }
+    const Layout l = make_layout(c.W, c.H, c.fw, c.fh, c.x, c.y);
+    Compositor(l, c.border, c.blend).compose(bg.image, fg.image, out.image);
+    const auto want = model_compose(l, c.border, c.blend, bg.image, fg.image);
+    std::string why;
+    EXPECT_EQ(diff_images(out.image, want->image, &why), 0) << why;
+    EXPECT_EQ(get(out.image, 0, c.W - 1, c.H - 1) < 512, c.x + c.fw < c.W || c.y + c.fh < c.H);  // a bg corner
+  }
+  ImageBuffer solid(8, 6, 10);
+  solid.fill(1000, 3, 777);
+  EXPECT_EQ(get(solid.image, 0, 7, 5), 1000);
+  EXPECT_EQ(get(solid.image, 2, 3, 2), 777);
 }
 
 TEST(Compose, WorksOnImageBuffers) {

@@ -160,20 +160,20 @@ vidkompy::Context logging_context(std::ostringstream& log) {
 }
 
 std::unique_ptr<vidkompy::ImageBuffer> copy_image(const vidkompy::Image& img) {
-  auto buf = std::make_unique<vidkompy::ImageBuffer>(img.width, img.height);
+  auto buf = std::make_unique<vidkompy::ImageBuffer>(img.width, img.height, img.depth);
   for (int p = 0; p < 3; ++p) {
     const vidkompy::Plane& s = img.plane[p];
     vidkompy::Plane& d = buf->image.plane[p];
-    for (int r = 0; r < s.height; ++r) std::memcpy(d.row(r), s.row(r), size_t(s.width));
+    for (int r = 0; r < s.height; ++r) std::memcpy(d.row(r), s.row(r), size_t(s.width) * img.bytes());
   }
   return buf;
 }
 
-std::vector<std::unique_ptr<vidkompy::ImageBuffer>> decode_all(const std::string& path, int w, int h) {
+std::vector<std::unique_ptr<vidkompy::ImageBuffer>> decode_all(const std::string& path, int w, int h, int depth) {
   vidkompy::Context ctx = quiet_context();
   vidkompy::Status st;
   std::vector<std::unique_ptr<vidkompy::ImageBuffer>> frames;
-  auto src = vidkompy::open_frames(ctx, path, {w, h, {}}, st);
+  auto src = vidkompy::open_frames(ctx, path, {w, h, {}, depth}, st);
   EXPECT_TRUE(st.ok()) << (st.errors.empty() ? "" : st.errors[0]);
   if (!src) return frames;
   vidkompy::Image img;

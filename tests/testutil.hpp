@@ -55,8 +55,9 @@ vidkompy::Context quiet_context();
 // A Context whose logger writes every message, debug ones too, to `log` (for tests that check what a stage did).
 vidkompy::Context logging_context(std::ostringstream& log);
 
-// All frames of a video decoded as YUV 4:2:0 at its own size (or w x h when given).
-std::vector<std::unique_ptr<vidkompy::ImageBuffer>> decode_all(const std::string& path, int w = 0, int h = 0);
+// All frames of a video decoded as YUV 4:2:0 at its own size (or w x h when given), 8-bit (or 10-bit: depth 10).
+std::vector<std::unique_ptr<vidkompy::ImageBuffer>> decode_all(const std::string& path, int w = 0, int h = 0,
+                                                               int depth = 8);
 
 // Copies an Image into an owning buffer.
 std::unique_ptr<vidkompy::ImageBuffer> copy_image(const vidkompy::Image& img);

@@ -42,13 +42,14 @@ class Compositor {
   // blend: feather the visible edges over `border` px; otherwise a hard edge.
   Compositor(const Layout& layout, int border, bool blend);
   // out = bg with fg composited. out and bg have the bg size; fg has the layout's fg size. out may alias bg.
+  // All three have one depth (8-bit samples, or 16-bit words holding 10 bits).
   void compose(const Image& bg, const Image& fg, Image& out) const;
   const Layout& layout() const { return layout_; }
 
  private:
   int alpha(int px, int py) const { return (ax_[px] * ay_[py] + 128) >> 8; }
-  void compose_luma(const Plane& fg, Plane& out) const;
-  void compose_chroma(const Plane& fg, Plane& out) const;
+  template <typename T> void compose_luma(const Plane& fg, Plane& out) const;
+  template <typename T> void compose_chroma(const Plane& fg, Plane& out) const;
 
   Layout layout_;
   std::vector<int> ax_, ay_;  // per fg column / row weight, 0..256

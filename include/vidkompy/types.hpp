@@ -51,6 +51,7 @@ struct VideoInfo {
   int rotation = 0;        // degrees from the display matrix, normalised to 0/90/180/270
   Colour colour;           // as the first frame says (else the stream's header)
   Rational sar{1, 1};      // a pixel's shape as displayed, width:height (HDV 1440x1080: 4:3); 1:1 when not given
+  int depth = 8;           // bits per sample of its decoded pixel format (8; 10 for HEVC Main 10, ProRes, ...)
   bool alpha = false;      // its pixel format carries transparency (ProRes 4444, PNG, QuickTime RLE, ...)
   bool has_audio = false;
   std::string audio_codec;

@@ -13,7 +13,8 @@ namespace vidkompy {
 
 struct Context;
 
-// One 8-bit plane. Not owning.
+// One plane of samples: bytes for 8-bit pictures, little-endian 16-bit words for deeper ones (Image::depth).
+// stride is in bytes, width in samples. Not owning.
 struct Plane {
   uint8_t* data = nullptr;
   int stride = 0;
@@ -26,7 +27,9 @@ struct Plane {
 struct Image {
   int width = 0;
   int height = 0;
+  int depth = 8;  // bits per sample: 8 (one byte each), or 10 (two bytes each, yuv420p10le: a 10-bit bg's output)
   Plane plane[3];
+  int bytes() const { return depth > 8 ? 2 : 1; }  // per sample
 };
 
 // An owning YUV 4:2:0 picture, for tests and scratch buffers.
@@ -34,11 +37,11 @@ struct ImageBuffer {
   std::vector<uint8_t> bytes;
   Image image;
   ImageBuffer() = default;
-  ImageBuffer(int width, int height) { reset(width, height); }
-  void reset(int width, int height);
+  ImageBuffer(int width, int height, int depth = 8) { reset(width, height, depth); }
+  void reset(int width, int height, int depth = 8);
   ImageBuffer(const ImageBuffer&) = delete;
   ImageBuffer& operator=(const ImageBuffer&) = delete;
-  void fill(uint8_t y, uint8_t u, uint8_t v);
+  void fill(int y, int u, int v);  // sample values at the picture's depth
 };
 
 // FFmpeg's own log: silent by default, errors with -v, everything with -vv.
@@ -142,6 +145,7 @@ struct DecodeOptions {
   int height = 0;
   // The colour frames are converted into: this range, and this matrix where both it and the frame's are given.
   Colour colour;
+  int depth = 8;   // frames come as yuv420p (8) or yuv420p10le (10)
 };
 
 // Sequential frames of one video in presentation order. Each Image stays valid until the next call.
@@ -204,6 +208,7 @@ struct EncodeOptions {
   Rational fps;
   Colour colour;   // written into the stream's header (range, matrix, primaries, transfer)
   Rational sar{1, 1};  // the pixels' shape, written into the stream's header
+  int depth = 8;       // 8: yuv420p (High profile); 10: yuv420p10le (High 10), the frames written have this depth
   int crf = 18;
   std::string preset = "medium";
   AudioPlan audio;
@@ -218,7 +223,7 @@ class Encoder {
   virtual Status finish() = 0;
 };
 
-// H.264 (libx264, yuv420p) in opt.container (MP4 and MOV with +faststart), written to `path` (the caller's
+// H.264 (libx264, yuv420p or yuv420p10le) in opt.container (MP4 and MOV with +faststart), written to `path` (the caller's
 // temporary name).
 std::unique_ptr<Encoder> open_encoder(const Context& ctx, const std::string& path, const EncodeOptions& opt,
                                       Status& status);
