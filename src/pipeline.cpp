@@ -283,11 +283,15 @@ void print_timings(const Context& ctx) {
   fmt::print(stderr, "{}", table);
 }
 
-double bg_audio_start(const VideoInfo& bg, const VideoInfo& fg, const TimeMap& t) {
+double bg_audio_start(const VideoInfo& bg, const VideoInfo& fg, const TimeMap& t, const std::vector<double>& bg_times,
+                      const std::vector<double>& fg_times) {
   const int64_t last = bg.frames - 1;
+  auto time = [](const std::vector<double>& times, int64_t i, Rational fps) {
+    return i >= 0 && size_t(i) < times.size() ? times[size_t(i)] : double(i) / fps.value();
+  };
   std::vector<double> d, all;
   for (size_t i = 0; i < t.map.size(); ++i) {
-    const double diff = t.map[i] / bg.fps.value() - double(i) / fg.fps.value();
+    const double diff = time(bg_times, t.map[i], bg.fps) - time(fg_times, int64_t(i), fg.fps);
     all.push_back(diff);
     if (t.map[i] > 0 && t.map[i] < last) d.push_back(diff);
   }

@@ -859,6 +859,73 @@ std::pair<int64_t, int64_t> bg_stretch(const Context& ctx, const Features& ff, c
   return {w0, w1};
 }
 
+// A variable-rate video's frames on a constant-rate grid, so that the matching, whose time line counts frames, sees
+// time pass evenly: grid frame k shows the frame on screen at k / rate (a frame held longer fills several grid
+// frames, as a repeated frame would), and frame i sits at grid frame round(t_i x rate). The rate is the one of the
+// commonest frame interval (a 30 fps phone clip that drops to 15 in low light: 30).
+struct Grid {
+  double rate = 0;
+  std::vector<int64_t> shows;  // grid frame -> the frame it shows
+  std::vector<int64_t> slot;   // frame -> its grid frame
+};
+
+// Empty (rate 0) where `times` is (a constant-rate video) or where no sensible grid exists.
+Grid make_grid(const std::vector<double>& times) {
+  Grid g;
+  const size_t n = times.size();
+  if (n < 3) return g;
+  std::vector<double> d;
+  for (size_t i = 1; i < n; ++i)
+    if (times[i] > times[i - 1]) d.push_back(times[i] - times[i - 1]);
+  if (d.empty()) return g;
+  std::nth_element(d.begin(), d.begin() + d.size() / 2, d.end());
+  const double rate = 1.0 / d[d.size() / 2];
+  const int64_t k = std::llround(times.back() * rate) + 1;
+  if (!std::isfinite(rate) || k < int64_t(n) / 2 || k > 4 * int64_t(n) + 16) return g;  // bursts or gaps: no grid
+  g.rate = rate;
+  g.slot.resize(n);
+  for (size_t i = 0; i < n; ++i) g.slot[i] = std::clamp<int64_t>(std::llround(times[i] * rate), 0, k - 1);
+  g.shows.resize(size_t(k));
+  size_t i = 0;
+  for (int64_t j = 0; j < k; ++j) {
+    while (i + 1 < n && g.slot[i + 1] <= j) ++i;
+    g.shows[size_t(j)] = int64_t(i);
+  }
+  for (size_t q = 0; q < n; ++q) g.shows[size_t(g.slot[q])] = int64_t(q);  // a frame's own slot shows it
+  return g;
+}
+
+// f's frames as the grid shows them.
+Features on_grid(const Features& f, const Grid& g) {
+  Features out;
+  out.dim = f.dim;
+  out.emb.reserve(g.shows.size() * size_t(f.dim));
+  if (!f.thumbs.empty()) out.thumbs.reserve(g.shows.size() * kThumb * kThumb);
+  for (const int64_t i : g.shows) {
+    out.emb.insert(out.emb.end(), f.e(size_t(i)), f.e(size_t(i)) + f.dim);
+    if (!f.thumbs.empty()) out.thumbs.insert(out.thumbs.end(), f.t(size_t(i)), f.t(size_t(i)) + kThumb * kThumb);
+  }
+  return out;
+}
+
+// The grids' map as a map of fg's frames onto bg's.
+TimeMap off_grid(const TimeMap& m, const Grid* fg_grid, const Grid* bg_grid, size_t fg_frames) {
+  TimeMap out = m;
+  const size_t k = m.map.size();
+  out.map.assign(fg_frames, 0);
+  out.similarity.assign(fg_frames, std::nanf(""));
+  out.clamped_start = out.clamped_end = 0;
+  for (size_t i = 0; i < fg_frames; ++i) {
+    const size_t q = fg_grid ? size_t(fg_grid->slot[i]) : i;
+    const int64_t j = m.map[q];
+    out.map[i] = bg_grid ? bg_grid->shows[size_t(j)] : j;
+    if (q < m.similarity.size()) out.similarity[i] = m.similarity[q];
+    out.clamped_start += q < size_t(m.clamped_start);
+    out.clamped_end += q >= k - size_t(m.clamped_end);
+  }
+  return out;
+}
+
 }  // namespace
 
 Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Placement& p, TimeMap& time,
@@ -935,10 +1002,39 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
       return scored.ok();
     };
   const auto t1 = std::chrono::steady_clock::now();
+  // A variable-rate video (a screen recording; a phone clip whose rate drops in low light) is matched on a
+  // constant-rate grid of its frames (its frame index no longer tells time). Not for a long pair (its thumbnails
+  // are read again by frame index).
+  Grid fg_grid, bg_grid;
+  if (!stream) {
+    fg_grid = make_grid(variable_frame_times(fg, fg_reel ? &fg_reel->pts : nullptr));
+    bg_grid = make_grid(variable_frame_times(bg, bg_reel ? &bg_reel->pts : nullptr));
+    if (fg_grid.slot.size() != ff.frames()) fg_grid = {};
+    if (bg_grid.slot.size() != bf.frames()) bg_grid = {};
+    for (const auto& [g, v] : {std::pair(&fg_grid, &fg), std::pair(&bg_grid, &bg)})
+      if (g->rate > 0)
+        ctx.log->info("{}: variable frame rate ({:.3f} fps on average); matched on a grid of {:.3f} fps", v->path,
+                      v->fps.value(), g->rate);
+  }
+  const double grid_ratio = (bg_grid.rate > 0 ? bg_grid.rate : bg.fps.value()) /
+                            (fg_grid.rate > 0 ? fg_grid.rate : fg.fps.value());
+  if (fg_grid.rate > 0) opt.fg_fps = fg_grid.rate;
+  if (bg_grid.rate > 0) opt.bg_fps = bg_grid.rate;
   MatchResult r;
   auto run_match = [&](const Features& all_bg) {
     return guarded(kExitAlign, fg.path, "temporal alignment failed", [&] {
-      r = match_frames(ff, all_bg, rate_ratio, opt);
+      if (fg_grid.rate > 0 || bg_grid.rate > 0) {
+        const Features gf = fg_grid.rate > 0 ? on_grid(ff, fg_grid) : Features{};
+        const Features gb = bg_grid.rate > 0 ? on_grid(all_bg, bg_grid) : Features{};
+        r = match_frames(fg_grid.rate > 0 ? gf : ff, bg_grid.rate > 0 ? gb : all_bg, grid_ratio, opt);
+        r.time = off_grid(r.time, fg_grid.rate > 0 ? &fg_grid : nullptr, bg_grid.rate > 0 ? &bg_grid : nullptr,
+                          ff.frames());
+        // The line in grid frames, as bg frames per fg frame on average and bg seconds.
+        r.line.offset *= bg.fps.value() / (bg_grid.rate > 0 ? bg_grid.rate : bg.fps.value());
+        r.line.slope *= rate_ratio / grid_ratio;
+      } else {
+        r = match_frames(ff, all_bg, rate_ratio, opt);
+      }
       return scored;
     });
   };

@@ -535,11 +535,12 @@ int64_t count_packets(AVFormatContext* f, int stream) {
 
 // The timestamp of every frame in presentation order, from the packets alone (no decoding): what tells a frame's
 // index after a seek. Empty where they cannot name the frames one to one (a packet without one, two alike).
-std::vector<int64_t> packet_timestamps(const std::string& path) {
+std::vector<int64_t> packet_timestamps(const std::string& path, Rational* time_base = nullptr) {
   std::string why;
   InputPtr f = open_input(path, why);
   const int stream = f ? find_video_stream(f.get()) : -1;
   if (stream < 0) return {};
+  if (time_base) *time_base = {f->streams[stream]->time_base.num, f->streams[stream]->time_base.den};
   std::vector<int64_t> ts;
   PacketPtr pkt(av_packet_alloc());
   bool usable = true;
@@ -561,6 +562,19 @@ std::vector<int64_t> packet_timestamps(const std::string& path) {
 bool indexes_frames(const std::vector<int64_t>& pts) {
   return !pts.empty() && pts.front() != AV_NOPTS_VALUE &&
          std::adjacent_find(pts.begin(), pts.end(), std::greater_equal<>()) == pts.end();
+}
+
+std::vector<double> variable_frame_times(const VideoInfo& info, const std::vector<int64_t>* frame_pts) {
+  Rational tb = info.time_base;
+  const std::vector<int64_t> pts = frame_pts ? *frame_pts : packet_timestamps(info.path, &tb);
+  if (!indexes_frames(pts) || !tb.valid() || !info.fps.valid()) return {};
+  std::vector<double> t(pts.size());
+  bool even = true;
+  for (size_t i = 0; i < pts.size(); ++i) {
+    t[i] = double(pts[i] - pts[0]) * tb.num / tb.den;
+    even = even && std::abs(t[i] - double(i) / info.fps.value()) < 0.25 / info.fps.value();
+  }
+  return even ? std::vector<double>{} : t;
 }
 
 namespace {
@@ -683,6 +697,7 @@ Status probe(const std::string& path, VideoInfo& info) {
     av_reduce(&fr.num, &fr.den, fr.num, fr.den, 1 << 30);
     info.fps = {fr.num, fr.den};
   }
+  info.time_base = {st->time_base.num, st->time_base.den};
   info.start_time = st->start_time != AV_NOPTS_VALUE ? st->start_time * av_q2d(st->time_base) : 0.0;
   if (st->duration != AV_NOPTS_VALUE && st->duration > 0)
     info.duration = st->duration * av_q2d(st->time_base);
@@ -1443,7 +1458,7 @@ class FileEncoder final : public Encoder {
       frame_->data[i] = img.plane[i].data;
       frame_->linesize[i] = img.plane[i].stride;
     }
-    frame_->pts = next_pts_++;
+    frame_->pts = last_pts_ = pts_of(next_pts_++);
     // The encoder copies a frame that is not reference-counted, so the caller may reuse its buffer.
     if (int err = avcodec_send_frame(enc_.get(), frame_.get()); err < 0)
       return fail("encoding failed: " + av_error(err));
@@ -1482,6 +1497,15 @@ class FileEncoder final : public Encoder {
 
   Status fail(const std::string& why) const { return Status::Fail(kExitOutput, path_, why); }
   AVPixelFormat pix_fmt() const { return opt_.depth > 8 ? AV_PIX_FMT_YUV420P10LE : AV_PIX_FMT_YUV420P; }
+  // Frame i's timestamp in the encoder's time base: i at a constant rate, else its own time (frames past the list
+  // of times follow the last at the average rate).
+  int64_t pts_of(int64_t i) const {
+    if (opt_.times.empty()) return i;
+    const size_t n = opt_.times.size();
+    const double t = i < int64_t(n) ? opt_.times[size_t(i)] : opt_.times[n - 1] + double(i - int64_t(n) + 1) / opt_.fps.value();
+    return std::max<int64_t>(std::llround(t * kVariableTimeBase), i ? last_pts_ + 1 : 0);
+  }
+  static constexpr int kVariableTimeBase = 90000;  // 1/90000 s: MPEG's clock, fine enough for any frame time
 
   const Context& ctx_;
   std::string path_;
@@ -1492,7 +1516,7 @@ class FileEncoder final : public Encoder {
   FramePtr frame_;
   PacketPtr pkt_;
   std::unique_ptr<AudioTrack> audio_;
-  int64_t next_pts_ = 0;
+  int64_t next_pts_ = 0, last_pts_ = 0;
 
  private:
   // Opens enc_ as `name` (libx264, or h264_nvenc with the same --crf/--preset mapped onto its constant-quality
@@ -1505,7 +1529,7 @@ class FileEncoder final : public Encoder {
     enc_->width = opt_.width;
     enc_->height = opt_.height;
     enc_->pix_fmt = pix_fmt();
-    enc_->time_base = AVRational{opt_.fps.den, opt_.fps.num};
+    enc_->time_base = opt_.times.empty() ? AVRational{opt_.fps.den, opt_.fps.num} : AVRational{1, kVariableTimeBase};
     enc_->framerate = AVRational{opt_.fps.num, opt_.fps.den};
     enc_->sample_aspect_ratio = AVRational{opt_.sar.num, opt_.sar.den};
     enc_->color_range = opt_.colour.full_range ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG;

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <thread>
 #include <tuple>
 #include <filesystem>
@@ -465,6 +466,63 @@ TEST(Render, HdrFgInSdrBgIsWarnedOf) {
                        "its colours will look washed out"),
             std::string::npos)
       << r.err;
+}
+
+// Frame times in seconds (presentation order) as ffprobe reads them.
+std::vector<double> frame_times(const std::string& path) {
+  std::vector<double> t;
+  std::istringstream in(ffprobe("-select_streams v -show_entries frame=pts_time -of csv=p=0 " + quote(path)));
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && line != ",") t.push_back(std::stod(line));
+  return t;
+}
+
+// A variable-rate fg (a 30 fps capture that drops to 15 fps for a second, as phones do in low light and screen
+// recorders where nothing moves) is matched by its frames' times, and the output shows each of its frames at its
+// own time. Until session 16 its frame index was taken for time: 39 of its 105 frames took a bg frame up to 8
+// frames off (confidence 0.9999), and the output, at the average rate, ran up to 0.23 s off fg's times (its audio).
+TEST(Render, VariableRateFgIsMatchedAndShownByItsTimes) {
+  vt::TempDir dir;
+  const std::string bg = dir / "bg.mp4", fg = dir / "fg.mp4", out = dir / "out.mp4", report = dir / "r.json";
+  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=30:duration=3 -c:v libx264 -crf 12 -preset veryfast " +
+                         quote(bg)));
+  ASSERT_TRUE(vt::ffmpeg("-i " + quote(bg) + " -vf \"select='not(between(t,1,2)*mod(n,2))',crop=160:120:80:60\" "
+                         "-fps_mode vfr -c:v libx264 -crf 12 -preset veryfast " + quote(fg)));
+  const std::vector<double> fg_t = frame_times(fg);
+  ASSERT_EQ(fg_t.size(), 75u);  // 30 + 16 + 29: 15 of the second second's frames dropped
+  const vt::Run r = vt::vidkompy({"--bg", bg, "--fg", fg, "-o", out, "--json", report, "--crf", "12"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("matched on a grid of 30.000 fps"), std::string::npos) << r.err;
+  const auto map = nlohmann::json::parse(vt::slurp(report))["temporal"]["map"].get<std::vector<int64_t>>();
+  ASSERT_EQ(map.size(), fg_t.size());
+  for (size_t i = 0; i < map.size(); ++i) EXPECT_EQ(map[i], std::lround(fg_t[i] * 30)) << "fg frame " << i;
+  const std::vector<double> out_t = frame_times(out);
+  ASSERT_EQ(out_t.size(), fg_t.size());
+  for (size_t i = 0; i < out_t.size(); ++i) EXPECT_NEAR(out_t[i] - out_t[0], fg_t[i] - fg_t[0], 0.001) << "frame " << i;
+}
+
+// A variable-rate bg is matched by its frames' times too: each fg frame takes the bg frame nearest its moment
+// (until session 16, 42 of 120 fg frames were up to 5 frames off).
+TEST(Render, VariableRateBgIsMatchedByItsTimes) {
+  vt::TempDir dir;
+  const std::string src = dir / "src.mp4", bg = dir / "bg.mp4", fg = dir / "fg.mp4", report = dir / "r.json";
+  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=30:duration=3 -c:v libx264 -crf 12 -preset veryfast " +
+                         quote(src)));
+  ASSERT_TRUE(vt::ffmpeg("-i " + quote(src) + " -vf \"select='not(between(t,1,2)*mod(n,2))'\" -fps_mode vfr -c:v libx264 "
+                         "-crf 12 -preset veryfast " + quote(bg)));
+  ASSERT_TRUE(vt::ffmpeg("-i " + quote(src) + " -vf crop=160:120:80:60 -c:v libx264 -crf 12 -preset veryfast " + quote(fg)));
+  std::vector<int64_t> shows;  // the source frame of each bg frame
+  for (const double t : frame_times(bg)) shows.push_back(std::lround(t * 30));
+  const vt::Run r = vt::vidkompy({"--bg", bg, "--fg", fg, "--align-only", "--json", report});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto map = nlohmann::json::parse(vt::slurp(report))["temporal"]["map"].get<std::vector<int64_t>>();
+  ASSERT_EQ(map.size(), 90u);
+  for (size_t i = 0; i < map.size(); ++i) {
+    int64_t nearest = INT64_MAX;
+    for (const int64_t s : shows) nearest = std::min<int64_t>(nearest, std::abs(s - int64_t(i)));
+    ASSERT_LT(size_t(map[i]), shows.size());
+    EXPECT_EQ(std::abs(shows[size_t(map[i])] - int64_t(i)), nearest) << "fg frame " << i << " took bg " << map[i];
+  }
 }
 
 // A 10-bit bg (HEVC Main 10, ProRes, HDR footage) keeps its depth: composed and encoded as yuv420p10le (High 10),

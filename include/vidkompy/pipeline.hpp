@@ -37,7 +37,9 @@ Status write_preview(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, con
 void print_timings(const Context& ctx);
 
 // Source second of bg's audio that belongs at output time 0: the median of bg time minus fg time over the
-// frames that are not clamped to bg's first/last frame. Robust to a few mismatched frames.
-double bg_audio_start(const VideoInfo& bg, const VideoInfo& fg, const TimeMap& temporal);
+// frames that are not clamped to bg's first/last frame. Robust to a few mismatched frames. A frame's time is
+// index / fps, or its own time from the video's first frame where given (variable_frame_times).
+double bg_audio_start(const VideoInfo& bg, const VideoInfo& fg, const TimeMap& temporal,
+                      const std::vector<double>& bg_times = {}, const std::vector<double>& fg_times = {});
 
 }  // namespace vidkompy

@@ -45,6 +45,7 @@ struct VideoInfo {
   int width = 0;
   int height = 0;
   Rational fps;            // average frame rate (r_frame_rate when the average is unknown)
+  Rational time_base;      // of the stream's timestamps (Reel::pts)
   int64_t frames = 0;      // frame count: header value, else counted by demuxing packets
   double duration = 0.0;   // seconds
   double start_time = 0.0; // seconds, pts of the first video frame

@@ -131,6 +131,11 @@ std::unique_ptr<ThumbReader> open_thumbs(const Context& ctx, const VideoInfo& in
 // Whether `pts` (Reel::pts) can tell frames by their timestamps: ascending, every one known.
 bool indexes_frames(const std::vector<int64_t>& pts);
 
+// A variable-rate video's frame times in seconds from its first frame, in presentation order: from `pts` (every
+// frame's timestamp, Reel::pts) where given, else from its packets (no decoding). Empty for a video whose frames
+// keep its average rate (each within a quarter frame of i / fps), or whose timestamps cannot tell frames apart.
+std::vector<double> variable_frame_times(const VideoInfo& info, const std::vector<int64_t>* pts = nullptr);
+
 // Full-resolution luma of the frames at these (ascending) indices, in one sequential pass that stops after the
 // last of them. With `pts`, the timestamp of every frame (Reel::pts), the pass starts at the keyframe before the
 // first of them instead of the first frame.
@@ -205,7 +210,8 @@ struct EncodeOptions {
   std::string container = "mp4";  // output_container's name: mp4, mov or matroska
   int width = 0;   // even
   int height = 0;  // even
-  Rational fps;
+  Rational fps;    // the average rate; frame i is shown at i / fps, or at times[i] where those are given
+  std::vector<double> times;  // seconds from the first frame (a variable-rate fg's own times); empty: constant rate
   Colour colour;   // written into the stream's header (range, matrix, primaries, transfer)
   Rational sar{1, 1};  // the pixels' shape, written into the stream's header
   int depth = 8;       // 8: yuv420p (High profile); 10: yuv420p10le (High 10), the frames written have this depth
