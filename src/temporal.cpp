@@ -516,7 +516,10 @@ Cadence fit_cadence(const std::vector<Shown>& exact, const std::vector<int64_t>&
   return c;
 }
 
-MatchResult match_frames(const Features& fg, const Features& bg, double rate_ratio, const MatchOptions& opt) {
+namespace {
+
+// One time line and the map around it: match_frames without the pieces.
+MatchResult match_line(const Features& fg, const Features& bg, double rate_ratio, const MatchOptions& opt) {
   MatchResult r;
   const size_t n = fg.frames();
   const int64_t m = int64_t(bg.frames());
@@ -724,6 +727,154 @@ MatchResult match_frames(const Features& fg, const Features& bg, double rate_rat
   std::nth_element(chosen.begin(), chosen.begin() + long(chosen.size() / 2), chosen.end());
   r.time.confidence = std::clamp(chosen[chosen.size() / 2], 0.0, 1.0);
   return r;
+}
+
+// Frames [s, e) of f.
+Features slice(const Features& f, size_t s, size_t e) {
+  Features out;
+  out.dim = f.dim;
+  out.emb.assign(f.e(s), f.e(s) + (e - s) * size_t(f.dim));
+  if (!f.thumbs.empty()) out.thumbs.assign(f.t(s), f.t(s) + (e - s) * kThumb * kThumb);
+  return out;
+}
+
+// Confidence: how alike the matched frames are (median thumbnail NCC), 0 for unrelated pictures.
+double median_similarity(const std::vector<float>& sim) {
+  std::vector<double> v;
+  for (const float x : sim)
+    if (!std::isnan(x)) v.push_back(x);
+  if (v.empty()) return 0;
+  std::nth_element(v.begin(), v.begin() + long(v.size() / 2), v.end());
+  return std::clamp(v[v.size() / 2], 0.0, 1.0);
+}
+
+// An edited fg (a scene cut out, scenes reordered, a clip made of several moments of bg) follows one time line
+// per piece. After the main line's map, an fg frame is unexplained where one of its k-NN candidates away from its
+// bg frame (further than the DTW's band reaches; within it, the DTW follows content) matches its thumbnail with
+// under half the cost (1 - NCC) and is a real match, not the least bad of unrelated pictures (at most 3x the cost
+// of a well matched frame, or a tenth of its own bg frame's), while its own bg frame costs over 4x a well matched
+// one (not a near-repeat within coding noise: a slow scene of Big Buck Bunny has frames 15 apart within 0.003 of
+// each other). Each run of at least kMinPiece unexplained frames (gaps of up to 2 frames bridged) is matched again
+// on its own, with its own line, and keeps that map where it halves the run's mean cost, brings it within 3x a
+// well matched frame's, and moves its frames (the median) beyond the band; then grows at both ends while its line
+// fits the next frame better. Pieces within pieces: up to kMaxDepth levels.
+constexpr size_t kMinPiece = 5;
+constexpr int kMaxDepth = 3;
+
+MatchResult match_pieces(const Features& fg, const Features& bg, double rate_ratio, const MatchOptions& opt,
+                         int depth, double parent_floor = 0) {
+  MatchResult r = match_line(fg, bg, rate_ratio, opt);
+  const size_t n = fg.frames();
+  if (depth >= kMaxDepth || n < kMinPiece || fg.thumbs.empty() || bg.thumbs.empty()) return r;
+  const Candidates cand = knn(fg, bg, 10);
+  std::vector<double> cost(n, 1.0), alt(n, std::numeric_limits<double>::infinity());
+  for_each_index(2, [&](size_t half) {
+    std::vector<float> fl(kLevels), bl(kLevels);
+    for (size_t i = half * n / 2; i < (half + 1) * n / 2; ++i) {
+      thumb_levels(fg.t(i), fl.data());
+      const int64_t at = r.time.map[i];
+      if (!std::isnan(r.time.similarity[i])) {
+        cost[i] = 1.0 - r.time.similarity[i];
+      } else {  // clamped: how well its bg frame matches all the same
+        thumb_levels(bg.t(size_t(at)), bl.data());
+        cost[i] = 1.0 - levels_ncc(fl.data(), bl.data(), opt.weights);
+      }
+      for (int c = 0; c < cand.k; ++c) {
+        const int64_t j = cand.index[i * size_t(cand.k) + size_t(c)];
+        if (j < 0 || std::abs(j - at) <= opt.band) continue;  // nearer: the DTW's to follow, within its band
+        thumb_levels(bg.t(size_t(j)), bl.data());
+        alt[i] = std::min(alt[i], 1.0 - levels_ncc(fl.data(), bl.data(), opt.weights));
+      }
+    }
+  });
+  std::vector<double> matched;
+  for (size_t i = 0; i < n; ++i)
+    if (!std::isnan(r.time.similarity[i])) matched.push_back(cost[i]);
+  if (matched.empty()) return r;
+  // The cost of a well matched frame: the lower fifth of the matched ones (the median would count the frames the
+  // line gets wrong, half of them where fg is two stretches).
+  std::nth_element(matched.begin(), matched.begin() + long(matched.size() / 5), matched.end());
+  // (Within a piece, the whole fg's where higher: a stretch of another scene can have a lower floor than its
+  // neighbour's.)
+  const double floor = std::max(matched[matched.size() / 5] + 1e-4, parent_floor);
+  auto unexplained = [&](size_t i) {
+    return alt[i] < 0.5 * cost[i] && (alt[i] <= 3 * floor || alt[i] <= 0.1 * cost[i]) && cost[i] > 4 * floor;
+  };
+  bool changed = false;
+  size_t done = 0;  // frames before it belong to a piece already (or to the main line, where that fits better)
+  for (size_t i = 0; i < n;) {
+    if (!unexplained(i)) {
+      ++i;
+      continue;
+    }
+    size_t e = i + 1, count = 1;
+    for (size_t g = e; g < n && g <= e + 2; ++g)
+      if (unexplained(g)) e = g + 1, ++count;
+    if (count >= kMinPiece) {
+      const MatchResult piece = match_pieces(slice(fg, i, e), bg, rate_ratio, opt, depth + 1, floor);
+      double before = 0, after = 0;
+      std::vector<int64_t> moved;
+      for (size_t q = 0; q < e - i; ++q) {
+        before += cost[i + q];
+        after += std::isnan(piece.time.similarity[q]) ? 1.0 : 1.0 - piece.time.similarity[q];
+        moved.push_back(std::abs(piece.time.map[q] - r.time.map[i + q]));
+      }
+      std::nth_element(moved.begin(), moved.begin() + long(moved.size() / 2), moved.end());
+      // Kept where it fits clearly better, as well as the well matched frames do (a stretch of the footage found
+      // again, not the least bad fit of another line), and lies beyond the band: nearer, it is the main line's own
+      // stretch matched again more loosely. (A pan whose placement is still 20 px off mid-search fits stretches of
+      // other moments 5x worse than its floor: the pan passes the same views more than once.)
+      const double run = double(e - i);
+      if (after < 0.5 * before && after <= 3 * floor * run && moved[moved.size() / 2] > opt.band) {
+        for (size_t q = 0; q < e - i; ++q) {
+          r.time.map[i + q] = piece.time.map[q];
+          r.time.similarity[i + q] = piece.time.similarity[q];
+        }
+        for (const auto& [a, b] : piece.pieces) r.pieces.emplace_back(i + a, i + b);
+        // The run's edges: a frame just outside it can miss the test above (one showing a moment between two
+        // bg frames matches neither exactly: 3.1x the floor in the test) and still belong to it. Taken one by one
+        // while the piece's line, within 2 frames, halves its cost and finds a match (within 8x the floor).
+        auto take = [&](size_t f) {
+          const double at = piece.line.slope * (double(f) - double(i)) + piece.line.offset;
+          std::vector<float> fl(kLevels), bl(kLevels);
+          thumb_levels(fg.t(f), fl.data());
+          double best = 1.0;
+          int64_t bj = -1;
+          for (int64_t j = std::llround(at) - 2; j <= std::llround(at) + 2; ++j) {
+            if (j < 0 || j >= int64_t(bg.frames())) continue;
+            thumb_levels(bg.t(size_t(j)), bl.data());
+            if (const double c = 1.0 - levels_ncc(fl.data(), bl.data(), opt.weights); c < best) best = c, bj = j;
+          }
+          if (bj < 0 || best >= 0.5 * cost[f] || best > 8 * floor) return false;
+          r.time.map[f] = bj;
+          r.time.similarity[f] = float(1.0 - best);
+          return true;
+        };
+        while (i > done && take(i - 1)) --i;
+        while (e < n && take(e)) ++e;
+        r.pieces.emplace_back(i, e);
+        changed = true;
+        done = e;
+      }
+    }
+    i = e;
+  }
+  if (changed) {
+    // Clamped: the frames before the first matched one and after the last.
+    size_t a = 0, b = n;
+    while (a < n && std::isnan(r.time.similarity[a])) ++a;
+    while (b > a && std::isnan(r.time.similarity[b - 1])) --b;
+    r.time.clamped_start = int(a);
+    r.time.clamped_end = int(n - b);
+    r.time.confidence = median_similarity(r.time.similarity);
+  }
+  return r;
+}
+
+}  // namespace
+
+MatchResult match_frames(const Features& fg, const Features& bg, double rate_ratio, const MatchOptions& opt) {
+  return match_pieces(fg, bg, rate_ratio, opt, 0);
 }
 
 namespace {
@@ -1074,6 +1225,12 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
                  "{} fg frames before bg starts, {} after it ends; confidence {:.3f}",
                  ff.frames(), bf.frames(), embedder->name(), embedder->dim(), embedder->device(), r.line.slope, r.line.offset,
                  r.line.inliers, r.time.clamped_start, r.time.clamped_end, r.time.confidence);
+  if (!r.pieces.empty()) {
+    ctx.log->info("{}: {} stretch(es) of fg follow time lines of their own (an edited fg: cuts, reordered scenes)",
+                  fg.path, r.pieces.size());
+    for (const auto& [a, b] : r.pieces)
+      ctx.log->debug("temporal: fg frames {}-{} show bg frames {}-{}", a, b - 1, time.map[a], time.map[b - 1]);
+  }
   if (r.cadence.rate > 0)
     ctx.log->debug("temporal: both videos follow the cadence of a {:.3f} fps source (phases {:.4f}, {:.4f})",
                    r.cadence.rate, r.cadence.a, r.cadence.b);

@@ -1063,6 +1063,36 @@ TEST(TemporalPair, HardCut) {
   expect_accurate(o);
 }
 
+// An edited fg: three stretches of the source, out of order (a clip cut together from bg's footage), at another
+// frame rate and scaled. Each stretch follows a time line of its own. Until session 16 only the longest was
+// matched: 42% exact here, 0-57% on edited real clips, at confidence 0.9999.
+TEST(TemporalPair, EditedFgFollowsEachStretch) {
+  const vt::Source src = make_source({{kMandel, 6}});
+  vt::TempDir dir;
+  const std::string bg = dir / "bg.mp4", fg = dir / "fg.mp4";
+  const View view{40, 30, 240, 180, 160, 120};
+  Outcome o;
+  o.bgv = vt::pick(src, {25, 1}, 0, 1 << 30);
+  for (const auto& [a, b] : std::vector<std::pair<int, int>>{{200, 300}, {30, 130}, {310, 350}}) {
+    const std::vector<int> piece = vt::pick(src, {30, 1}, a, b);
+    o.fgv.insert(o.fgv.end(), piece.begin(), piece.end());
+  }
+  ASSERT_TRUE(vt::encode(src, o.bgv, {25, 1}, "", 18, bg));
+  ASSERT_TRUE(vt::encode(src, o.fgv, {30, 1}, view.vf(), 18, fg));
+  const vt::Run r = vt::vidkompy({"--bg", bg, "--fg", fg, "--align-only", "--json", "-"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("2 stretch(es) of fg follow time lines of their own"), std::string::npos) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  o.cli.map = j.at("temporal").at("map").get<std::vector<int64_t>>();
+  ASSERT_EQ(o.cli.map.size(), o.fgv.size());
+  score(src, o, o.cli);
+  EXPECT_GE(o.cli.exact, 0.99) << o.cli.misses;
+  EXPECT_EQ(o.cli.within1, 1.0) << o.cli.misses;
+  EXPECT_NEAR(j.at("spatial").at("x").get<double>(), 40, 1.0);
+  EXPECT_NEAR(j.at("spatial").at("y").get<double>(), 30, 1.0);
+  EXPECT_GT(j.at("temporal").at("confidence").get<double>(), 0.9);
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // --model errors
 

@@ -148,13 +148,16 @@ Cadence fit_cadence(const std::vector<Shown>& exact, const std::vector<int64_t>&
 
 struct MatchResult {
   TimeMap time;
-  TimeLine line;
-  Cadence cadence;
+  TimeLine line;     // the main piece's
+  Cadence cadence;   // the main piece's
+  // Stretches [first, end) of fg matched on time lines of their own (an edited fg), besides the main one.
+  std::vector<std::pair<size_t, size_t>> pieces;
 };
 
 // The map from features: line (the embeddings' vote, overruled by scan_offsets where the thumbnails fit another
 // offset clearly better), banded DTW on embeddings, then the exact frame by thumbnails (a second DTW in a narrow
-// band, pulled towards a fitted source cadence). Monotonic non-decreasing. Pure: no I/O.
+// band, pulled towards a fitted source cadence). Monotonic non-decreasing, except where stretches of fg that the
+// line leaves unexplained (an edited fg) are matched on lines of their own. Pure: no I/O.
 MatchResult match_frames(const Features& fg, const Features& bg, double rate_ratio, const MatchOptions& opt);
 
 // Below this confidence the map is rejected (exit 3).
