@@ -21,7 +21,10 @@ if [ ${#names[@]} -eq 0 ]; then
 fi
 for n in "${names[@]}"; do
   d=$work/$n
-  [ -s "$d/truth.json" ] || /usr/bin/python3 "$tools/mkpair.py" "bench/pairs/$n.json" "$d" >/dev/null
+  # An edited fg (fg's "pieces": stretches cut together) is built by cutpair.py, on mkpair.py.
+  maker=$tools/mkpair.py
+  grep -q '"pieces"' "bench/pairs/$n.json" && maker=$root/bench/cutpair.py
+  [ -s "$d/truth.json" ] || /usr/bin/python3 "$maker" "bench/pairs/$n.json" "$d" >/dev/null
   rm -f "$d/r.json"
   code=0
   "$bin" --bg "$d/bg.mp4" --fg "$d/fg.mp4" --align-only --json "$d/r.json" -q 2>"$d/err.txt" || code=$?
