@@ -43,6 +43,15 @@ Status probe_inputs(Context& ctx, VideoInfo& bg, VideoInfo& fg) {
                    v->rotation ? fmt::format(", rotated {}°", v->rotation) : std::string());
   }
   if (bg.width < 2 || bg.height < 2) st.merge(Status::Fail(kExitInput, bg.path, "bg must be at least 2x2 pixels"));
+  // fg's black bars (a 4:3 picture pillarboxed in 16:9, a letterboxed film) are not part of its picture: bg has
+  // nothing like them to match, and shown over bg they would hide it. Every decoder of fg cuts them off, and fg is
+  // matched, placed and shown as the picture inside them (before, such a fg was not found in bg: exit 3).
+  if (fg.bars = find_bars(fg); fg.bars.any()) {
+    const int w = fg.width - fg.bars.left - fg.bars.right, h = fg.height - fg.bars.top - fg.bars.bottom;
+    ctx.log->info("{}: black bars (left {}, top {}, right {}, bottom {} px) are left out; its picture is {}x{}",
+                  fg.path, fg.bars.left, fg.bars.top, fg.bars.right, fg.bars.bottom, w, h);
+    fg.width = w, fg.height = h;
+  }
   // The output keeps bg's pixel shape. A fg whose pixels have another shape (a 720x480 DV clip, 8:9, in
   // square-pixel HD) is matched and shown resampled to bg's: its width here is the one it has in bg's pixels, and
   // its decoders deliver frames at that size (before, it was placed with its own pixels, at a compromise scale).

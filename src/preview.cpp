@@ -114,7 +114,7 @@ Status write_preview(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, con
   const Colour colour = shown_colour(bg);
   auto bg_src = open_frames(ctx, bg.path, {bg.width, bg.height, colour}, st);
   if (!st.ok()) return st;
-  auto fg_src = open_frames(ctx, fg.path, {fw, fh, colour}, st);
+  auto fg_src = open_frames(ctx, fg.path, {fw, fh, colour, 8, fg.bars}, st);
   if (!st.ok()) return st;
   ImageBuffer out(bg.width, bg.height);
   BgCursor bg_at(ctx, bg.path, *bg_src);

@@ -23,7 +23,7 @@ namespace {
 json video_json(const VideoInfo& v) {
   json audio = nullptr;
   if (v.has_audio) audio = {{"codec", v.audio_codec}, {"sample_rate", v.audio_rate}, {"channels", v.audio_channels}};
-  return {{"path", v.path},
+  json j = {{"path", v.path},
           {"container", v.container},
           {"codec", v.codec},
           {"pix_fmt", v.pix_fmt},
@@ -38,6 +38,10 @@ json video_json(const VideoInfo& v) {
           {"start_time", v.start_time},
           {"rotation", v.rotation},
           {"audio", audio}};
+  // fg's black bars, left out: width and height are the picture inside them, which spatial.x/y place.
+  if (v.bars.any())
+    j["bars"] = {{"left", v.bars.left}, {"top", v.bars.top}, {"right", v.bars.right}, {"bottom", v.bars.bottom}};
+  return j;
 }
 
 // Finite number or throws a message for the caller to wrap.

@@ -363,8 +363,11 @@ class Decoder {
   // shape), or a stream that changes size midway.
   bool open(const VideoInfo& info, bool threads, std::string& why, const Context* gpu = nullptr) {
     show_w_ = info.width, show_h_ = info.height;
+    bars_ = info.bars;
     return open(info.path, threads, why, gpu);
   }
+  // Frames come with these bars cut off (before they are resized).
+  void cut(const Bars& bars) { bars_ = bars; }
 
   // Next decoded frame (owned by the decoder until the next call), or null at the end.
   AVFrame* next() {
@@ -388,6 +391,10 @@ class Decoder {
       }
       if (err == 0 && rotator_ && !(got = rotator_->turn(got))) {
         ++errors_;  // cannot be turned (out of memory, unknown format): skip it
+        continue;
+      }
+      if (err == 0 && bars_.any() && !(got = cropped(got))) {
+        ++errors_;  // out of memory
         continue;
       }
       if (err == 0 && show_w_ > 0 && (got->width != show_w_ || got->height != show_h_) && !(got = resized(got))) {
@@ -418,6 +425,20 @@ class Decoder {
       }
       av_packet_unref(pkt_.get());
     }
+  }
+
+  // `in` without bars_: a reference to its pictures with the plane pointers moved (no copy). Where the bars leave
+  // nothing (a frame smaller than the probed one), `in` itself.
+  AVFrame* cropped(AVFrame* in) {
+    if (bars_.left + bars_.right >= in->width || bars_.top + bars_.bottom >= in->height) return in;
+    if (!cut_) cut_.reset(av_frame_alloc());
+    if (!cut_) return nullptr;
+    av_frame_unref(cut_.get());
+    if (av_frame_ref(cut_.get(), in) < 0) return nullptr;
+    cut_->crop_left = size_t(bars_.left), cut_->crop_right = size_t(bars_.right);
+    cut_->crop_top = size_t(bars_.top), cut_->crop_bottom = size_t(bars_.bottom);
+    if (av_frame_apply_cropping(cut_.get(), AV_FRAME_CROP_UNALIGNED) < 0) return in;
+    return cut_.get();
   }
 
   // `in` resampled to show_w_ x show_h_, in its own format where libswscale can write that (else 4:2:0), range
@@ -515,6 +536,8 @@ class Decoder {
   FramePtr planar_;    // semi-planar frames split into planes
   std::unique_ptr<Rotator> rotator_;  // only for streams displayed rotated
   int show_w_ = 0, show_h_ = 0;       // the size frames come at (0: as decoded)
+  Bars bars_;                         // cut off every frame (cropped)
+  FramePtr cut_;
   Scaler resize_sws_;
   FramePtr resized_;
   std::vector<int64_t> wanted_;  // want_only; empty: every frame
@@ -793,6 +816,51 @@ Status decode_gray_at(const Context&, const VideoInfo& info, int64_t pts, int co
   }
   if (out.empty()) return Status::Fail(kExitInput, info.path, "cannot decode the frame again");
   return Status::Ok();
+}
+
+Bars find_bars(const VideoInfo& info) {
+  Decoder dec;
+  std::string why;
+  if (!dec.open(info.path, false, why)) return {};
+  std::vector<Gray> frames;
+  SwsPtr sws;
+  auto take = [&](const AVFrame* f) {
+    if (f && !damaged(f) && f->width == info.width && f->height == info.height) frames.push_back(to_gray(f, sws));
+  };
+  take(dec.next());
+  const double tb = av_q2d(dec.stream()->time_base);
+  for (int k = 1; k < 6 && info.duration > 0; ++k)  // the keyframe before each sixth: one frame decoded each
+    if (dec.seek(int64_t((info.start_time + info.duration * k / 6) / tb))) take(dec.next());
+  constexpr int kBlack = 32, kFlat = 6, kShows = 48;
+  const int w = info.width, h = info.height;
+  int n = 0;
+  Bars b{w, h, w, h};  // the narrowest of each side over the frames that show something
+  for (const Gray& g : frames) {
+    if (*std::max_element(g.px.begin(), g.px.end()) <= kShows) continue;  // dark all over
+    ++n;
+    // A bar is dark and flat (black codes exactly; the dark edge of a night scene or a vignette varies).
+    auto col_dark = [&](int x) {
+      int lo = 255, hi = 0;
+      for (int y = 0; y < h; ++y) lo = std::min<int>(lo, g.at(x, y)), hi = std::max<int>(hi, g.at(x, y));
+      return hi <= kBlack && hi - lo <= kFlat;
+    };
+    auto row_dark = [&](int y) {
+      int lo = 255, hi = 0;
+      for (int x = 0; x < w; ++x) lo = std::min<int>(lo, g.at(x, y)), hi = std::max<int>(hi, g.at(x, y));
+      return hi <= kBlack && hi - lo <= kFlat;
+    };
+    int l = 0, r = 0, t = 0, btm = 0;
+    while (l < w && col_dark(l)) ++l;
+    while (r < w - l && col_dark(w - 1 - r)) ++r;
+    while (t < h && row_dark(t)) ++t;
+    while (btm < h - t && row_dark(h - 1 - btm)) ++btm;
+    b = {std::min(b.left, l), std::min(b.top, t), std::min(b.right, r), std::min(b.bottom, btm)};
+  }
+  if (n < 3) return {};
+  auto keep = [](int bar, int size) { return bar >= 4 && bar >= size / 50 ? bar & ~1 : 0; };
+  b = {keep(b.left, w), keep(b.top, h), keep(b.right, w), keep(b.bottom, h)};
+  if (2 * (b.left + b.right) > w || 2 * (b.top + b.bottom) > h) return {};
+  return b;
 }
 
 namespace {
@@ -1243,6 +1311,7 @@ class FfmpegFrames final : public FrameSource {
     reported_ = 0;
     std::string why;
     if (!dec_->open(path_, true, why, &ctx_, !announced_)) status_ = Status::Fail(kExitInput, path_, why);
+    dec_->cut(opt_.bars);
     announced_ = true;  // a rewind opens the file again, quietly
     if (teller_) teller_->start_at(0), dec_->want_only(teller_->wanted());
     return status_;

@@ -525,6 +525,36 @@ TEST(Render, VariableRateBgIsMatchedByItsTimes) {
   }
 }
 
+// A pillarboxed fg (a 4:3 picture in a 16:9 frame, bars baked in) is placed by its picture, and its bars are not
+// shown over bg. Until session 16 it was not found in bg (exit 3: the bars match nothing there).
+TEST(Render, PillarboxedFgIsPlacedByItsPictureAndItsBarsLeftOut) {
+  vt::TempDir dir;
+  const std::string bg = dir / "bg.mp4", fg = dir / "fg.mp4", out = dir / "out.mp4", report = dir / "r.json";
+  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i testsrc2=size=640x480:rate=25:duration=2 -c:v libx264 -crf 12 -preset veryfast " +
+                         quote(bg)));
+  // The 320x240 picture at (160, 120) of bg, made 240x180 and pillarboxed to 320x180.
+  ASSERT_TRUE(vt::ffmpeg("-i " + quote(bg) + " -vf crop=320:240:160:120,scale=240:180,pad=320:180:40:0 -c:v libx264 "
+                         "-crf 12 -preset veryfast " + quote(fg)));
+  const vt::Run r = vt::vidkompy({"--bg", bg, "--fg", fg, "-o", out, "--json", report, "--crf", "10"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("black bars (left 40, top 0, right 40, bottom 0 px) are left out; its picture is 240x180"),
+            std::string::npos) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(vt::slurp(report));
+  EXPECT_NEAR(j["spatial"]["x"].get<double>(), 160, 1.0);
+  EXPECT_NEAR(j["spatial"]["y"].get<double>(), 120, 1.0);
+  EXPECT_NEAR(j["spatial"]["scale"].get<double>(), 4.0 / 3, 0.01);
+  EXPECT_EQ(j["fg"]["width"].get<int>(), 240);
+  EXPECT_EQ(j["fg"]["bars"], (nlohmann::json{{"left", 40}, {"top", 0}, {"right", 40}, {"bottom", 0}}));
+  EXPECT_TRUE(vt::report_schema_errors(vt::slurp(report)).empty());
+  // Where the bars would have gone (53 px of bg left and right of the picture), bg shows, not black.
+  const auto b = vt::decode_all(bg), v = vt::decode_all(out);
+  ASSERT_EQ(v.size(), b.size());
+  for (const int i : {10, 40}) {
+    EXPECT_GT(vt::psnr(v[size_t(i)]->image, b[size_t(i)]->image, 0, {110, 124, 46, 232}), 35.0) << "frame " << i;
+    EXPECT_GT(vt::psnr(v[size_t(i)]->image, b[size_t(i)]->image, 0, {484, 124, 46, 232}), 35.0) << "frame " << i;
+  }
+}
+
 // A 10-bit bg (HEVC Main 10, ProRes, HDR footage) keeps its depth: composed and encoded as yuv420p10le (High 10),
 // an 8-bit fg converted up into it. Written as 8 bits, as until session 16, every bg sample lost its low two bits
 // (a smooth 10-bit ramp came out 1.4 levels off on average, in bands).

@@ -161,6 +161,38 @@ TEST(Probe, CutMp4CountsTheFramesItsEditListShows) {
   EXPECT_EQ(probe_ok(cut).frames, int64_t(shown));
 }
 
+// Black bars: found where every sampled frame shows them dark and flat, of any width on each side; not in a dark
+// border that varies (noise, a night scene's edge), nor in a video dark all over.
+TEST(Probe, BlackBarsAreFoundWhereEveryFrameShowsThem) {
+  vt::TempDir dir;
+  struct Case {
+    std::string name, vf;
+    vidkompy::Bars want;
+  };
+  const std::vector<Case> cases = {
+      {"letterbox", "scale=320:180,pad=320:240:0:30", {0, 30, 0, 30}},
+      {"pillarbox, uneven", "scale=240:240,pad=320:240:50:0", {50, 0, 30, 0}},
+      {"a dark border with noise", "scale=280:200,pad=320:240:20:20:color=0x141414,noise=alls=12:allf=t", {}},
+      {"no bars", "null", {}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string f = dir / "v.mp4";
+    ASSERT_TRUE(vt::ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25:duration=3 -vf \"" + c.vf +
+                           "\" -c:v libx264 -g 25 -crf 16 -pix_fmt yuv420p " + quote(f)));
+    const vidkompy::Bars b = vidkompy::find_bars(probe_ok(f));
+    EXPECT_EQ(b.left, c.want.left);
+    EXPECT_EQ(b.top, c.want.top);
+    EXPECT_EQ(b.right, c.want.right);
+    EXPECT_EQ(b.bottom, c.want.bottom);
+  }
+  const std::string dark = dir / "dark.mp4";
+  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i color=black:size=320x240:rate=25:duration=3 -vf \"drawbox=140:100:40:40:white:t=fill\" "
+                         "-c:v libx264 -crf 16 -pix_fmt yuv420p " + quote(dark)));
+  // A square on black looks barred all round, but those bars would leave less than half the picture: none.
+  EXPECT_FALSE(vidkompy::find_bars(probe_ok(dark)).any());
+}
+
 TEST(Probe, WebmVp8FramesCountedByDemuxing) {
   vt::TempDir dir;
   const std::string path = dir / "clip.webm";

@@ -37,6 +37,12 @@ struct Colour {
   bool hdr() const { return transfer == kPq || transfer == kHlg; }
 };
 
+// Black bars along a picture's edges (letterbox, pillarbox), in pixels of the picture as decoded and turned.
+struct Bars {
+  int left = 0, top = 0, right = 0, bottom = 0;
+  bool any() const { return left || top || right || bottom; }
+};
+
 struct VideoInfo {
   std::string path;
   std::string container;   // demuxer name, e.g. "mov,mp4,m4a,3gp,3g2,mj2"
@@ -53,6 +59,7 @@ struct VideoInfo {
   Colour colour;           // as the first frame says (else the stream's header)
   Rational sar{1, 1};      // a pixel's shape as displayed, width:height (HDV 1440x1080: 4:3); 1:1 when not given
   int depth = 8;           // bits per sample of its decoded pixel format (8; 10 for HEVC Main 10, ProRes, ...)
+  Bars bars;               // fg's black bars, which its decoders cut off (probe_inputs); width x height is the rest
   bool alpha = false;      // its pixel format carries transparency (ProRes 4444, PNG, QuickTime RLE, ...)
   bool has_audio = false;
   std::string audio_codec;

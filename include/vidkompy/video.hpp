@@ -142,6 +142,13 @@ std::vector<double> variable_frame_times(const VideoInfo& info, const std::vecto
 Status decode_gray_frames(const Context& ctx, const VideoInfo& info, const std::vector<int64_t>& indices,
                           std::vector<Gray>& out, const std::vector<int64_t>& pts = {});
 
+// Black bars (letterbox, pillarbox) that every one of a few frames spread over the video shows (its first, and the
+// keyframes at 1/6 ... 5/6 of it): rows and columns at the edges no brighter than luma 32 and flat (within 6
+// levels along their length: black codes exactly, a night scene's dark edge does not), in at least three frames
+// that show something else (frames dark all over, a fade, say nothing). Each bar at least 2% of the picture and
+// 4 px, even-sized (4:2:0); none where they would leave less than half of it.
+Bars find_bars(const VideoInfo& info);
+
 // Reads probe data. Fails with kExitInput and a one-line reason for anything that is not a decodable video.
 Status probe(const std::string& path, VideoInfo& info);
 
@@ -151,6 +158,7 @@ struct DecodeOptions {
   // The colour frames are converted into: this range, and this matrix where both it and the frame's are given.
   Colour colour;
   int depth = 8;   // frames come as yuv420p (8) or yuv420p10le (10)
+  Bars bars;       // cut off each frame before it is scaled (VideoInfo::bars)
 };
 
 // Sequential frames of one video in presentation order. Each Image stays valid until the next call.
