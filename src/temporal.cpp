@@ -518,15 +518,17 @@ Cadence fit_cadence(const std::vector<Shown>& exact, const std::vector<int64_t>&
 
 namespace {
 
-// One time line and the map around it: match_frames without the pieces.
-MatchResult match_line(const Features& fg, const Features& bg, double rate_ratio, const MatchOptions& opt) {
+// One time line and the map around it: match_frames without the pieces. `cand` gets the k-NN candidates (empty
+// when either side has no frame).
+MatchResult match_line(const Features& fg, const Features& bg, double rate_ratio, const MatchOptions& opt,
+                       Candidates& cand) {
   MatchResult r;
   const size_t n = fg.frames();
   const int64_t m = int64_t(bg.frames());
   r.time.map.assign(n, 0);
   r.time.similarity.assign(n, std::nanf(""));  // clamped frames have no match to score
   if (!n || !m) return r;
-  const Candidates cand = knn(fg, bg, 10);
+  cand = knn(fg, bg, 10);
   r.line = fit_line(cand, rate_ratio);
   // The vote can follow look-alike frames (a near-still shot whose embeddings lean to one end): the thumbnails
   // overrule it where another offset fits them clearly better (half the cost or less).
@@ -763,27 +765,27 @@ constexpr int kMaxDepth = 3;
 
 MatchResult match_pieces(const Features& fg, const Features& bg, double rate_ratio, const MatchOptions& opt,
                          int depth, double parent_floor = 0) {
-  MatchResult r = match_line(fg, bg, rate_ratio, opt);
+  Candidates cand;
+  MatchResult r = match_line(fg, bg, rate_ratio, opt, cand);
   const size_t n = fg.frames();
-  if (depth >= kMaxDepth || n < kMinPiece || fg.thumbs.empty() || bg.thumbs.empty()) return r;
-  const Candidates cand = knn(fg, bg, 10);
+  if (depth >= kMaxDepth || n < kMinPiece || fg.thumbs.empty() || bg.thumbs.empty() || cand.k == 0) return r;
   std::vector<double> cost(n, 1.0), alt(n, std::numeric_limits<double>::infinity());
   for_each_index(2, [&](size_t half) {
     std::vector<float> fl(kLevels), bl(kLevels);
     for (size_t i = half * n / 2; i < (half + 1) * n / 2; ++i) {
-      thumb_levels(fg.t(i), fl.data());
+      bool have_fl = false;  // fg's levels, made only where something is compared (most frames: nothing)
+      auto vs = [&](int64_t j) {
+        if (!have_fl) thumb_levels(fg.t(i), fl.data()), have_fl = true;
+        thumb_levels(bg.t(size_t(j)), bl.data());
+        return 1.0 - levels_ncc(fl.data(), bl.data(), opt.weights);
+      };
       const int64_t at = r.time.map[i];
-      if (!std::isnan(r.time.similarity[i])) {
-        cost[i] = 1.0 - r.time.similarity[i];
-      } else {  // clamped: how well its bg frame matches all the same
-        thumb_levels(bg.t(size_t(at)), bl.data());
-        cost[i] = 1.0 - levels_ncc(fl.data(), bl.data(), opt.weights);
-      }
+      // Clamped: how well its bg frame matches all the same.
+      cost[i] = std::isnan(r.time.similarity[i]) ? vs(at) : 1.0 - r.time.similarity[i];
       for (int c = 0; c < cand.k; ++c) {
         const int64_t j = cand.index[i * size_t(cand.k) + size_t(c)];
         if (j < 0 || std::abs(j - at) <= opt.band) continue;  // nearer: the DTW's to follow, within its band
-        thumb_levels(bg.t(size_t(j)), bl.data());
-        alt[i] = std::min(alt[i], 1.0 - levels_ncc(fl.data(), bl.data(), opt.weights));
+        alt[i] = std::min(alt[i], vs(j));
       }
     }
   });
