@@ -21,9 +21,10 @@ if [ ${#names[@]} -eq 0 ]; then
 fi
 for n in "${names[@]}"; do
   d=$work/$n
-  # An edited fg (fg's "pieces": stretches cut together) is built by cutpair.py, on mkpair.py.
+  # An edited fg (fg's "pieces": stretches cut together) and a speed change ("pick_fps") are built by
+  # cutpair.py, on mkpair.py.
   maker=$tools/mkpair.py
-  grep -q '"pieces"' "bench/pairs/$n.json" && maker=$root/bench/cutpair.py
+  grep -qE '"(pieces|pick_fps)"' "bench/pairs/$n.json" && maker=$root/bench/cutpair.py
   [ -s "$d/truth.json" ] || /usr/bin/python3 "$maker" "bench/pairs/$n.json" "$d" >/dev/null
   rm -f "$d/r.json"
   code=0

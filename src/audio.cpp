@@ -1,6 +1,7 @@
 // The output's audio track. Codecs MP4 carries are copied packet by packet (no generation loss, no cost);
-// anything else is decoded, resampled and encoded to AAC. Either way the track is shifted so that source time
-// plan.start sits at output time 0 and is cut at plan.duration, so audio stays in sync with the fg video.
+// anything else, and audio played at another speed (a speed change), is decoded, resampled and encoded to AAC.
+// Either way the track is shifted so that source time plan.start sits at output time 0 and is cut at
+// plan.duration, so audio stays in sync with the fg video.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -167,8 +168,11 @@ class EncodedAudio final : public AudioBase {
       return Status::Fail(kExitOutput, out_->url, "cannot open the AAC encoder: " + av_error(err));
 
     SwrContext* swr = nullptr;
+    // A speed change: the source's samples taken as if recorded at speed x their rate (faster and higher, as a
+    // PAL transfer plays film's sound).
+    const int in_rate = int(std::lround(dec_->sample_rate * plan_.speed));
     if (swr_alloc_set_opts2(&swr, &enc_->ch_layout, enc_->sample_fmt, enc_->sample_rate, &dec_->ch_layout,
-                            dec_->sample_fmt, dec_->sample_rate, 0, nullptr) < 0 ||
+                            dec_->sample_fmt, in_rate, 0, nullptr) < 0 ||
         swr_init(swr) < 0) {
       swr_free(&swr);
       return Status::Fail(kExitInput, plan_.path, "cannot resample its audio");
@@ -232,7 +236,7 @@ class EncodedAudio final : public AudioBase {
         // Place the first decoded samples on the output timeline; later frames follow contiguously.
         const int64_t ts = in_frame_->best_effort_timestamp;
         const double t = ts == AV_NOPTS_VALUE ? 0.0 : ts * av_q2d(in_stream()->time_base);
-        const int64_t pos = std::llround((t - plan_.start) * rate);
+        const int64_t pos = std::llround((t - plan_.start) / plan_.speed * rate);
         if (pos + n <= 0) continue;  // wholly before output time 0
         started_ = true;
         if (pos < 0) skip = int(-pos);
@@ -328,7 +332,7 @@ std::unique_ptr<AudioTrack> add_audio_track(const Context& ctx, AVFormatContext*
   int idx = av_find_best_stream(probe.get(), AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
   if (idx < 0) return nullptr;
   const AVCodecID id = probe->streams[idx]->codecpar->codec_id;
-  if (can_copy(out->oformat, id)) {
+  if (plan.speed == 1.0 && can_copy(out->oformat, id)) {
     auto a = std::make_unique<CopiedAudio>(ctx, out, plan);
     status = a->open();
     if (status.ok()) return a;

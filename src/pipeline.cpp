@@ -292,22 +292,47 @@ void print_timings(const Context& ctx) {
   fmt::print(stderr, "{}", table);
 }
 
-double bg_audio_start(const VideoInfo& bg, const VideoInfo& fg, const TimeMap& t, const std::vector<double>& bg_times,
-                      const std::vector<double>& fg_times) {
+BgAudio bg_audio(const VideoInfo& bg, const VideoInfo& fg, const TimeMap& t, const std::vector<double>& bg_times,
+                 const std::vector<double>& fg_times) {
   const int64_t last = bg.frames - 1;
   auto time = [](const std::vector<double>& times, int64_t i, Rational fps) {
     return i >= 0 && size_t(i) < times.size() ? times[size_t(i)] : double(i) / fps.value();
   };
+  std::vector<size_t> inside;  // fg frames not clamped
+  for (size_t i = 0; i < t.map.size(); ++i)
+    if (t.map[i] > 0 && t.map[i] < last) inside.push_back(i);
+  BgAudio a;
+  if (inside.size() >= 2) {
+    const size_t h = inside.size() / 2;
+    std::vector<double> slopes;
+    for (size_t q = 0; q + h < inside.size(); ++q) {
+      const size_t i0 = inside[q], i1 = inside[q + h];
+      const double dt = time(fg_times, int64_t(i1), fg.fps) - time(fg_times, int64_t(i0), fg.fps);
+      if (dt > 0) slopes.push_back((time(bg_times, t.map[i1], bg.fps) - time(bg_times, t.map[i0], bg.fps)) / dt);
+    }
+    if (!slopes.empty()) {
+      std::vector<double> v = slopes;
+      std::nth_element(v.begin(), v.begin() + long(v.size() / 2), v.end());
+      const double s = v[v.size() / 2];
+      const size_t agree = size_t(std::count_if(slopes.begin(), slopes.end(), [&](double x) { return std::abs(x - s) <= 0.01 * s; }));
+      const double span = time(fg_times, int64_t(t.map.size()) - 1, fg.fps) + 1 / fg.fps.value();
+      if (s > 0.5 && s < 2 && 4 * agree >= 3 * slopes.size() && std::abs(s - 1) * span > 0.02) a.speed = s;
+    }
+  }
   std::vector<double> d, all;
   for (size_t i = 0; i < t.map.size(); ++i) {
-    const double diff = time(bg_times, t.map[i], bg.fps) - time(fg_times, int64_t(i), fg.fps);
+    const double diff = time(bg_times, t.map[i], bg.fps) - a.speed * time(fg_times, int64_t(i), fg.fps);
     all.push_back(diff);
     if (t.map[i] > 0 && t.map[i] < last) d.push_back(diff);
   }
   std::vector<double>& v = d.empty() ? all : d;
-  if (v.empty()) return bg.start_time;
-  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-  return bg.start_time + v[v.size() / 2];
+  if (v.empty()) {
+    a.start = bg.start_time;
+    return a;
+  }
+  std::nth_element(v.begin(), v.begin() + long(v.size() / 2), v.end());
+  a.start = bg.start_time + v[v.size() / 2];
+  return a;
 }
 
 }  // namespace vidkompy

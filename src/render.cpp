@@ -222,7 +222,11 @@ Status render(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Plac
     eo.audio.start = fg.start_time;
   } else if (bg.has_audio) {
     eo.audio.path = bg.path;
-    eo.audio.start = bg_audio_start(bg, fg, temporal, variable_frame_times(bg), fg_times);
+    const BgAudio a = bg_audio(bg, fg, temporal, variable_frame_times(bg), fg_times);
+    eo.audio.start = a.start;
+    eo.audio.speed = a.speed;
+    if (a.speed != 1.0)
+      ctx.log->info("{}: its audio plays {:.4f}x as fast, as the map runs (a speed change)", bg.path, a.speed);
   }
   ctx.log->debug("render: fg {}x{} at ({}, {}) in {}x{}, {} frames at {}/{} fps, audio {}", fw, fh, layout.fg.x,
                  layout.fg.y, bg.width, bg.height, frames, fg.fps.num, fg.fps.den,

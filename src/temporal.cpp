@@ -875,8 +875,39 @@ MatchResult match_pieces(const Features& fg, const Features& bg, double rate_rat
 
 }  // namespace
 
+double speed_slope(const Features& fg, const Features& bg, double rate_ratio, const ThumbWeights& w, double one) {
+  // The speed changes in use: film run at 25 fps for PAL (4% fast) and back, and a frame-for-frame copy at any
+  // other rate (16 fps silent film at 24, say).
+  std::vector<double> slopes = {rate_ratio};
+  for (double s : {one, rate_ratio * 25 / 24, rate_ratio * 24 / 25})
+    if (std::none_of(slopes.begin(), slopes.end(), [&](double t) { return std::abs(s - t) < 0.002 * t; }))
+      slopes.push_back(s);
+  const size_t n = fg.frames(), m = bg.frames();
+  if (!n || !m) return rate_ratio;
+  // Only where the slopes part by two frames or more over the shorter video: below that the nominal one's DTW
+  // band and drift fit follow them anyway.
+  std::vector<double> cost(slopes.size(), std::numeric_limits<double>::infinity());
+  if (!fg.thumbs.empty() && !bg.thumbs.empty()) {
+    for (size_t s = 0; s < slopes.size(); ++s) cost[s] = scan_offsets(fg, bg, slopes[s], w).best().second;
+  } else {
+    // No thumbnails (a long pair): the embeddings' vote, as the share of fg frames whose best candidate agrees.
+    const Candidates c = knn(fg, bg, 10);
+    for (size_t s = 0; s < slopes.size(); ++s) cost[s] = 1.0 - double(fit_line(c, slopes[s]).inliers) / double(n);
+  }
+  size_t best = 0;
+  for (size_t s = 1; s < slopes.size(); ++s)
+    if (std::abs(slopes[s] - rate_ratio) / one * std::min(double(n), double(m) / one) >= 2 && cost[s] < cost[best]) best = s;
+  // Another slope must fit clearly better: half the nominal one's cost or less.
+  return best && cost[best] < 0.5 * cost[0] ? slopes[best] : rate_ratio;
+}
+
 MatchResult match_frames(const Features& fg, const Features& bg, double rate_ratio, const MatchOptions& opt) {
-  return match_pieces(fg, bg, rate_ratio, opt, 0);
+  const double slope = speed_slope(fg, bg, rate_ratio, opt.weights);
+  if (slope == rate_ratio) return match_pieces(fg, bg, rate_ratio, opt, 0);
+  // A speed change: fg's frames are timed at bg's rate divided by the slope, for the source cadence's model.
+  MatchOptions o = opt;
+  if (o.bg_fps > 0) o.fg_fps = o.bg_fps / slope;
+  return match_pieces(fg, bg, slope, o, 0);
 }
 
 namespace {
@@ -1000,9 +1031,10 @@ Status guarded(int code, const std::string& file, const char* what, F&& f) {
 // All of bg where that is most of it, or where the vote has no clear winner (footage that repeats itself).
 std::pair<int64_t, int64_t> bg_stretch(const Context& ctx, const Features& ff, const Features& bf, int64_t step,
                                        int64_t m, double rate_ratio, double band) {
-  const TimeLine coarse = fit_line(knn(ff, bf, 10), rate_ratio / double(step));
+  const double slope = speed_slope(ff, bf, rate_ratio / double(step), {}, 1.0 / double(step)) * double(step);
+  const TimeLine coarse = fit_line(knn(ff, bf, 10), slope / double(step));
   const double a = coarse.offset * double(step);
-  const double b = a + rate_ratio * double(std::max<int64_t>(0, int64_t(ff.frames()) - 1));
+  const double b = a + slope * double(std::max<int64_t>(0, int64_t(ff.frames()) - 1));
   const double margin = 2.0 * double(step) + 2.0 * band + 25;
   int64_t w0 = std::clamp<int64_t>(int64_t(std::floor(std::min(a, b) - margin)), 0, m);
   int64_t w1 = std::clamp<int64_t>(int64_t(std::ceil(std::max(a, b) + margin)) + 1, w0, m);

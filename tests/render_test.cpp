@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -524,6 +525,41 @@ TEST(Render, VariableRateBgIsMatchedByItsTimes) {
     ASSERT_LT(size_t(map[i]), shows.size());
     EXPECT_EQ(std::abs(shows[size_t(map[i])] - int64_t(i)), nearest) << "fg frame " << i << " took bg " << map[i];
   }
+}
+
+// A speed change (fg: film at 24 fps shown frame for frame at 25, as PAL does) and no audio of fg's own: bg's
+// audio plays 25/24 as fast, so that each sound stays with its picture. bg beeps at 2, 4 and 6 s; the map shows
+// bg from 1 s on, one frame per fg frame, so the output must beep at (t - 1) x 24/25: 0.96, 2.88 and 4.80 s.
+// Until session 17 it beeped at 1, 3 and 5 s (0.2 s late after 5 s).
+TEST(Render, SpeedChangedFgTakesBgAudioAtTheMapsSpeed) {
+  vt::TempDir dir;
+  const std::string bg = dir / "bg.mp4", fg = dir / "fg.mp4", align = dir / "a.json", out = dir / "out.mp4",
+                    pcm = dir / "out.raw";
+  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=24:duration=8 -f lavfi -i "
+                         "\"aevalsrc=if(lt(mod(t\\,2)\\,0.05)*gte(t\\,1.9)\\,sin(2*PI*1000*t)\\,0):s=48000:d=8\" "
+                         "-c:v libx264 -crf 18 -preset veryfast -c:a aac -b:a 128k " + quote(bg)));
+  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i mandelbrot=size=160x120:rate=25 -t 6 -c:v libx264 -crf 18 -preset veryfast " +
+                         quote(fg)));
+  std::vector<int64_t> map;
+  for (int i = 0; i < 150; ++i) map.push_back(24 + i);
+  write_alignment(align, {40, 30, 1.0}, map);
+  const vt::Run r = vt::vidkompy({"--bg", bg, "--fg", fg, "--alignment", align, "-o", out, "--preset", "veryfast"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("its audio plays 1.0417x as fast"), std::string::npos) << r.err;
+  EXPECT_NEAR(audio_duration(out), 6.0, 0.06);
+  ASSERT_TRUE(vt::ffmpeg("-i " + quote(out) + " -vn -ac 1 -ar 8000 -f s16le " + quote(pcm)));
+  const std::string raw = vt::slurp(pcm);
+  std::vector<double> onsets;  // seconds where a beep starts
+  for (size_t i = 0, quiet = 1000; i + 1 < raw.size(); i += 2) {
+    int16_t x;
+    std::memcpy(&x, raw.data() + i, 2);
+    if (std::abs(x) > 3000 && quiet >= 800) onsets.push_back(double(i / 2) / 8000);
+    quiet = std::abs(x) > 3000 ? 0 : quiet + 1;
+  }
+  ASSERT_EQ(onsets.size(), 3u);
+  EXPECT_NEAR(onsets[0], 0.96, 0.02);
+  EXPECT_NEAR(onsets[1], 2.88, 0.02);
+  EXPECT_NEAR(onsets[2], 4.80, 0.02);
 }
 
 // A pillarboxed fg (a 4:3 picture in a 16:9 frame, bars baked in) is placed by its picture, and its bars are not

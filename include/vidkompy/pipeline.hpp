@@ -36,10 +36,19 @@ Status write_preview(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, con
 // The per-stage timing table (--verbose), on stderr.
 void print_timings(const Context& ctx);
 
-// Source second of bg's audio that belongs at output time 0: the median of bg time minus fg time over the
-// frames that are not clamped to bg's first/last frame. Robust to a few mismatched frames. A frame's time is
-// index / fps, or its own time from the video's first frame where given (variable_frame_times).
-double bg_audio_start(const VideoInfo& bg, const VideoInfo& fg, const TimeMap& temporal,
-                      const std::vector<double>& bg_times = {}, const std::vector<double>& fg_times = {});
+// Where bg's audio comes from: the source second that belongs at output time 0, and the speed (source seconds
+// per output second). The speed is 1 unless the map runs at another one (a speed change: film at 24 fps shown
+// frame for frame at 25, bg's audio then plays 25/24 as fast, pitched up as PAL does) by enough to move the
+// audio by over 20 ms over the output; it is the median slope between frames half the matched span apart, taken
+// only where three quarters of them agree within 1% (not an edited fg's jumps). The start: the median of bg time
+// minus speed x fg time over the frames that are not clamped to bg's first/last frame. Robust to a few
+// mismatched frames. A frame's time is index / fps, or its own time from the video's first frame where given
+// (variable_frame_times).
+struct BgAudio {
+  double start = 0.0;
+  double speed = 1.0;
+};
+BgAudio bg_audio(const VideoInfo& bg, const VideoInfo& fg, const TimeMap& temporal,
+                 const std::vector<double>& bg_times = {}, const std::vector<double>& fg_times = {});
 
 }  // namespace vidkompy

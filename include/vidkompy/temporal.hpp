@@ -154,10 +154,16 @@ struct MatchResult {
   std::vector<std::pair<size_t, size_t>> pieces;
 };
 
+// The slope of the time line, bg frames per fg frame: the frame rates' ratio, unless the pair is a speed change
+// (film at 24 fps run at 25 for PAL, or back: the same frames one for one at another rate), which fits the
+// thumbnails clearly better (half the cost along its best line; the embeddings' vote on a long pair).
+// `one`: the slope of one bg frame per fg frame in these features' units (1 / step for a sparse bg reel).
+double speed_slope(const Features& fg, const Features& bg, double rate_ratio, const ThumbWeights& w, double one = 1.0);
+
 // The map from features: line (the embeddings' vote, overruled by scan_offsets where the thumbnails fit another
 // offset clearly better), banded DTW on embeddings, then the exact frame by thumbnails (a second DTW in a narrow
 // band, pulled towards a fitted source cadence). Monotonic non-decreasing, except where stretches of fg that the
-// line leaves unexplained (an edited fg) are matched on lines of their own. Pure: no I/O.
+// line leaves unexplained (an edited fg) are matched on lines of their own. The slope: speed_slope's. Pure: no I/O.
 MatchResult match_frames(const Features& fg, const Features& bg, double rate_ratio, const MatchOptions& opt);
 
 // Below this confidence the map is rejected (exit 3).

@@ -212,6 +212,7 @@ struct AudioPlan {
   std::string path;   // empty: no audio
   double start = 0.0; // source seconds that land at output time 0 (may be negative: audio starts later)
   double duration = 0.0;
+  double speed = 1.0;  // source seconds per output second (a speed change): resampled, so never copied
 };
 
 struct EncodeOptions {
