@@ -292,9 +292,14 @@ std::vector<float> unit_thumbs(const Features& f, const ThumbWeights& w, size_t 
 }  // namespace
 
 OffsetScan scan_offsets(const Features& fg, const Features& bg, double slope, const ThumbWeights& w) {
-  OffsetScan scan;
+  return scan_offsets(fg, bg, std::vector<double>{slope}, w)[0];
+}
+
+std::vector<OffsetScan> scan_offsets(const Features& fg, const Features& bg, const std::vector<double>& slopes,
+                                     const ThumbWeights& w) {
+  std::vector<OffsetScan> scans(slopes.size());
   const size_t nf = fg.frames(), m = bg.frames();
-  if (fg.thumbs.empty() || bg.thumbs.empty() || !nf || !m) return scan;
+  if (fg.thumbs.empty() || bg.thumbs.empty() || !nf || !m) return scans;
   // Every fg frame against every bg frame, as one matrix product; on long pairs a subset of fg frames, evenly
   // spread, keeps it to about 2M products.
   const size_t stride = std::max<size_t>(1, size_t(std::ceil(double(nf) * double(m) / 2e6)));
@@ -309,6 +314,9 @@ OffsetScan scan_offsets(const Features& fg, const Features& bg, double slope, co
   const size_t need = std::max<size_t>(8, size_t(0.25 * double(std::min(nf, m))) / stride);
   // Whole frames first, each fg frame scored by the better of the two bg frames the line passes between (a rate
   // conversion shows either); then the best, to a twentieth of a frame, by the cost read between them.
+  for (size_t si = 0; si < slopes.size(); ++si) {
+  const double slope = slopes[si];
+  OffsetScan& scan = scans[si];
   auto mean_cost = [&](double o, bool between) {
     double sum = 0;
     size_t cnt = 0;
@@ -325,12 +333,13 @@ OffsetScan scan_offsets(const Features& fg, const Features& bg, double slope, co
   };
   for (int64_t o = -int64_t(std::ceil(slope * double(nf))); o <= mi; ++o)
     if (const double c = mean_cost(double(o), false); std::isfinite(c)) scan.cost.emplace_back(double(o), c);
-  if (scan.cost.empty()) return scan;
+  if (scan.cost.empty()) continue;
   const double o0 = scan.best().first;
   double best = std::numeric_limits<double>::infinity();
   for (int d = -20; d <= 20; ++d)
     if (const double c = mean_cost(o0 + d * 0.05, true); c < best) best = c, scan.fine = o0 + d * 0.05;
-  return scan;
+  }
+  return scans;
 }
 
 double OffsetScan::at(double offset) const {
@@ -888,7 +897,8 @@ double speed_slope(const Features& fg, const Features& bg, double rate_ratio, co
   // band and drift fit follow them anyway.
   std::vector<double> cost(slopes.size(), std::numeric_limits<double>::infinity());
   if (!fg.thumbs.empty() && !bg.thumbs.empty()) {
-    for (size_t s = 0; s < slopes.size(); ++s) cost[s] = scan_offsets(fg, bg, slopes[s], w).best().second;
+    const std::vector<OffsetScan> scans = scan_offsets(fg, bg, slopes, w);
+    for (size_t s = 0; s < slopes.size(); ++s) cost[s] = scans[s].best().second;
   } else {
     // No thumbnails (a long pair): the embeddings' vote, as the share of fg frames whose best candidate agrees.
     const Candidates c = knn(fg, bg, 10);

@@ -123,6 +123,9 @@ struct OffsetScan {
   std::pair<double, double> best() const;       // offset, cost (cost infinity: none)
 };
 OffsetScan scan_offsets(const Features& fg, const Features& bg, double slope, const ThumbWeights& w);
+// The same for several slopes at once (one matrix product).
+std::vector<OffsetScan> scan_offsets(const Features& fg, const Features& bg, const std::vector<double>& slopes,
+                                     const ThumbWeights& w);
 
 // Both videos as frame-rate conversions of one source of `rate` fps: fg frame i shows source frame
 // floor(i pf + a), bg frame j floor(j pb + b). rate 0: no such source was found.
