@@ -67,7 +67,7 @@ float dot(const float* a, const float* b, int n) {
 
 }  // namespace
 
-double ncc_at(const GrayF& t, const GrayF& b, int x, int y) {
+double ncc_at(const GrayF& t, const GrayF& b, int x, int y, bool cover) {
   const int u0 = std::max(0, -x), v0 = std::max(0, -y);
   const int u1 = std::min(t.w, b.w - x), v1 = std::min(t.h, b.h - y);
   if (u1 <= u0 || v1 <= v0) return -1.0;
@@ -96,7 +96,22 @@ double ncc_at(const GrayF& t, const GrayF& b, int x, int y) {
   const double vt = stt - st * st / n, vb = sbb - sb * sb / n;
   // Flat on either side (blank, dark or uniform frames): no evidence either way.
   if (vt <= 1e-6 * n || vb <= 1e-6 * n) return 0.0;
-  return std::clamp((stb - st * sb / n) / std::sqrt(vt * vb), -1.0, 1.0);
+  double inside = 1.0;
+  if (cover && n < 0.95 * double(t.w) * t.h) {
+    // Part of t hangs over bg's edge: that part is counted as matching nothing (NCC over all of t, bg unknown
+    // there), or hanging a fg's own overlay (a subtitle box along its bottom) off the edge would pay (seen: 191 px
+    // off, at NCC 0.70 over the rest). Not for the last 5%: the steps of a fit at an edge fg touches must compare
+    // alike (a parabola through a penalised neighbour moves the placement off the edge by tenths of a pixel).
+    double at = 0, att = 0;
+    if (!t.sum.empty()) {
+      at = rect(t.sum, t.w, 0, 0, t.w, t.h), att = rect(t.sum2, t.w, 0, 0, t.w, t.h);
+    } else {
+      for (const float v : t.px) at += v, att += double(v) * v;
+    }
+    const double all = att - at * at / (double(t.w) * t.h);
+    if (all > vt) inside = std::sqrt(vt / all);
+  }
+  return std::clamp(inside * (stb - st * sb / n) / std::sqrt(vt * vb), -1.0, 1.0);
 }
 
 namespace {
@@ -182,14 +197,14 @@ std::vector<Peak> top_peaks(const std::vector<float>& s, int cw, int ch, int k) 
 }
 
 // Moves (x, y) to the best NCC among its 8 neighbours until it is a local maximum.
-double hill_climb(const GrayF& t, const GrayF& b, int& x, int& y, int max_steps = 64) {
-  double best = ncc_at(t, b, x, y);
+double hill_climb(const GrayF& t, const GrayF& b, int& x, int& y, int max_steps = 64, bool cover = false) {
+  double best = ncc_at(t, b, x, y, cover);
   for (int step = 0; step < max_steps; ++step) {
     int bx = x, by = y;
     for (int dy = -1; dy <= 1; ++dy)
       for (int dx = -1; dx <= 1; ++dx) {
         if (!dx && !dy) continue;
-        const double v = ncc_at(t, b, x + dx, y + dy);
+        const double v = ncc_at(t, b, x + dx, y + dy, cover);
         if (v > best) {
           best = v;
           bx = x + dx;
@@ -775,6 +790,105 @@ void add_likely_refs(const SpatialInput& in, size_t n, std::vector<int64_t>& ref
 
 }  // namespace
 
+std::vector<uint8_t> overlay_mask(const std::vector<std::vector<float>>& fgs, const std::vector<std::vector<float>>& bgs,
+                                  int w, int h, int reach, double* share) {
+  if (share) *share = 0;
+  const size_t N = size_t(w) * h;
+  if (fgs.size() < 3 || bgs.size() != fgs.size()) return {};
+  std::vector<float> least(N, std::numeric_limits<float>::infinity());
+  std::vector<uint8_t> seen(N, 0);
+  for (size_t k = 0; k < fgs.size(); ++k) {
+    const std::vector<float>&t = fgs[k], &b = bgs[k];
+    if (t.size() != N || b.size() != N) return {};
+    double st = 0, stt = 0, sb = 0, sbb = 0, n = 0;
+    for (size_t i = 0; i < N; ++i)
+      if (b[i] >= 0) st += t[i], stt += double(t[i]) * t[i], sb += b[i], sbb += double(b[i]) * b[i], n += 1;
+    if (n < 0.5 * double(N)) continue;
+    const double mt = st / n, mb = sb / n;
+    const double dt = std::sqrt(std::max(0.0, stt / n - mt * mt)), db = std::sqrt(std::max(0.0, sbb / n - mb * mb));
+    if (dt < 2 || db < 2) continue;  // a flat picture tells nothing
+    for (int v = 0; v < h; ++v)
+      for (int u = 0; u < w; ++u) {
+        const size_t i = size_t(v) * w + u;
+        if (b[i] < 0) continue;
+        float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+        for (int y = std::max(0, v - reach); y <= std::min(h - 1, v + reach); ++y)
+          for (int x = std::max(0, u - reach); x <= std::min(w - 1, u + reach); ++x)
+            if (const float q = b[size_t(y) * w + x]; q >= 0) lo = std::min(lo, q), hi = std::max(hi, q);
+        const double a = mb + (t[i] - mt) / dt * db;  // fg's level as bg shows it (gain and offset)
+        least[i] = std::min(least[i], float(std::max({0.0, a - hi, lo - a}) / db));
+        if (seen[i] < 255) ++seen[i];
+      }
+  }
+  std::vector<uint8_t> flag(N, 0);
+  size_t valid = 0;
+  for (size_t i = 0; i < N; ++i)
+    if (seen[i] >= 3) ++valid, flag[i] = least[i] > 0.15f;
+  // Overlays are solid: a pixel counts where 3 or more of its 8 neighbours differ too (isolated ones are noise,
+  // clipped highlights, grain: 5-17% of the pixels of a CRF 40 bg with added noise under a brightened fg).
+  {
+    std::vector<uint8_t> solid(N, 0);
+    for (int v = 0; v < h; ++v)
+      for (int u = 0; u < w; ++u) {
+        if (!flag[size_t(v) * w + u]) continue;
+        int around = 0;
+        for (int y = std::max(0, v - 1); y <= std::min(h - 1, v + 1); ++y)
+          for (int x = std::max(0, u - 1); x <= std::min(w - 1, u + 1); ++x) around += flag[size_t(y) * w + x];
+        solid[size_t(v) * w + u] = around - 1 >= 3;
+      }
+    flag.swap(solid);
+  }
+  // And large: what differs within 2 pixels of each other counts as one, and only those of at least 0.1% of the
+  // picture stay (letters of a subtitle join into words; clipped highlights, scattered, do not).
+  {
+    std::vector<uint8_t> near(N, 0);
+    for (int v = 0; v < h; ++v)
+      for (int u = 0; u < w; ++u)
+        if (flag[size_t(v) * w + u])
+          for (int y = std::max(0, v - 2); y <= std::min(h - 1, v + 2); ++y)
+            for (int x = std::max(0, u - 2); x <= std::min(w - 1, u + 2); ++x) near[size_t(y) * w + x] = 1;
+    std::vector<int> label(N, -1), stack;
+    const size_t least_size = std::max<size_t>(12, N / 1000);
+    for (size_t start = 0; start < N; ++start) {
+      if (!near[start] || label[start] >= 0) continue;
+      std::vector<size_t> members;
+      stack.assign(1, int(start));
+      label[start] = int(start);
+      size_t count = 0;
+      while (!stack.empty()) {
+        const size_t i = size_t(stack.back());
+        stack.pop_back();
+        members.push_back(i);
+        count += flag[i];
+        const int u = int(i % size_t(w)), v = int(i / size_t(w));
+        for (int y = std::max(0, v - 1); y <= std::min(h - 1, v + 1); ++y)
+          for (int x = std::max(0, u - 1); x <= std::min(w - 1, u + 1); ++x)
+            if (const size_t j = size_t(y) * w + x; near[j] && label[j] < 0) label[j] = int(start), stack.push_back(int(j));
+      }
+      if (count < least_size)
+        for (const size_t i : members) flag[i] = 0;
+    }
+  }
+  // Rows where many pixels differ are left out whole: a subtitle's box over dark parts of the picture, or the
+  // gaps between its letters, differ too little to be told pixel by pixel.
+  for (int v = 0; v < h; ++v) {
+    int flagged = 0, shown = 0;
+    for (int u = 0; u < w; ++u) flagged += flag[size_t(v) * w + u], shown += seen[size_t(v) * w + u] >= 3;
+    if (shown > 0 && flagged >= 0.08 * shown)
+      for (int u = 0; u < w; ++u) flag[size_t(v) * w + u] = seen[size_t(v) * w + u] >= 3;
+  }
+  std::vector<uint8_t> grown = flag;
+  for (int v = 0; v < h; ++v)
+    for (int u = 0; u < w; ++u)
+      if (flag[size_t(v) * w + u])
+        for (int y = std::max(0, v - 1); y <= std::min(h - 1, v + 1); ++y)
+          for (int x = std::max(0, u - 1); x <= std::min(w - 1, u + 1); ++x) grown[size_t(y) * w + x] = 1;
+  const double s = valid ? double(std::count(grown.begin(), grown.end(), uint8_t(1))) / double(valid) : 0.0;
+  if (valid < N / 2 || s < 0.01 || s > 0.4) return {};
+  if (share) *share = s;
+  return grown;
+}
+
 SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOptions& opt) {
   SpatialResult res;
   const auto t_start = std::chrono::steady_clock::now();
@@ -842,7 +956,7 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
             // fg mostly inside bg: a small picture hanging over the edge matches something by chance.
             const int ox = std::min(x + t.w, TW) - std::max(x, 0), oy = std::min(y + t.h, TH) - std::max(y, 0);
             if (ox <= 0 || oy <= 0 || double(ox) * oy < 0.75 * t.w * t.h) continue;
-            const double v = ncc_at(t, thumb(ref_index[r]), x, y);
+            const double v = ncc_at(t, thumb(ref_index[r]), x, y, true);
             if (v > 0) found.push_back({v, s, x, y, int(k), ref_index[r]});
           }
       }
@@ -1123,6 +1237,50 @@ int64_t cheapest_stretch(const TimeMap& time, int64_t from, int64_t to, int64_t 
   return best;
 }
 
+// fg's own overlays in the full-size pairs, at the start placement: overlay_mask on a grid of up to 256 px wide
+// (2 px of tolerance, so that a start a pixel or two off flags no edge), the pixels it names filled with the
+// frame's mean elsewhere, so that they weigh next to nothing in the NCCs. Returns the share hidden.
+double hide_overlays(std::vector<Gray>& fgs, const std::vector<std::vector<Gray>>& bgs, const Placement& start) {
+  if (fgs.size() < 3 || fgs.size() != bgs.size()) return 0;
+  const int FW = fgs[0].w, FH = fgs[0].h;
+  const double tw = FW * start.scale, th = FH * start.scale;
+  const double f = std::min(1.0, 256.0 / tw);
+  const int gw = std::max(8, int(std::lround(tw * f))), gh = std::max(8, int(std::lround(th * f)));
+  const size_t N = size_t(gw) * gh;
+  std::vector<std::vector<float>> ts, bs;
+  for (size_t k = 0; k < fgs.size(); ++k) {
+    if (fgs[k].w != FW || fgs[k].h != FH || bgs[k].empty()) return 0;
+    const Gray& b = bgs[k][0];
+    const Gray t = resize_gray(fgs[k], gw, gh);
+    ts.emplace_back(t.px.begin(), t.px.end());
+    // bg under the placed fg on the same grid (nearest pixel: the tolerance covers it); -1: outside bg.
+    std::vector<float>& bv = bs.emplace_back(N, -1.0f);
+    for (int v = 0; v < gh; ++v)
+      for (int u = 0; u < gw; ++u) {
+        const int X = int(std::floor(start.x + (u + 0.5) / f)), Y = int(std::floor(start.y + (v + 0.5) / f));
+        if (X >= 0 && Y >= 0 && X < b.w && Y < b.h) bv[size_t(v) * gw + u] = b.px[size_t(Y) * b.w + X];
+      }
+  }
+  double share = 0;
+  const std::vector<uint8_t> mask = overlay_mask(ts, bs, gw, gh, 2, &share);
+  if (mask.empty()) return 0;
+  for (Gray& g : fgs) {
+    auto masked = [&](int X, int Y) {
+      const int u = std::min(gw - 1, int(X * double(gw) / FW)), v = std::min(gh - 1, int(Y * double(gh) / FH));
+      return mask[size_t(v) * gw + u] != 0;
+    };
+    double sum = 0, cnt = 0;
+    for (int Y = 0; Y < FH; ++Y)
+      for (int X = 0; X < FW; ++X)
+        if (!masked(X, Y)) sum += g.px[size_t(Y) * FW + X], cnt += 1;
+    const uint8_t mean = uint8_t(std::lround(cnt > 0 ? sum / cnt : 128.0));
+    for (int Y = 0; Y < FH; ++Y)
+      for (int X = 0; X < FW; ++X)
+        if (masked(X, Y)) g.px[size_t(Y) * FW + X] = mean;
+  }
+  return share;
+}
+
 // Six fg frames of the matched range, the best matched of each sixth of a stretch of 30% of it (of its first 750
 // frames at most, so that decoding them again stops early, also in a long pair; the first 15% of the range gave
 // fits too rough to polish with, so not before 10% of it), and the bg frames the map gives them (with
@@ -1185,6 +1343,9 @@ Status refit_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, c
     }
   Placement start = placement;
   start.x -= cx, start.y -= cy;
+  if (const double hidden = hide_overlays(fgs, bgs, start); hidden > 0)
+    ctx.log->debug("spatial: {:.1f}% of fg differs from bg in every full-size pair (fg's own overlays: a logo, "
+                   "subtitles); left out of the fit", 100 * hidden);
   p = refine_on_pairs(fgs, bgs, start, placement.scale == 1.0);
   p.x += cx, p.y += cy;
   return Status::Ok();

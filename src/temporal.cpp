@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -23,6 +24,7 @@
 #include "vidkompy/gpu.hpp"
 #include "vidkompy/options.hpp"
 #include "vidkompy/parallel.hpp"
+#include "vidkompy/spatial.hpp"
 #include "vidkompy/video.hpp"
 
 // BLAS, which FAISS links (OpenBLAS behind libblas.so.3).
@@ -884,6 +886,41 @@ MatchResult match_pieces(const Features& fg, const Features& bg, double rate_rat
 
 }  // namespace
 
+std::vector<uint8_t> level_map(const std::vector<std::vector<float>>& fs, const std::vector<std::vector<float>>& bs,
+                               const std::vector<float>& weights) {
+  std::array<double, 256> fh{}, bh{};
+  double cnt = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (size_t k = 0; k < fs.size() && k < bs.size(); ++k)
+    for (size_t i = 0; i < fs[k].size() && i < bs[k].size(); ++i) {
+      if (i < weights.size() && weights[i] <= 0) continue;
+      const double x = std::clamp(fs[k][i], 0.0f, 255.0f), y = std::clamp(bs[k][i], 0.0f, 255.0f);
+      fh[size_t(x)] += 1, bh[size_t(y)] += 1;
+      cnt += 1, sx += x, sy += y, sxx += x * x, sxy += x * y;
+    }
+  if (cnt < 1000) return {};
+  const double var = sxx - sx * sx / cnt;
+  if (var <= 0) return {};
+  const double a = (sxy - sx * sy / cnt) / var, c = (sy - a * sx) / cnt;
+  std::vector<uint8_t> map(256);
+  double below = 0, at = 0;  // fg's pixels under level v; bg's under level b
+  size_t b = 0;
+  for (int v = 0; v < 256; ++v) {
+    const double q = (below + 0.5 * fh[size_t(v)]) / cnt;  // level v's middle quantile
+    while (b < 255 && (at + bh[b]) / cnt < q) at += bh[b++];
+    map[size_t(v)] = uint8_t(b);
+    below += fh[size_t(v)];
+  }
+  double line_err = 0, map_err = 0;
+  for (size_t k = 0; k < fs.size() && k < bs.size(); ++k)
+    for (size_t i = 0; i < fs[k].size() && i < bs[k].size(); ++i) {
+      if (i < weights.size() && weights[i] <= 0) continue;
+      const double x = std::clamp(fs[k][i], 0.0f, 255.0f), y = std::clamp(bs[k][i], 0.0f, 255.0f);
+      line_err += (y - a * x - c) * (y - a * x - c);
+      map_err += (y - map[size_t(x)]) * (y - map[size_t(x)]);
+    }
+  return map_err < 0.7 * line_err ? map : std::vector<uint8_t>{};
+}
+
 double speed_slope(const Features& fg, const Features& bg, double rate_ratio, const ThumbWeights& w, double one) {
   // The speed changes in use: film run at 25 fps for PAL (4% fast) and back, and a frame-for-frame copy at any
   // other rate (16 fps silent film at 24, say).
@@ -1054,6 +1091,50 @@ std::pair<int64_t, int64_t> bg_stretch(const Context& ctx, const Features& ff, c
   return {w0, w1};
 }
 
+// What the first map's pairs show that the thumbnail NCCs should not see, from 24 fg frames spread over its matched
+// range and the bg frames it gives them:
+// - fg's own overlays (subtitles, a logo): overlay_mask on the thumbnails (1 thumbnail pixel of tolerance);
+//   `weights` then leaves them out (weight 0), and `overlay` is their share.
+// - a regrade that is not a gain and offset (contrast, a curve, crushed blacks): fg's levels mapped onto bg's by
+//   their distributions (the level at the same quantile), where that fits bg's pixels clearly better than a line
+//   does (under 0.7 of its squared error; coding noise and detail leave both alike). `levels` then holds the map
+//   (empty: none). NCC takes a gain and offset in its stride; a curve makes frames look less alike than they are,
+//   and hides the exact matches that the source cadence is fitted on (a 25 -> 30 fps Big Buck Bunny crop under a
+//   "vintage" curve and more contrast: 92.5% exact, with it 100%).
+struct PairsShow {
+  ThumbWeights weights;
+  double overlay = 0;
+  std::vector<uint8_t> levels;
+};
+PairsShow what_pairs_show(const Features& ff, const Features& bf, const TimeMap& t, const ThumbWeights& w) {
+  PairsShow out;
+  out.weights = w;
+  const size_t n = std::min(t.map.size(), ff.frames());
+  if (ff.thumbs.empty() || bf.thumbs.empty() || n == 0) return out;
+  const size_t lo = size_t(std::max(0, t.clamped_start)), hi = n - std::min(n, size_t(std::max(0, t.clamped_end)));
+  std::vector<std::vector<float>> fs, bs;
+  size_t last = SIZE_MAX;
+  for (int k = 0; k < 24 && hi > lo; ++k) {
+    const size_t i = lo + size_t((k + 0.5) / 24 * double(hi - lo));
+    const int64_t j = t.map[i];
+    if (i == last || j < 0 || size_t(j) >= bf.frames()) continue;
+    last = i;
+    fs.emplace_back(ff.t(i), ff.t(i) + kThumb * kThumb);
+    bs.emplace_back(bf.t(size_t(j)), bf.t(size_t(j)) + kThumb * kThumb);
+  }
+  const size_t N = size_t(kThumb) * kThumb;
+  std::vector<float> base(N, 1.0f);
+  if (w.levels()) std::copy_n(w.levels(), N, base.begin());
+  const std::vector<uint8_t> mask = overlay_mask(fs, bs, kThumb, kThumb, 1, &out.overlay);
+  if (!mask.empty()) {
+    for (size_t i = 0; i < N; ++i)
+      if (mask[i]) base[i] = 0.0f;
+    out.weights = ThumbWeights(base);
+  }
+  out.levels = level_map(fs, bs, base);
+  return out;
+}
+
 // A variable-rate video's frames on a constant-rate grid, so that the matching, whose time line counts frames, sees
 // time pass evenly: grid frame k shows the frame on screen at k / rate (a frame held longer fills several grid
 // frames, as a repeated frame would), and frame i sits at grid frame round(t_i x rate). The rate is the one of the
@@ -1216,8 +1297,7 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
   if (fg_grid.rate > 0) opt.fg_fps = fg_grid.rate;
   if (bg_grid.rate > 0) opt.bg_fps = bg_grid.rate;
   MatchResult r;
-  auto run_match = [&](const Features& all_bg) {
-    return guarded(kExitAlign, fg.path, "temporal alignment failed", [&] {
+  auto match_once = [&](const Features& all_bg) {
       if (fg_grid.rate > 0 || bg_grid.rate > 0) {
         const Features gf = fg_grid.rate > 0 ? on_grid(ff, fg_grid) : Features{};
         const Features gb = bg_grid.rate > 0 ? on_grid(all_bg, bg_grid) : Features{};
@@ -1229,6 +1309,25 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
         r.line.slope *= rate_ratio / grid_ratio;
       } else {
         r = match_frames(ff, all_bg, rate_ratio, opt);
+      }
+  };
+  auto run_match = [&](const Features& all_bg) {
+    return guarded(kExitAlign, fg.path, "temporal alignment failed", [&] {
+      match_once(all_bg);
+      // fg's own overlays (subtitles, a logo) and a regrade by a curve weigh in every thumbnail NCC, and pull a
+      // slow scene's matches to a neighbouring frame; where the map's pairs show either, it is matched again
+      // without them.
+      PairsShow show = what_pairs_show(ff, all_bg, r.time, opt.weights);
+      if (show.overlay > 0)
+        ctx.log->debug("temporal: {:.1f}% of the overlap differs from bg in every matched pair (fg's own overlays: "
+                       "subtitles, a logo); matched again without it", 100 * show.overlay);
+      if (!show.levels.empty()) {
+        ctx.log->debug("temporal: fg's levels follow a curve of bg's (a regrade); matched again on bg's levels");
+        for (uint8_t& v : ff.thumbs) v = show.levels[v];
+      }
+      if (show.overlay > 0 || !show.levels.empty()) {
+        opt.weights = std::move(show.weights);
+        match_once(all_bg);
       }
       return scored;
     });

@@ -176,14 +176,23 @@ TEST(Ncc, FlatSideGivesZero) {
   EXPECT_EQ(vidkompy::ncc_at(tt, bb, 30, 20), 0.0);
 }
 
+// The sum of squared deviations from the mean.
+double spread(const GrayF& g) {
+  double s = 0, ss = 0;
+  for (float v : g.px) s += v, ss += double(v) * v;
+  return ss - s * s / double(g.px.size());
+}
+
 TEST(Ncc, OverlapUnderHalfIsMinusOne) {
   // t is the 40x40 square of `big` at (0, 20); b is `big` from (20, 20) on. Placed at (-20, 0), t's right half
-  // lies on b's left edge with identical content: exactly half overlaps, NCC 1. One pixel further out, less than
-  // half overlaps: -1.
+  // lies on b's left edge with identical content: exactly half overlaps, NCC 1 (with `cover`, the half over the
+  // edge counts as matching nothing: the square root of the inside half's share of t's variance). One pixel
+  // further out, less than half overlaps: -1.
   const GrayF big = to_f(texture(140, 100, 6));
   const GrayF b = crop_f(big, 20, 20, 120, 80);
   const GrayF t = crop_f(big, 0, 20, 40, 40);
   EXPECT_NEAR(vidkompy::ncc_at(t, b, -20, 0), 1.0, 1e-5);
+  EXPECT_NEAR(vidkompy::ncc_at(t, b, -20, 0, true), std::sqrt(spread(crop_f(t, 20, 0, 20, 40)) / spread(t)), 1e-5);
   EXPECT_EQ(vidkompy::ncc_at(t, b, -21, 0), -1.0);
   const GrayF t2 = crop_f(big, 0, 0, 40, 40);  // a quarter overlaps at (-20, -20)
   EXPECT_EQ(vidkompy::ncc_at(t2, b, -20, -20), -1.0);
@@ -192,6 +201,71 @@ TEST(Ncc, OverlapUnderHalfIsMinusOne) {
   EXPECT_EQ(vidkompy::ncc_at(t, b, 0, 80 - 19), -1.0);
   EXPECT_EQ(vidkompy::ncc_at(t, b, 500, 500), -1.0);
   EXPECT_EQ(vidkompy::ncc_at(t, b, -40, 0), -1.0);
+}
+
+// A fg whose own overlay (a subtitle box along its bottom) is not in bg matched better hanging that part over bg's
+// bottom edge, where the rest, a smooth sky, fitted too (a 960x540 crop of Big Buck Bunny placed 191 px low until
+// session 17). In the coarse search (`cover`) the part over the edge now counts as matching nothing.
+TEST(Ncc, PartOverBgsEdgeMatchesNothing) {
+  GrayF b;  // alike at every height, as a sky is
+  b.w = 160, b.h = 120;
+  for (int y = 0; y < b.h; ++y)
+    for (int x = 0; x < b.w; ++x) b.px.push_back(float(0.2 + 0.6 * x / 160.0 + 0.05 * std::sin(x / 3.0)));
+  GrayF t = crop_f(b, 20, 30, 100, 90);  // bottom-aligned with bg
+  for (int y = 70; y < 84; ++y)  // the subtitle box, near t's bottom
+    for (int x = 10; x < 90; ++x) t.px[size_t(y) * 100 + x] = 0.05f;
+  // Over the overlap alone, hanging the box over the edge fits better; counting that part as matching nothing,
+  // the right placement does.
+  EXPECT_GT(vidkompy::ncc_at(t, b, 20, 45), vidkompy::ncc_at(t, b, 20, 30) + 0.1);
+  EXPECT_GT(vidkompy::ncc_at(t, b, 20, 30, true), vidkompy::ncc_at(t, b, 20, 45, true) + 0.02);
+  EXPECT_GT(vidkompy::ncc_at(t, b, 20, 30, true), vidkompy::ncc_at(t, b, 20, 40, true) + 0.02);
+  // Within bg, and for the last 5% over its edge, nothing changes: the NCC over the overlap.
+  EXPECT_DOUBLE_EQ(vidkompy::ncc_at(t, b, 20, 30, true), vidkompy::ncc_at(t, b, 20, 30));
+  EXPECT_DOUBLE_EQ(vidkompy::ncc_at(t, b, 20, 34, true), vidkompy::ncc_at(t, b, 20, 34));
+}
+
+// overlay_mask names what differs from bg in every pair: a subtitle box and a logo, over four moments of moving
+// texture, but not grain, scattered clipped highlights, a regrade (gain and offset) or a placement a pixel off.
+TEST(OverlayMask, FindsWhatDiffersInEveryPair) {
+  const int W = 96, H = 72;
+  std::vector<std::vector<float>> fgs, bgs, clean, shifted;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> grain(0, 3);
+  for (unsigned k = 0; k < 4; ++k) {
+    const Gray g = texture(W + 1, H, 40 + k);
+    std::vector<float> b, f, c, s;
+    for (int y = 0; y < H; ++y)
+      for (int x = 0; x < W; ++x) {
+        const float v = g.px[size_t(y) * g.w + x];
+        b.push_back(v);
+        c.push_back(std::clamp(20 + 0.8f * v + grain(rng), 0.0f, 255.0f));
+        s.push_back(g.px[size_t(y) * g.w + x + 1]);  // a pixel off
+        const bool box = y >= 56 && y < 66 && x >= 8 && x < 88, logo = y >= 4 && y < 12 && x >= 78 && x < 92;
+        f.push_back(box ? 0.4f * v + (x % 9 < 5 && y > 58 && y < 63 ? 150.0f : 0.0f) : logo ? 0.3f * v + 178 : c.back());
+      }
+    for (int i = 0; i < 12; ++i) c[size_t(rng() % c.size())] = 255;  // clipped highlights, scattered
+    bgs.push_back(b), fgs.push_back(f), clean.push_back(c), shifted.push_back(s);
+  }
+  double share = 0;
+  const std::vector<uint8_t> m = vidkompy::overlay_mask(fgs, bgs, W, H, 1, &share);
+  ASSERT_EQ(m.size(), size_t(W) * H);
+  int box = 0, logo = 0, elsewhere = 0;
+  for (int y = 0; y < H; ++y)
+    for (int x = 0; x < W; ++x) {
+      const bool hit = m[size_t(y) * W + x];
+      if (y >= 56 && y < 66 && x >= 8 && x < 88) box += hit;
+      else if (y >= 4 && y < 12 && x >= 78 && x < 92) logo += hit;
+      else if (y < 54 && (y < 2 || y > 13)) elsewhere += hit;
+    }
+  EXPECT_EQ(box, 80 * 10);
+  EXPECT_EQ(logo, 14 * 8);
+  EXPECT_EQ(elsewhere, 0);
+  EXPECT_GT(share, 0.1);
+  EXPECT_TRUE(vidkompy::overlay_mask(clean, bgs, W, H, 1).empty());
+  EXPECT_TRUE(vidkompy::overlay_mask(shifted, bgs, W, H, 1).empty());
+  // Two pairs are not enough to call anything constant.
+  fgs.resize(2), bgs.resize(2);
+  EXPECT_TRUE(vidkompy::overlay_mask(fgs, bgs, W, H, 1).empty());
 }
 
 TEST(Ncc, SummedAreaTablesGiveTheSameValue) {

@@ -43,9 +43,25 @@ std::unique_ptr<Fft2d> make_cpu_fft();
 // Resizes with area averaging when shrinking and bicubic when enlarging (libswscale).
 Gray resize_gray(const Gray& src, int w, int h);
 
-// Normalised cross-correlation of template t placed with its top-left at (x, y) in b, over their overlap.
-// Returns a value in [-1, 1]; 0 when either side is flat (no detail), -1 when they overlap less than half of t.
-double ncc_at(const GrayF& t, const GrayF& b, int x, int y);
+// fg's own overlays (a station logo, a subtitle box, a timecode burned in): they do not move with the picture, and
+// pull NCC fits and matches towards wherever they happen to look like bg. Found on pairs of pictures of one w x h
+// grid, fg's and bg's (fgs[k], bgs[k]: w x h values, bg < 0 where it shows nothing), matched at the same moment
+// (or nearly): the pixels where fg, brought to bg's levels by gain and offset, differs from bg in every pair (of
+// 3 or more) by over 0.15 of bg's standard deviation from the range bg spans within `reach` pixels of it (so that
+// a placement a pixel or two off flags no edge, and motion, which differs between pairs, flags nothing). Kept
+// where solid (3 or more of 8 neighbours differ too) and large (joined within 2 pixels, 0.1% of the picture or
+// more: clipped highlights and grain are neither); rows where 8% differ are taken whole (the parts of a subtitle
+// box over dark picture, the gaps between letters); grown by a pixel. Returns 1 for those, 0 elsewhere, and their
+// share of the pixels shown in `share`; empty where under 1% or over 40% differ (nothing that matters; or no
+// overlay but another picture, a regrade).
+std::vector<uint8_t> overlay_mask(const std::vector<std::vector<float>>& fgs, const std::vector<std::vector<float>>& bgs,
+                                  int w, int h, int reach, double* share = nullptr);
+
+// Normalised cross-correlation of template t placed with its top-left at (x, y) in b, over their overlap. With
+// `cover` (the coarse search on thumbnails, which picks the candidates), where over 5% of t lies outside b, times
+// the square root of the share of t's variance inside (the part of t over bg's edge counts as matching nothing). Returns a value in [-1, 1]; 0 when either side is flat (no detail), -1 when they overlap less than
+// half of t.
+double ncc_at(const GrayF& t, const GrayF& b, int x, int y, bool cover = false);
 
 // A smooth FFT-friendly size >= n (only factors 2, 3 and 5).
 int fft_size(int n);

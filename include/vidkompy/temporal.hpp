@@ -157,6 +157,14 @@ struct MatchResult {
   std::vector<std::pair<size_t, size_t>> pieces;
 };
 
+// A regrade by a curve (more contrast, crushed blacks): fg's levels mapped onto bg's by their distributions over
+// pairs of pictures of the same moment (fs[k], bs[k], levels 0-255, pixels of weight 0 left out: fg's overlays),
+// the bg level at the same quantile as each fg level. Only where it fits bg's pixels clearly better than a gain
+// and offset does (under 0.7 of the line's squared error; coding noise and detail leave both alike, and NCC takes
+// a gain and offset in its stride); else empty.
+std::vector<uint8_t> level_map(const std::vector<std::vector<float>>& fs, const std::vector<std::vector<float>>& bs,
+                               const std::vector<float>& weights = {});
+
 // The slope of the time line, bg frames per fg frame: the frame rates' ratio, unless the pair is a speed change
 // (film at 24 fps run at 25 for PAL, or back: the same frames one for one at another rate), which fits the
 // thumbnails clearly better (half the cost along its best line; the embeddings' vote on a long pair).
