@@ -747,7 +747,7 @@ void run_pair(const vt::Source& src, const Clip& bgc, Clip fgc, const View& view
     ASSERT_TRUE(long_pair(lc, bi, fi));
     TimeMap lt;
     const Status ls = align(lc, bi, fi, o.long_place, lt);
-    ASSERT_TRUE(ls.ok()) << (ls.errors.empty() ? "" : ls.errors[0]);
+    ASSERT_TRUE(ls.ok()) << (ls.errors.empty() ? "" : ls.errors[0]) << "\n" << log.str();
     o.long_log = log.str();
     take(lt, o.whole_long);
     ASSERT_EQ(o.whole_long.map.size(), o.fgv.size());
