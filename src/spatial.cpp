@@ -1239,8 +1239,10 @@ int64_t cheapest_stretch(const TimeMap& time, int64_t from, int64_t to, int64_t 
 
 // fg's own overlays in the full-size pairs, at the start placement: overlay_mask on a grid of up to 256 px wide
 // (2 px of tolerance, so that a start a pixel or two off flags no edge), the pixels it names filled with the
-// frame's mean elsewhere, so that they weigh next to nothing in the NCCs. Returns the share hidden.
-double hide_overlays(std::vector<Gray>& fgs, const std::vector<std::vector<Gray>>& bgs, const Placement& start) {
+// frame's mean elsewhere, so that they weigh next to nothing in the NCCs; in `also` too (more fg frames of the
+// same size). Returns the share hidden.
+double hide_overlays(std::vector<Gray>& fgs, const std::vector<std::vector<Gray>>& bgs, const Placement& start,
+                     std::vector<Gray>* also = nullptr) {
   if (fgs.size() < 3 || fgs.size() != bgs.size()) return 0;
   const int FW = fgs[0].w, FH = fgs[0].h;
   const double tw = FW * start.scale, th = FH * start.scale;
@@ -1264,7 +1266,13 @@ double hide_overlays(std::vector<Gray>& fgs, const std::vector<std::vector<Gray>
   double share = 0;
   const std::vector<uint8_t> mask = overlay_mask(ts, bs, gw, gh, 2, &share);
   if (mask.empty()) return 0;
-  for (Gray& g : fgs) {
+  std::vector<Gray*> all;
+  for (Gray& g : fgs) all.push_back(&g);
+  if (also)
+    for (Gray& g : *also)
+      if (g.w == FW && g.h == FH) all.push_back(&g);
+  for (Gray* gp : all) {
+    Gray& g = *gp;
     auto masked = [&](int X, int Y) {
       const int u = std::min(gw - 1, int(X * double(gw) / FW)), v = std::min(gh - 1, int(Y * double(gh) / FH));
       return mask[size_t(v) * gw + u] != 0;
@@ -1398,6 +1406,9 @@ Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
   // In reel pixels: bg's reel point sx_b X shows fg's reel point sx_f u.
   Placement r = placement;
   r.x *= bg_reel.sx, r.y *= bg_reel.sy, r.scale *= bg_reel.sx / fg_reel.sx;
+  if (const double hidden = hide_overlays(best_fgs, best_bgs, r, &fgs); hidden > 0)
+    ctx.log->debug("spatial: {:.1f}% of fg differs from bg in every matched pair of the reels (fg's own overlays: a "
+                   "logo, subtitles); left out of the re-check", 100 * hidden);
   Placement p = refine_on_pairs(best_fgs, best_bgs, r, placement.scale == 1.0);
   // Along a pan, position and time trade for each other: one frame later, a few pixels off matches a single
   // pair about as well as the truth, and a map matched at such a place is off by that frame everywhere. The

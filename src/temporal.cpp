@@ -571,9 +571,17 @@ MatchResult match_line(const Features& fg, const Features& bg, double rate_ratio
     hi[q] = std::clamp<int64_t>(c + opt.band, 0, m - 1);
     if (q && lo[q] < lo[q - 1]) lo[q] = lo[q - 1];  // keep every band reachable from the previous one
   }
+  // (Where fg shows overlays of its own, on the 32 px thumbnails without them instead: the embeddings see the
+  // subtitles change, and led a still stretch two frames off, beyond pass 2's reach.)
+  std::vector<float> uf, ub;
+  if (opt.coarse_by_thumbs && !fg.thumbs.empty() && !bg.thumbs.empty())
+    uf = unit_thumbs(fg, opt.weights, 1), ub = unit_thumbs(bg, opt.weights, 1);
+  constexpr int kUnit = kThumb / 4 * kThumb / 4;
   const std::vector<int64_t> coarse = monotonic_path(lo, hi, [&](size_t q, int64_t j) {
     const size_t i = first + q;
-    return (1.0 - dot(fg.e(i), bg.e(size_t(j)), fg.dim)) + opt.line_weight * std::abs(double(j) - line_at(i));
+    const double sim = uf.empty() ? dot(fg.e(i), bg.e(size_t(j)), fg.dim)
+                                  : dot(&uf[i * kUnit], &ub[size_t(j) * kUnit], kUnit);
+    return (1.0 - sim) + opt.line_weight * std::abs(double(j) - line_at(i));
   });
 
   // Pass 2: the exact frame among the neighbours, by thumbnails (weighted towards the seam band). The line's pull
@@ -1327,6 +1335,7 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
       }
       if (show.overlay > 0 || !show.levels.empty()) {
         opt.weights = std::move(show.weights);
+        opt.coarse_by_thumbs = show.overlay > 0;
         match_once(all_bg);
       }
       return scored;

@@ -10,6 +10,7 @@
 #include <optional>
 #include <algorithm>
 #include <array>
+#include <functional>
 
 #include "ffmpeg.hpp"
 #include "vidkompy/gpu.hpp"
@@ -838,22 +839,45 @@ Bars find_bars(const VideoInfo& info) {
   for (const Gray& g : frames) {
     if (*std::max_element(g.px.begin(), g.px.end()) <= kShows) continue;  // dark all over
     ++n;
-    // A bar is dark and flat (black codes exactly; the dark edge of a night scene or a vignette varies).
-    auto col_dark = [&](int x) {
-      int lo = 255, hi = 0;
-      for (int y = 0; y < h; ++y) lo = std::min<int>(lo, g.at(x, y)), hi = std::max<int>(hi, g.at(x, y));
-      return hi <= kBlack && hi - lo <= kFlat;
+    // A bar is dark and flat (black codes exactly; the dark edge of a night scene or a vignette varies). Beyond
+    // its first 4 lines from the edge, all of them so, a line 60% of which is within kFlat of the bar's level
+    // belongs to it too: the rest may be something drawn on the bar (subtitles set in the letterbox, a logo, with
+    // the coding's ringing around them), which goes with it. (A dark blue stripe of testsrc2 at fg's edge, crossed
+    // by its moving band, is not a bar: its first lines are not all flat.)
+    std::vector<int> line;
+    auto strict = [&]() {
+      const auto [lo, hi] = std::minmax_element(line.begin(), line.end());
+      return *hi <= kBlack && *hi - *lo <= kFlat;
     };
-    auto row_dark = [&](int y) {
-      int lo = 255, hi = 0;
-      for (int x = 0; x < w; ++x) lo = std::min<int>(lo, g.at(x, y)), hi = std::max<int>(hi, g.at(x, y));
-      return hi <= kBlack && hi - lo <= kFlat;
+    auto drawn_on = [&](int level) {
+      const size_t flat = size_t(std::count_if(line.begin(), line.end(), [&](int p) { return std::abs(p - level) <= kFlat; }));
+      return 5 * flat >= 3 * line.size();
     };
-    int l = 0, r = 0, t = 0, btm = 0;
-    while (l < w && col_dark(l)) ++l;
-    while (r < w - l && col_dark(w - 1 - r)) ++r;
-    while (t < h && row_dark(t)) ++t;
-    while (btm < h - t && row_dark(h - 1 - btm)) ++btm;
+    // The width of the bar along one edge: lines(k) fills `line` with the k-th line from that edge.
+    auto width = [&](int count, const std::function<void(int)>& lines) {
+      int k = 0, level = -1;
+      for (; k < count; ++k) {
+        lines(k);
+        if (strict()) {
+          if (level < 0) level = line[0];
+          continue;
+        }
+        if (k < 4 || !drawn_on(level)) break;
+      }
+      return k;
+    };
+    auto col = [&](int x) {
+      line.clear();
+      for (int y = 0; y < h; ++y) line.push_back(g.at(x, y));
+    };
+    auto row = [&](int y) {
+      line.clear();
+      for (int x = 0; x < w; ++x) line.push_back(g.at(x, y));
+    };
+    const int l = width(w, [&](int k) { col(k); });
+    const int r = width(w - l, [&](int k) { col(w - 1 - k); });
+    const int t = width(h, [&](int k) { row(k); });
+    const int btm = width(h - t, [&](int k) { row(h - 1 - k); });
     b = {std::min(b.left, l), std::min(b.top, t), std::min(b.right, r), std::min(b.bottom, btm)};
   }
   if (n < 3) return {};

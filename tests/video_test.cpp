@@ -174,6 +174,15 @@ TEST(Probe, BlackBarsAreFoundWhereEveryFrameShowsThem) {
       {"pillarbox, uneven", "scale=240:240,pad=320:240:50:0", {50, 0, 30, 0}},
       {"a dark border with noise", "scale=280:200,pad=320:240:20:20:color=0x141414,noise=alls=12:allf=t", {}},
       {"no bars", "null", {}},
+      // Subtitles set in the letterbox (changing every second), a logo in a pillarbox: they go with their bar
+      // (until session 17 the bar stopped at them, and the fg was not found in bg).
+      {"letterbox with subtitles in it", "scale=320:180,pad=320:240:0:30,drawbox=x=110:y=215:w=70:h=12:color=white:t=fill:"
+       "enable='lt(mod(t\\,2)\\,1)',drawbox=x=90:y=214:w=50:h=14:color=white:t=fill,drawbox=x=150:y=214:w=20:h=14:color=white:t=fill:enable='gte(mod(t\\,2)\\,1)'",
+       {0, 30, 0, 30}},
+      {"pillarbox with a logo in it", "scale=240:240,pad=320:240:40:0,drawbox=x=6:y=10:w=28:h=30:color=red:t=fill",
+       {40, 0, 40, 0}},
+      // testsrc2's dark blue stripe at the crop's left edge, crossed by its moving band: no bar.
+      {"a dark stripe at the edge", "crop=160:120:160:120", {}},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
