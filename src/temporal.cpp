@@ -1103,12 +1103,10 @@ std::pair<int64_t, int64_t> bg_stretch(const Context& ctx, const Features& ff, c
 // range and the bg frames it gives them:
 // - fg's own overlays (subtitles, a logo): overlay_mask on the thumbnails (1 thumbnail pixel of tolerance);
 //   `weights` then leaves them out (weight 0), and `overlay` is their share.
-// - a regrade that is not a gain and offset (contrast, a curve, crushed blacks): fg's levels mapped onto bg's by
-//   their distributions (the level at the same quantile), where that fits bg's pixels clearly better than a line
-//   does (under 0.7 of its squared error; coding noise and detail leave both alike). `levels` then holds the map
-//   (empty: none). NCC takes a gain and offset in its stride; a curve makes frames look less alike than they are,
-//   and hides the exact matches that the source cadence is fitted on (a 25 -> 30 fps Big Buck Bunny crop under a
-//   "vintage" curve and more contrast: 92.5% exact, with it 100%).
+// - a regrade that is not a gain and offset (contrast, a curve, crushed blacks): level_map; `levels` then holds
+//   it (empty: none). NCC takes a gain and offset in its stride; a curve makes frames look less alike than they
+//   are, and hides the exact matches that the source cadence is fitted on (a 25 -> 30 fps Big Buck Bunny crop
+//   under ffmpeg's strong_contrast curve: 94.2% exact, with it 100%).
 struct PairsShow {
   ThumbWeights weights;
   double overlay = 0;
