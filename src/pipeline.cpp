@@ -224,17 +224,23 @@ Status align_on_reels(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Pl
   // match at another moment). If it moved, the map was matched on a slightly wrong region: match again.
   // Up to three rounds: a re-check that moves the placement (or finds the map whole frames off, see
   // recheck_placement) is followed by a re-match and another re-check.
+  double agree = -1;  // how well the last re-check's pairs fit
   for (int round = 0; round < 3; ++round) {
     bool moved = false;
     {
       ScopedTimer t(ctx, "recheck");
-      st = recheck_placement(ctx, bg, fg, bg_reel, fg_reel, temporal, spatial, moved);
+      st = recheck_placement(ctx, bg, fg, bg_reel, fg_reel, temporal, spatial, moved, &agree);
     }
     if (!st.ok()) return st;
     if (!moved) break;
     ScopedTimer t(ctx, "rematch");
     if (st = match(ctx, bg, fg, spatial, temporal, &bg_reel, &fg_reel); !st.ok()) return st;
   }
+  if (agree >= 0 && agree < kRecheckFloor)
+    return Status::Fail(kExitAlign, fg.path,
+                        fmt::format("fg does not match bg where it was placed (x={:.0f} y={:.0f} scale={:.3f}): the "
+                                    "matched frames agree at NCC {:.2f}, below {:.2f}",
+                                    spatial.x, spatial.y, spatial.scale, agree, kRecheckFloor));
   // Last, the placement to a fraction of a pixel at full resolution; where that moves it by more than a tenth of
   // a pixel, the map is matched once more on the sharper region (not in a long pair, where that would read both
   // files a third time: the composite still gets the sharper placement).

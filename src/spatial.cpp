@@ -1376,8 +1376,10 @@ Status recheck_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
 }  // namespace
 
 Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel& bg_reel,
-                         const Reel& fg_reel, const TimeMap& time, Placement& placement, bool& moved) {
+                         const Reel& fg_reel, const TimeMap& time, Placement& placement, bool& moved,
+                         double* agree) {
   moved = false;
+  if (agree) *agree = -1;
   const int64_t n = int64_t(std::min(time.map.size(), fg_reel.frames()));
   const int64_t lo = time.clamped_start, hi = n - time.clamped_end;
   if (hi - lo < 1 || bg_reel.frames() == 0) return Status::Ok();
@@ -1457,6 +1459,7 @@ Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
       }
       p = best, shifted = true;
     }
+    if (agree) *agree = std::max(v0, best_v);
   }
   p.x /= bg_reel.sx, p.y /= bg_reel.sy, p.scale = placement.scale == 1.0 ? 1.0 : p.scale * fg_reel.sx / bg_reel.sx;
   const double dx = std::abs(p.x - placement.x), dy = std::abs(p.y - placement.y);

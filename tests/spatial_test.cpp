@@ -969,10 +969,18 @@ TEST(RecheckPlacement, MovesASmallErrorBothFitsAgreeOn) {
   vidkompy::Context ctx;
   ctx.log = vidkompy::make_logger(ctx.opt);
   bool moved = false;
-  ASSERT_TRUE(vidkompy::recheck_placement(ctx, bgi, fgi, bg, fg, time, p, moved).ok());
+  double agree = -2;
+  ASSERT_TRUE(vidkompy::recheck_placement(ctx, bgi, fgi, bg, fg, time, p, moved, &agree).ok());
   EXPECT_TRUE(moved);
   EXPECT_NEAR(p.x, fx, 0.1);
   EXPECT_NEAR(p.y, fy, 0.1);
+  EXPECT_GT(agree, 0.95);  // the pairs agree where fg is
+  // Placed 95 px off (as fg's own overlays over smooth picture can fake it): the pairs disagree there, below the
+  // floor at which the pipeline refuses the alignment.
+  vidkompy::Placement off;
+  off.x = fx + 95, off.y = fy - 58, off.scale = 1.0;
+  ASSERT_TRUE(vidkompy::recheck_placement(ctx, bgi, fgi, bg, fg, time, off, moved, &agree).ok());
+  EXPECT_LT(agree, vidkompy::kRecheckFloor);
 }
 
 namespace {

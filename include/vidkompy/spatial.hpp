@@ -128,8 +128,15 @@ Placement refine_on_pairs(const std::vector<Gray>& fg, const std::vector<std::ve
 // The stage's second look: twelve fg frames spread over the matched range and the bg frames the map gives them,
 // from the reels (nothing decoded again), and re-fits the placement there (refine_on_pairs). Only a change of
 // over half a reel pixel (at fg's far edge) is taken; `moved` tells so, and the map should then be matched again.
+// `agree`, where given: the mean NCC of the spread pairs at the placement kept (on the reels; -1 where not
+// measured: a long pair's full-size re-check). A right placement and map give 0.85-1 (kRecheckFloor).
 Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel& bg_reel,
-                         const Reel& fg_reel, const TimeMap& time, Placement& placement, bool& moved);
+                         const Reel& fg_reel, const TimeMap& time, Placement& placement, bool& moved,
+                         double* agree = nullptr);
+
+// Below this agreement of the re-check's pairs the alignment is refused (exit 3): fg is not where it was placed
+// (fg's own overlays over smooth picture can fake a placement that then wanders from one re-check to the next).
+constexpr double kRecheckFloor = 0.6;
 
 // The placement to a small fraction of a pixel: re-fitted at full resolution on six pairs early in the match
 // that show one moment (the matched bg frame alone, decoded again). Along a pan a placement a fraction of a pixel
