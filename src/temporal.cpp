@@ -529,22 +529,30 @@ Cadence fit_cadence(const std::vector<Shown>& exact, const std::vector<int64_t>&
 
 namespace {
 
+// What speed_slope searched on the way, for the line of the slope it chose (so match_line does not search it again):
+// the k-NN candidates (the same for every slope) where it took them, and the thumbnails' offset scan for that slope.
+struct Searched {
+  Candidates cand;  // k 0: not taken
+  OffsetScan scan;
+  bool scanned = false;
+};
+
 // One time line and the map around it: match_frames without the pieces. `cand` gets the k-NN candidates (empty
 // when either side has no frame).
 MatchResult match_line(const Features& fg, const Features& bg, double rate_ratio, const MatchOptions& opt,
-                       Candidates& cand) {
+                       Candidates& cand, const Searched* searched = nullptr) {
   MatchResult r;
   const size_t n = fg.frames();
   const int64_t m = int64_t(bg.frames());
   r.time.map.assign(n, 0);
   r.time.similarity.assign(n, std::nanf(""));  // clamped frames have no match to score
   if (!n || !m) return r;
-  cand = knn(fg, bg, 10);
+  cand = searched && searched->cand.k ? searched->cand : knn(fg, bg, 10);
   r.line = fit_line(cand, rate_ratio);
   // The vote can follow look-alike frames (a near-still shot whose embeddings lean to one end): the thumbnails
   // overrule it where another offset fits them clearly better (half the cost or less).
   {
-    const OffsetScan scan = scan_offsets(fg, bg, rate_ratio, opt.weights);
+    const OffsetScan scan = searched && searched->scanned ? searched->scan : scan_offsets(fg, bg, rate_ratio, opt.weights);
     const auto [o, c] = scan.best();
     if (std::abs(o - r.line.offset) > 1.5 && c < 0.5 * scan.at(r.line.offset)) {
       r.line.offset = scan.fine;
@@ -783,9 +791,9 @@ constexpr size_t kMinPiece = 5;
 constexpr int kMaxDepth = 3;
 
 MatchResult match_pieces(const Features& fg, const Features& bg, double rate_ratio, const MatchOptions& opt,
-                         int depth, double parent_floor = 0) {
+                         int depth, double parent_floor = 0, const Searched* searched = nullptr) {
   Candidates cand;
-  MatchResult r = match_line(fg, bg, rate_ratio, opt, cand);
+  MatchResult r = match_line(fg, bg, rate_ratio, opt, cand, searched);
   const size_t n = fg.frames();
   if (depth >= kMaxDepth || n < kMinPiece || fg.thumbs.empty() || bg.thumbs.empty() || cand.k == 0) return r;
   std::vector<double> cost(n, 1.0), alt(n, std::numeric_limits<double>::infinity());
@@ -929,7 +937,10 @@ std::vector<uint8_t> level_map(const std::vector<std::vector<float>>& fs, const 
   return map_err < 0.7 * line_err ? map : std::vector<uint8_t>{};
 }
 
-double speed_slope(const Features& fg, const Features& bg, double rate_ratio, const ThumbWeights& w, double one) {
+namespace {
+
+double choose_slope(const Features& fg, const Features& bg, double rate_ratio, const ThumbWeights& w, double one,
+                    Searched& searched) {
   // The speed changes in use: film run at 25 fps for PAL (4% fast) and back, and a frame-for-frame copy at any
   // other rate (16 fps silent film at 24, say).
   std::vector<double> slopes = {rate_ratio};
@@ -941,28 +952,40 @@ double speed_slope(const Features& fg, const Features& bg, double rate_ratio, co
   // Only where the slopes part by two frames or more over the shorter video: below that the nominal one's DTW
   // band and drift fit follow them anyway.
   std::vector<double> cost(slopes.size(), std::numeric_limits<double>::infinity());
+  std::vector<OffsetScan> scans;
   if (!fg.thumbs.empty() && !bg.thumbs.empty()) {
-    const std::vector<OffsetScan> scans = scan_offsets(fg, bg, slopes, w);
+    scans = scan_offsets(fg, bg, slopes, w);
     for (size_t s = 0; s < slopes.size(); ++s) cost[s] = scans[s].best().second;
   } else {
     // No thumbnails (a long pair): the embeddings' vote, as the share of fg frames whose best candidate agrees.
-    const Candidates c = knn(fg, bg, 10);
-    for (size_t s = 0; s < slopes.size(); ++s) cost[s] = 1.0 - double(fit_line(c, slopes[s]).inliers) / double(n);
+    searched.cand = knn(fg, bg, 10);
+    for (size_t s = 0; s < slopes.size(); ++s)
+      cost[s] = 1.0 - double(fit_line(searched.cand, slopes[s]).inliers) / double(n);
   }
   size_t best = 0;
   for (size_t s = 1; s < slopes.size(); ++s)
     if (std::abs(slopes[s] - rate_ratio) / one * std::min(double(n), double(m) / one) >= 2 && cost[s] < cost[best]) best = s;
   // Another slope must fit clearly better: half the nominal one's cost or less.
-  return best && cost[best] < 0.5 * cost[0] ? slopes[best] : rate_ratio;
+  if (!(cost[best] < 0.5 * cost[0])) best = 0;
+  if (!scans.empty()) searched.scan = std::move(scans[best]), searched.scanned = true;
+  return slopes[best];
+}
+
+}  // namespace
+
+double speed_slope(const Features& fg, const Features& bg, double rate_ratio, const ThumbWeights& w, double one) {
+  Searched unused;
+  return choose_slope(fg, bg, rate_ratio, w, one, unused);
 }
 
 MatchResult match_frames(const Features& fg, const Features& bg, double rate_ratio, const MatchOptions& opt) {
-  const double slope = speed_slope(fg, bg, rate_ratio, opt.weights);
-  if (slope == rate_ratio) return match_pieces(fg, bg, rate_ratio, opt, 0);
+  Searched searched;
+  const double slope = choose_slope(fg, bg, rate_ratio, opt.weights, 1.0, searched);
+  if (slope == rate_ratio) return match_pieces(fg, bg, rate_ratio, opt, 0, 0, &searched);
   // A speed change: fg's frames are timed at bg's rate divided by the slope, for the source cadence's model.
   MatchOptions o = opt;
   if (o.bg_fps > 0) o.fg_fps = o.bg_fps / slope;
-  return match_pieces(fg, bg, slope, o, 0);
+  return match_pieces(fg, bg, slope, o, 0, 0, &searched);
 }
 
 namespace {
