@@ -137,8 +137,8 @@ Status load_alignment(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Pl
 namespace {
 
 // Reel sizes: 512 px on each video's long side (or its own size when smaller), within ctx.memory_budget, which
-// also holds what the temporal stage keeps per frame while the reels live: a thumbnail and an embedding (~17 KB);
-// the reels get what is left, at least half. With 128 MiB a 30-minute 480p pair got 40x22 reels, on which the
+// also holds what the temporal stage keeps per frame while the reels live: a thumbnail and an embedding (~17 KB;
+// bg's frames also 2 KB of colour); the reels get what is left, at least half. With 128 MiB a 30-minute 480p pair got 40x22 reels, on which the
 // spatial search settled 28 px off on a vertically scrolling pattern (114x64 reels found it).
 // A long pair (long_pair) gets sparse reels instead: up to 1,024 frames of bg spread over its length (every
 // second frame at least), 256 px on the long side (what the spatial search's thumbnails need), and of fg only
@@ -162,9 +162,11 @@ ReelPlan plan_reels(const Context& ctx, const VideoInfo& bg, const VideoInfo& fg
   }
   constexpr double kLongSide = 512;
   constexpr double kPerFrame = double(kThumb) * kThumb + 256 * sizeof(float);
+  constexpr double kBgChroma = 2.0 * kChroma * kChroma;  // bg's frames also keep their colour (grade_map)
   const double total = ctx.memory_budget;
   const double budget = std::max(total / 2, total - kPerFrame * double(std::max<int64_t>(0, bg.frames) +
-                                                                      std::max<int64_t>(0, fg.frames)));
+                                                                      std::max<int64_t>(0, fg.frames)) -
+                                                kBgChroma * double(std::max<int64_t>(0, bg.frames)));
   double f = std::min(1.0, kLongSide / std::max(bg.width, bg.height));
   double g = std::min(1.0, kLongSide / std::max(fg.width, fg.height));
   const double bytes = 1.5 * (double(bg.width) * bg.height * f * f * double(bg.frames) +
@@ -261,6 +263,10 @@ Status align_on_reels(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Pl
 
 Status align(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& spatial, TimeMap& temporal) {
   Status st = align_on_reels(ctx, bg, fg, spatial, temporal);
+  // Said of the final map only: a first map on a rough placement can take a stretch the re-match does not.
+  if (st.ok() && temporal.stretches > 0)
+    ctx.log->info("{}: {} stretch(es) of fg follow time lines of their own (an edited fg: cuts, reordered scenes)",
+                  fg.path, temporal.stretches);
   // The reels and features are freed by now; glibc keeps freed heap pages mapped unless told, and the render
   // would carry them through its whole run.
   ::malloc_trim(0);

@@ -384,8 +384,10 @@ double pairs_ncc(const std::vector<std::pair<const Gray*, const Gray*>>& frames,
   return lk_ncc(pairs, p.x, p.y, p.scale);
 }
 
-// Solves the n x n system a x = r in place (Gaussian elimination with partial pivoting); false if singular.
-bool solve(std::vector<double>& a, std::vector<double>& r, int n) {
+
+}  // namespace
+
+bool solve_linear(std::vector<double>& a, std::vector<double>& r, int n) {
   for (int c = 0; c < n; ++c) {
     int piv = c;
     for (int k = c + 1; k < n; ++k)
@@ -405,8 +407,6 @@ bool solve(std::vector<double>& a, std::vector<double>& r, int n) {
   }
   return true;
 }
-
-}  // namespace
 
 Placement refine_subpixel(const std::vector<std::pair<const Gray*, const Gray*>>& frames, const Placement& start,
                           bool fix_scale) {
@@ -449,7 +449,7 @@ Placement refine_subpixel(const std::vector<std::pair<const Gray*, const Gray*>>
       A[size_t(2 * n + 2)] = 1.0, r[2] = 0.0;
     }
     for (int k = 0; k < n; ++k) A[size_t(k * n + k)] *= 1.0 + 1e-6;  // a touch of damping on flat pictures
-    if (!solve(A, r, n)) return start;
+    if (!solve_linear(A, r, n)) return start;
     for (int k = 0; k < n; ++k) q[size_t(k)] += r[size_t(k)];
     if (!std::isfinite(q[0] + q[1] + q[2]) || q[2] <= 0) return start;
     if (std::abs(r[0]) < 1e-3 && std::abs(r[1]) < 1e-3 && std::abs(r[2]) * std::max(fw, fh) < 1e-3) break;

@@ -43,6 +43,9 @@ std::unique_ptr<Fft2d> make_cpu_fft();
 // Resizes with area averaging when shrinking and bicubic when enlarging (libswscale).
 Gray resize_gray(const Gray& src, int w, int h);
 
+// Solves the n x n system a x = r in place (Gaussian elimination with partial pivoting); false if singular.
+bool solve_linear(std::vector<double>& a, std::vector<double>& r, int n);
+
 // fg's own overlays (a station logo, a subtitle box, a timecode burned in): they do not move with the picture, and
 // pull NCC fits and matches towards wherever they happen to look like bg. Found on pairs of pictures of one w x h
 // grid, fg's and bg's (fgs[k], bgs[k]: w x h values, bg < 0 where it shows nothing), matched at the same moment

@@ -39,10 +39,14 @@ std::string default_model_path();
 
 // What the decode pass keeps per frame: its embedding and a small gray thumbnail of the overlap region.
 constexpr int kThumb = 128;  // thumbnails are kThumb x kThumb
+constexpr int kChroma = 32;  // Features::chroma is kChroma x kChroma: thumbnail pixel (x, y) has (x / 4, y / 4)'s
 struct Features {
   int dim = 0;
   std::vector<float> emb;       // frames x dim
   std::vector<uint8_t> thumbs;  // frames x kThumb x kThumb; empty for a long pair (MatchOptions::scores)
+  // bg's only, with its thumbnails: frames x 2 x kChroma x kChroma, the picture's U then V (BT.601, 128
+  // neutral), for grade_map.
+  std::vector<uint8_t> chroma;
   size_t frames() const { return dim ? emb.size() / size_t(dim) : 0; }
   const float* e(size_t i) const { return &emb[i * size_t(dim)]; }
   const uint8_t* t(size_t i) const { return &thumbs[i * kThumb * kThumb]; }
@@ -158,13 +162,24 @@ struct MatchResult {
   std::vector<std::pair<size_t, size_t>> pieces;
 };
 
-// A regrade by a curve (more contrast, crushed blacks): fg's levels mapped onto bg's by their distributions over
-// pairs of pictures of the same moment (fs[k], bs[k], levels 0-255, pixels of weight 0 left out: fg's overlays),
-// the bg level at the same quantile as each fg level. Only where it fits bg's pixels clearly better than a gain
-// and offset does (under 0.7 of the line's squared error; coding noise and detail leave both alike, and NCC takes
-// a gain and offset in its stride); else empty.
-std::vector<uint8_t> level_map(const std::vector<std::vector<float>>& fs, const std::vector<std::vector<float>>& bs,
-                               const std::vector<float>& weights = {});
+// A grade (more contrast, crushed blacks, a curve per channel such as ffmpeg's `vintage`, more saturation): the
+// levels of pictures bs as a function of those of fs, over pairs of pictures of the same moment (fs[k], bs[k],
+// levels 0-255; pixels of weight 0 left out: fg's overlays). First a level map by distributions (the bs level at
+// the same quantile as each fs level), then, where fs's chroma is given (fcs[k], 2 x kChroma x kChroma), a cubic
+// in (level, U, V) added to it, for grades that move a level by its colour. Each is kept only where it fits bs's
+// pixels clearly better than what is simpler (under 0.7 of the squared error a gain and offset leaves, or the
+// level map for the cubic; NCC takes a gain and offset in its stride) and leaves under 3% of their variance
+// (pictures of one moment; not pictures that do not match); else empty. The temporal stage grades bg's
+// thumbnails as fg was (fs: bg's), so that bg loses the detail fg's grade lost.
+struct Grade {
+  std::vector<uint8_t> levels;  // level -> level; empty: none
+  std::vector<double> cubic;    // added to levels' (or to the level itself); empty: none
+  bool empty() const { return levels.empty() && cubic.empty(); }
+  // One thumbnail (kThumb x kThumb) with its chroma (used by the cubic; null: without it).
+  void apply(uint8_t* thumb, const uint8_t* chroma) const;
+};
+Grade grade_map(const std::vector<std::vector<float>>& fs, const std::vector<std::vector<uint8_t>>& fcs,
+                const std::vector<std::vector<float>>& bs, const std::vector<float>& weights = {});
 
 // The slope of the time line, bg frames per fg frame: the frame rates' ratio, unless the pair is a speed change
 // (film at 24 fps run at 25 for PAL, or back: the same frames one for one at another rate), which fits the

@@ -89,6 +89,7 @@ struct TimeMap {
   // Per fg frame: the thumbnail NCC with its bg frame, NaN where clamped; empty for a loaded alignment.
   // Shown by --preview, not written to the report.
   std::vector<float> similarity;
+  int stretches = 0;  // stretches of fg matched on time lines of their own (an edited fg); not in the report
 };
 
 // Expected failures travel as a Status: an exit code and one line per problem ("<file>: <why>").
