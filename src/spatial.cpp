@@ -1237,6 +1237,23 @@ int64_t cheapest_stretch(const TimeMap& time, int64_t from, int64_t to, int64_t 
   return best;
 }
 
+// The pixels of g under `mask` (a gw x gh grid over it) filled with g's mean elsewhere, so that they weigh next to
+// nothing in NCCs and correlations.
+void fill_masked(Gray& g, const std::vector<uint8_t>& mask, int gw, int gh) {
+  auto masked = [&](int X, int Y) {
+    const int u = std::min(gw - 1, int(X * double(gw) / g.w)), v = std::min(gh - 1, int(Y * double(gh) / g.h));
+    return mask[size_t(v) * gw + u] != 0;
+  };
+  double sum = 0, cnt = 0;
+  for (int Y = 0; Y < g.h; ++Y)
+    for (int X = 0; X < g.w; ++X)
+      if (!masked(X, Y)) sum += g.px[size_t(Y) * g.w + X], cnt += 1;
+  const uint8_t mean = uint8_t(std::lround(cnt > 0 ? sum / cnt : 128.0));
+  for (int Y = 0; Y < g.h; ++Y)
+    for (int X = 0; X < g.w; ++X)
+      if (masked(X, Y)) g.px[size_t(Y) * g.w + X] = mean;
+}
+
 // fg's own overlays in the full-size pairs, at the start placement: overlay_mask on a grid of up to 256 px wide
 // (2 px of tolerance, so that a start a pixel or two off flags no edge), the pixels it names filled with the
 // frame's mean elsewhere, so that they weigh next to nothing in the NCCs; in `also` too (more fg frames of the
@@ -1271,21 +1288,7 @@ double hide_overlays(std::vector<Gray>& fgs, const std::vector<std::vector<Gray>
   if (also)
     for (Gray& g : *also)
       if (g.w == FW && g.h == FH) all.push_back(&g);
-  for (Gray* gp : all) {
-    Gray& g = *gp;
-    auto masked = [&](int X, int Y) {
-      const int u = std::min(gw - 1, int(X * double(gw) / FW)), v = std::min(gh - 1, int(Y * double(gh) / FH));
-      return mask[size_t(v) * gw + u] != 0;
-    };
-    double sum = 0, cnt = 0;
-    for (int Y = 0; Y < FH; ++Y)
-      for (int X = 0; X < FW; ++X)
-        if (!masked(X, Y)) sum += g.px[size_t(Y) * FW + X], cnt += 1;
-    const uint8_t mean = uint8_t(std::lround(cnt > 0 ? sum / cnt : 128.0));
-    for (int Y = 0; Y < FH; ++Y)
-      for (int X = 0; X < FW; ++X)
-        if (masked(X, Y)) g.px[size_t(Y) * FW + X] = mean;
-  }
+  for (Gray* gp : all) fill_masked(*gp, mask, gw, gh);
   return share;
 }
 
@@ -1520,7 +1523,7 @@ std::unique_ptr<Fft2d> make_fft(const Context& ctx) {
 // One search: on the bg reel (its pixels are the search's pixel grid, nothing is decoded again, and the result is
 // converted back to bg's pixels; unscaled fg is scale sx there), or on full-size bg frames decoded again.
 Status place_on(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel& bg_reel, const Reel& fg_reel,
-                bool reel, Placement& placement) {
+                bool reel, bool hide, Placement& placement) {
   const double k = reel ? bg_reel.sx : 1.0;
   const int W = reel ? bg_reel.w : bg.width, H = reel ? bg_reel.h : bg.height;
   // Thumbnails about 128 px on the long side keep the coarse search cheap and still find fg at 10% of bg.
@@ -1530,6 +1533,7 @@ Status place_on(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Re
   in.bg_w = W;
   in.bg_h = H;
   in.fg = fg_reel.samples;
+  if (hide) hide_static(in.fg);
   // At most kMaxThumbs thumbnails, evenly spaced: the search keeps each one's float copy and summed-area tables
   // (~190 KB), so every frame of a 30-minute video would take gigabytes. The finer levels then look at all
   // frames around the best one.
@@ -1579,16 +1583,69 @@ Status place_on(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Re
 
 }  // namespace
 
+double hide_static(std::vector<Gray>& samples) {
+  if (samples.size() < 3) return 0;
+  const int FW = samples[0].w, FH = samples[0].h;
+  const double f = std::min(1.0, 256.0 / FW);
+  const int gw = std::max(8, int(std::lround(FW * f))), gh = std::max(8, int(std::lround(FH * f)));
+  const size_t N = size_t(gw) * gh;
+  std::vector<uint8_t> all(N, 1), dir;  // dir: the first sample's edge directions
+  for (const Gray& s : samples) {
+    if (s.w != FW || s.h != FH) return 0;
+    const Gray g = resize_gray(s, gw, gh);
+    std::vector<float> m(N, 0.0f);
+    std::vector<uint8_t> d(N, 0);
+    for (int y = 1; y + 1 < gh; ++y)
+      for (int x = 1; x + 1 < gw; ++x) {
+        const int dx = g.at(x + 1, y) - g.at(x - 1, y), dy = g.at(x, y + 1) - g.at(x, y - 1);
+        m[size_t(y) * gw + x] = float(std::abs(dx) + std::abs(dy));
+        d[size_t(y) * gw + x] = std::abs(dx) >= std::abs(dy) ? (dx > 0 ? 0 : 1) : (dy > 0 ? 2 : 3);
+      }
+    std::vector<float> sorted = m;
+    std::nth_element(sorted.begin(), sorted.begin() + long(N * 4 / 5), sorted.end());
+    const float t = std::max(8.0f, sorted[N * 4 / 5]);
+    for (size_t i = 0; i < N; ++i) all[i] &= m[i] > t && (dir.empty() || dir[i] == d[i]);
+    if (dir.empty()) dir = d;
+  }
+  std::vector<uint8_t> solid(N, 0);
+  for (int y = 1; y + 1 < gh; ++y)
+    for (int x = 1; x + 1 < gw; ++x) {
+      if (!all[size_t(y) * gw + x]) continue;
+      int n = 0;
+      for (int dy = -1; dy <= 1; ++dy)
+        for (int dx = -1; dx <= 1; ++dx) n += (dx || dy) && all[size_t(y + dy) * gw + x + dx];
+      solid[size_t(y) * gw + x] = n >= 3;
+    }
+  std::vector<uint8_t> mask(N, 0);
+  size_t hidden = 0;
+  for (int y = 0; y < gh; ++y)
+    for (int x = 0; x < gw; ++x) {
+      bool near = false;
+      for (int dy = -3; dy <= 3 && !near; ++dy)
+        for (int dx = -3; dx <= 3 && !near; ++dx) {
+          const int u = x + dx, v = y + dy;
+          near = u >= 0 && v >= 0 && u < gw && v < gh && solid[size_t(v) * gw + u];
+        }
+      mask[size_t(y) * gw + x] = near;
+      hidden += near;
+    }
+  const double share = double(hidden) / double(N);
+  if (share < 0.005 || share > 0.3) return 0;
+  for (Gray& g : samples) fill_masked(g, mask, gw, gh);
+  return share;
+}
+
+
 Status place(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel& bg_reel, const Reel& fg_reel,
-             Placement& placement) {
+             Placement& placement, bool hide) {
   // On the reels when they show fg in enough detail (unscaled, or scaled down to fit), else at full size. Fine
   // detail (single-pixel texture) can fall below the threshold at reel size alone: then full size decides.
   const double fit = std::min({1.0, double(bg.width) / fg.width, double(bg.height) / fg.height});
   const bool reel = fg_detailed_in_reel(fg, bg_reel, fit);
-  if (Status st = place_on(ctx, bg, fg, bg_reel, fg_reel, reel, placement); !st.ok()) return st;
+  if (Status st = place_on(ctx, bg, fg, bg_reel, fg_reel, reel, hide, placement); !st.ok()) return st;
   if (reel && placement.confidence < kSpatialThreshold) {
     ctx.log->debug("spatial: confidence {:.3f} on the reels; searching full-size frames", placement.confidence);
-    if (Status st = place_on(ctx, bg, fg, bg_reel, fg_reel, false, placement); !st.ok()) return st;
+    if (Status st = place_on(ctx, bg, fg, bg_reel, fg_reel, false, hide, placement); !st.ok()) return st;
   }
   // A long bg is searched on spread frames only: fast footage may show fg's moments in none of them (README, "Long
   // pairs"), and the user can fix that by cutting bg.

@@ -849,12 +849,14 @@ MatchResult match_pieces(const Features& fg, const Features& bg, double rate_rat
         moved.push_back(std::abs(piece.time.map[q] - r.time.map[i + q]));
       }
       std::nth_element(moved.begin(), moved.begin() + long(moved.size() / 2), moved.end());
-      // Kept where it fits clearly better, as well as the well matched frames do (a stretch of the footage found
-      // again, not the least bad fit of another line), and lies beyond the band: nearer, it is the main line's own
-      // stretch matched again more loosely. (A pan whose placement is still 20 px off mid-search fits stretches of
+      // Kept where it fits clearly better, as well as the well matched frames do or ten times better than the line
+      // (a stretch of the footage found again, not the least bad fit of another line; the floor can be another
+      // scene's: a still sky with fg's subtitles left out matched at 0.0006, grass in the stretch at 0.003-0.05),
+      // and lies beyond the band: nearer, it is the main line's own stretch matched again more loosely. (A pan whose placement is still 20 px off mid-search fits stretches of
       // other moments 5x worse than its floor: the pan passes the same views more than once.)
       const double run = double(e - i);
-      if (after < 0.5 * before && after <= 3 * floor * run && moved[moved.size() / 2] > opt.band) {
+      if (after < 0.5 * before && (after <= 3 * floor * run || after <= 0.1 * before) &&
+          moved[moved.size() / 2] > opt.band) {
         for (size_t q = 0; q < e - i; ++q) {
           r.time.map[i + q] = piece.time.map[q];
           r.time.similarity[i + q] = piece.time.similarity[q];
@@ -862,7 +864,8 @@ MatchResult match_pieces(const Features& fg, const Features& bg, double rate_rat
         for (const auto& [a, b] : piece.pieces) r.pieces.emplace_back(i + a, i + b);
         // The run's edges: a frame just outside it can miss the test above (one showing a moment between two
         // bg frames matches neither exactly: 3.1x the floor in the test) and still belong to it. Taken one by one
-        // while the piece's line, within 2 frames, halves its cost and finds a match (within 8x the floor).
+        // while the piece's line, within 2 frames, halves its cost and finds a match (within 8x the floor, or a
+        // tenth of the main line's cost there).
         auto take = [&](size_t f) {
           const double at = piece.line.slope * (double(f) - double(i)) + piece.line.offset;
           std::vector<float> fl(kLevels), bl(kLevels);
@@ -874,7 +877,7 @@ MatchResult match_pieces(const Features& fg, const Features& bg, double rate_rat
             thumb_levels(bg.t(size_t(j)), bl.data());
             if (const double c = 1.0 - levels_ncc(fl.data(), bl.data(), opt.weights); c < best) best = c, bj = j;
           }
-          if (bj < 0 || best >= 0.5 * cost[f] || best > 8 * floor) return false;
+          if (bj < 0 || best >= 0.5 * cost[f] || (best > 8 * floor && best > 0.1 * cost[f])) return false;
           r.time.map[f] = bj;
           r.time.similarity[f] = float(1.0 - best);
           return true;

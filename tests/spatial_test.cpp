@@ -268,6 +268,43 @@ TEST(OverlayMask, FindsWhatDiffersInEveryPair) {
   EXPECT_TRUE(vidkompy::overlay_mask(fgs, bgs, W, H, 1).empty());
 }
 
+// hide_static finds fg's burned-in subtitles from fg alone: a half-dark box with the same text in three samples of
+// different moments is hidden, the moving picture around it is not; three samples of one still (a static shot)
+// and three without an overlay hide nothing.
+TEST(HideStatic, HidesTheEdgesEverySampleHasInOnePlace) {
+  const int W = 320, H = 180;
+  auto subtitled = [&](unsigned seed) {
+    Gray g = texture(W, H, seed);
+    for (int y = 140; y < 164; ++y)
+      for (int x = 20; x < 300; ++x) {
+        uint8_t& p = g.px[size_t(y) * W + x];
+        const bool letter = y >= 146 && y < 158 && x >= 30 && x < 200 && x % 11 < 6 && (x / 11 + y / 4) % 3 != 0;
+        p = letter ? 235 : uint8_t(0.4 * p);
+      }
+    return g;
+  };
+  std::vector<Gray> samples = {subtitled(51), subtitled(52), subtitled(53)};
+  const std::vector<Gray> before = samples;
+  const double share = vidkompy::hide_static(samples);
+  EXPECT_GT(share, 0.02);
+  EXPECT_LT(share, 0.2);
+  int text = 0, text_hidden = 0, far = 0, far_hidden = 0;
+  for (int y = 0; y < H; ++y)
+    for (int x = 0; x < W; ++x) {
+      const bool hidden = samples[0].px[size_t(y) * W + x] != before[0].px[size_t(y) * W + x] ||
+                          samples[1].px[size_t(y) * W + x] != before[1].px[size_t(y) * W + x];
+      if (y >= 146 && y < 158 && x >= 30 && x < 200) text++, text_hidden += hidden;
+      if (y < 120) far++, far_hidden += hidden;
+    }
+  EXPECT_GT(text_hidden, 0.9 * text);
+  EXPECT_LT(far_hidden, 0.01 * far);
+  std::vector<Gray> still = {texture(W, H, 60), texture(W, H, 60), texture(W, H, 60)};
+  EXPECT_EQ(vidkompy::hide_static(still), 0.0);
+  std::vector<Gray> plain = {texture(W, H, 61), texture(W, H, 62), texture(W, H, 63)};
+  EXPECT_EQ(vidkompy::hide_static(plain), 0.0);
+  EXPECT_EQ(plain[0].px, texture(W, H, 61).px);
+}
+
 TEST(Ncc, SummedAreaTablesGiveTheSameValue) {
   const GrayF t = random_f(37, 29, 11), b = random_f(101, 77, 12);
   GrayF ts = t, bs = b;

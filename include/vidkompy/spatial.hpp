@@ -155,7 +155,15 @@ constexpr double kSpatialThreshold = 0.7;
 
 // The stage: find the placement from the reels (bg at reel size, fg's full-size samples), nothing decoded again;
 // fail with exit 3 below the threshold.
+// `hide`: fg's burned-in overlays hidden from the search first (hide_static).
 Status place(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel& bg_reel, const Reel& fg_reel,
-             Placement& placement);
+             Placement& placement, bool hide = false);
+
+// fg's burned-in overlays (subtitles, a logo) from fg alone: the edges that are in the same place in every one of
+// `samples` (3 or more, spread over fg), facing the same way, while the picture around them changes. On a grid up
+// to 256 px wide an edge is a pixel whose gradient is in its sample's top fifth (and 8 levels or more); kept where
+// every sample has one, rising or falling along the same axis, and solid (3 of 8 neighbours); grown by 3 px; filled with each sample's mean elsewhere. Returns the share hidden;
+// nothing where under 0.5% or over 30% of the picture is such (a static shot keeps all its edges).
+double hide_static(std::vector<Gray>& samples);
 
 }  // namespace vidkompy
