@@ -138,8 +138,9 @@ namespace {
 
 // Reel sizes: 512 px on each video's long side (or its own size when smaller), within ctx.memory_budget, which
 // also holds what the temporal stage keeps per frame while the reels live: a thumbnail and an embedding (~17 KB;
-// bg's frames also 2 KB of colour); the reels get what is left, at least half. With 128 MiB a 30-minute 480p pair got 40x22 reels, on which the
-// spatial search settled 28 px off on a vertically scrolling pattern (114x64 reels found it).
+// bg's frames also 2 KB of colour); the reels get what is left, at least half. With 128 MiB a 30-minute 480p
+// pair got 40x22 reels, on which the spatial search settled 28 px off on a vertically scrolling pattern (114x64
+// reels found it).
 // A long pair (long_pair) gets sparse reels instead: up to 1,024 frames of bg spread over its length (every
 // second frame at least), 256 px on the long side (what the spatial search's thumbnails need), and of fg only
 // its samples. Every stage then decodes the frames it needs again, and what alignment keeps grows by about 1 KB

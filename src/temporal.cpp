@@ -852,8 +852,9 @@ MatchResult match_pieces(const Features& fg, const Features& bg, double rate_rat
       // Kept where it fits clearly better, as well as the well matched frames do or ten times better than the line
       // (a stretch of the footage found again, not the least bad fit of another line; the floor can be another
       // scene's: a still sky with fg's subtitles left out matched at 0.0006, grass in the stretch at 0.003-0.05),
-      // and lies beyond the band: nearer, it is the main line's own stretch matched again more loosely. (A pan whose placement is still 20 px off mid-search fits stretches of
-      // other moments 5x worse than its floor: the pan passes the same views more than once.)
+      // and lies beyond the band: nearer, it is the main line's own stretch matched again more loosely. (A pan
+      // whose placement is still 20 px off mid-search fits stretches of other moments 5x worse than its floor: the
+      // pan passes the same views more than once.)
       const double run = double(e - i);
       if (after < 0.5 * before && (after <= 3 * floor * run || after <= 0.1 * before) &&
           moved[moved.size() / 2] > opt.band) {
