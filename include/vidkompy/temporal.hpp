@@ -108,7 +108,7 @@ struct MatchOptions {
   double cadence_weight = 1.0;  // the same towards the bg frames a fitted source cadence names (exact, not +-0.5)
   double fg_fps = 0, bg_fps = 0;     // nominal rates, for the source-cadence model (0: line only)
   ThumbWeights weights;
-  bool coarse_by_thumbs = false;  // pass 1 on the 32 px thumbnails (weighted), not the embeddings: fg's overlays
+  bool coarse_by_thumbs = false;  // pass 1 on the 32 px thumbnails (weighted), not the embeddings: overlays, grades
   // Pass 2's scores when the features hold no thumbnails (a long pair): fills nccs[q] with the thumbnail NCC of
   // fg frame first + q against bg frames lo[q]..hi[q] (both ascending in q). False: stop, no map.
   std::function<bool(size_t first, const std::vector<int64_t>& lo, const std::vector<int64_t>& hi,
