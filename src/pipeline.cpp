@@ -214,11 +214,11 @@ Status align_on_reels(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Pl
   }
   if (!st.ok()) return st;
   // Where fg sits, which bg frame shows each fg frame, and the placement re-checked on the matched pairs.
-  auto locate = [&](bool hide) -> Status {
+  auto locate = [&](const std::vector<Gray>* samples) -> Status {
     Status st;
     {
       ScopedTimer t(ctx, "place");  // where fg sits in bg
-      st = place(ctx, bg, fg, bg_reel, fg_reel, spatial, hide);
+      st = place(ctx, bg, fg, bg_reel, fg_reel, spatial, samples);
     }
     if (!st.ok()) return st;
     {
@@ -249,7 +249,7 @@ Status align_on_reels(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Pl
                                       spatial.x, spatial.y, spatial.scale, agree, kRecheckFloor));
     return st;
   };
-  st = locate(false);
+  st = locate(nullptr);
   // Where that fails, once more with fg's burned-in overlays (subtitles, a logo) hidden from the spatial search:
   // over a smooth sky a subtitle box pulled it 50 px off (bench/pairs/overlay6). Only then: a static shot's own
   // edges look like overlays too, and the first search does better with them.
@@ -258,7 +258,7 @@ Status align_on_reels(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Pl
     if (const double share = hide_static(samples); share > 0) {
       ctx.log->debug("{}; searching again with {:.1f}% of fg hidden: edges in the same place in every fg sample "
                      "(burned-in subtitles, a logo)", st.errors.empty() ? "" : st.errors[0], 100 * share);
-      if (Status again = locate(true); again.code != kExitAlign) st = again;
+      if (Status again = locate(&samples); again.code != kExitAlign) st = again;
     }
   }
   if (!st.ok()) return st;

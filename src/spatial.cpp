@@ -790,6 +790,36 @@ void add_likely_refs(const SpatialInput& in, size_t n, std::vector<int64_t>& ref
 
 }  // namespace
 
+namespace {
+
+// Of the flagged pixels of a w x h grid, those with 3 or more flagged among their 8 neighbours (isolated ones are
+// noise).
+std::vector<uint8_t> keep_solid(const std::vector<uint8_t>& flag, int w, int h) {
+  std::vector<uint8_t> solid(flag.size(), 0);
+  for (int v = 0; v < h; ++v)
+    for (int u = 0; u < w; ++u) {
+      if (!flag[size_t(v) * w + u]) continue;
+      int around = 0;
+      for (int y = std::max(0, v - 1); y <= std::min(h - 1, v + 1); ++y)
+        for (int x = std::max(0, u - 1); x <= std::min(w - 1, u + 1); ++x) around += flag[size_t(y) * w + x];
+      solid[size_t(v) * w + u] = around - 1 >= 3;
+    }
+  return solid;
+}
+
+// The flagged pixels grown by r in every direction (a square).
+std::vector<uint8_t> grow(const std::vector<uint8_t>& flag, int w, int h, int r) {
+  std::vector<uint8_t> grown = flag;
+  for (int v = 0; v < h; ++v)
+    for (int u = 0; u < w; ++u)
+      if (flag[size_t(v) * w + u])
+        for (int y = std::max(0, v - r); y <= std::min(h - 1, v + r); ++y)
+          for (int x = std::max(0, u - r); x <= std::min(w - 1, u + r); ++x) grown[size_t(y) * w + x] = 1;
+  return grown;
+}
+
+}  // namespace
+
 std::vector<uint8_t> overlay_mask(const std::vector<std::vector<float>>& fgs, const std::vector<std::vector<float>>& bgs,
                                   int w, int h, int reach, double* share) {
   if (share) *share = 0;
@@ -826,18 +856,7 @@ std::vector<uint8_t> overlay_mask(const std::vector<std::vector<float>>& fgs, co
     if (seen[i] >= 3) ++valid, flag[i] = least[i] > 0.15f;
   // Overlays are solid: a pixel counts where 3 or more of its 8 neighbours differ too (isolated ones are noise,
   // clipped highlights, grain: 5-17% of the pixels of a CRF 40 bg with added noise under a brightened fg).
-  {
-    std::vector<uint8_t> solid(N, 0);
-    for (int v = 0; v < h; ++v)
-      for (int u = 0; u < w; ++u) {
-        if (!flag[size_t(v) * w + u]) continue;
-        int around = 0;
-        for (int y = std::max(0, v - 1); y <= std::min(h - 1, v + 1); ++y)
-          for (int x = std::max(0, u - 1); x <= std::min(w - 1, u + 1); ++x) around += flag[size_t(y) * w + x];
-        solid[size_t(v) * w + u] = around - 1 >= 3;
-      }
-    flag.swap(solid);
-  }
+  flag = keep_solid(flag, w, h);
   // And large: what differs within 2 pixels of each other counts as one, and only those of at least 0.1% of the
   // picture stay (letters of a subtitle join into words; clipped highlights, scattered, do not).
   {
@@ -877,12 +896,7 @@ std::vector<uint8_t> overlay_mask(const std::vector<std::vector<float>>& fgs, co
     if (shown > 0 && flagged >= 0.08 * shown)
       for (int u = 0; u < w; ++u) flag[size_t(v) * w + u] = seen[size_t(v) * w + u] >= 3;
   }
-  std::vector<uint8_t> grown = flag;
-  for (int v = 0; v < h; ++v)
-    for (int u = 0; u < w; ++u)
-      if (flag[size_t(v) * w + u])
-        for (int y = std::max(0, v - 1); y <= std::min(h - 1, v + 1); ++y)
-          for (int x = std::max(0, u - 1); x <= std::min(w - 1, u + 1); ++x) grown[size_t(y) * w + x] = 1;
+  const std::vector<uint8_t> grown = grow(flag, w, h, 1);
   const double s = valid ? double(std::count(grown.begin(), grown.end(), uint8_t(1))) / double(valid) : 0.0;
   if (valid < N / 2 || s < 0.01 || s > 0.4) return {};
   if (share) *share = s;
@@ -1523,7 +1537,7 @@ std::unique_ptr<Fft2d> make_fft(const Context& ctx) {
 // One search: on the bg reel (its pixels are the search's pixel grid, nothing is decoded again, and the result is
 // converted back to bg's pixels; unscaled fg is scale sx there), or on full-size bg frames decoded again.
 Status place_on(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel& bg_reel, const Reel& fg_reel,
-                bool reel, bool hide, Placement& placement) {
+                bool reel, const std::vector<Gray>& samples, Placement& placement) {
   const double k = reel ? bg_reel.sx : 1.0;
   const int W = reel ? bg_reel.w : bg.width, H = reel ? bg_reel.h : bg.height;
   // Thumbnails about 128 px on the long side keep the coarse search cheap and still find fg at 10% of bg.
@@ -1532,8 +1546,7 @@ Status place_on(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Re
   SpatialInput in;
   in.bg_w = W;
   in.bg_h = H;
-  in.fg = fg_reel.samples;
-  if (hide) hide_static(in.fg);
+  in.fg = samples;
   // At most kMaxThumbs thumbnails, evenly spaced: the search keeps each one's float copy and summed-area tables
   // (~190 KB), so every frame of a 30-minute video would take gigabytes. The finer levels then look at all
   // frames around the best one.
@@ -1607,29 +1620,8 @@ double hide_static(std::vector<Gray>& samples) {
     for (size_t i = 0; i < N; ++i) all[i] &= m[i] > t && (dir.empty() || dir[i] == d[i]);
     if (dir.empty()) dir = d;
   }
-  std::vector<uint8_t> solid(N, 0);
-  for (int y = 1; y + 1 < gh; ++y)
-    for (int x = 1; x + 1 < gw; ++x) {
-      if (!all[size_t(y) * gw + x]) continue;
-      int n = 0;
-      for (int dy = -1; dy <= 1; ++dy)
-        for (int dx = -1; dx <= 1; ++dx) n += (dx || dy) && all[size_t(y + dy) * gw + x + dx];
-      solid[size_t(y) * gw + x] = n >= 3;
-    }
-  std::vector<uint8_t> mask(N, 0);
-  size_t hidden = 0;
-  for (int y = 0; y < gh; ++y)
-    for (int x = 0; x < gw; ++x) {
-      bool near = false;
-      for (int dy = -3; dy <= 3 && !near; ++dy)
-        for (int dx = -3; dx <= 3 && !near; ++dx) {
-          const int u = x + dx, v = y + dy;
-          near = u >= 0 && v >= 0 && u < gw && v < gh && solid[size_t(v) * gw + u];
-        }
-      mask[size_t(y) * gw + x] = near;
-      hidden += near;
-    }
-  const double share = double(hidden) / double(N);
+  const std::vector<uint8_t> mask = grow(keep_solid(all, gw, gh), gw, gh, 3);
+  const double share = double(std::count(mask.begin(), mask.end(), uint8_t(1))) / double(N);
   if (share < 0.005 || share > 0.3) return 0;
   for (Gray& g : samples) fill_masked(g, mask, gw, gh);
   return share;
@@ -1637,15 +1629,16 @@ double hide_static(std::vector<Gray>& samples) {
 
 
 Status place(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel& bg_reel, const Reel& fg_reel,
-             Placement& placement, bool hide) {
+             Placement& placement, const std::vector<Gray>* samples) {
+  const std::vector<Gray>& fgs = samples ? *samples : fg_reel.samples;
   // On the reels when they show fg in enough detail (unscaled, or scaled down to fit), else at full size. Fine
   // detail (single-pixel texture) can fall below the threshold at reel size alone: then full size decides.
   const double fit = std::min({1.0, double(bg.width) / fg.width, double(bg.height) / fg.height});
   const bool reel = fg_detailed_in_reel(fg, bg_reel, fit);
-  if (Status st = place_on(ctx, bg, fg, bg_reel, fg_reel, reel, hide, placement); !st.ok()) return st;
+  if (Status st = place_on(ctx, bg, fg, bg_reel, fg_reel, reel, fgs, placement); !st.ok()) return st;
   if (reel && placement.confidence < kSpatialThreshold) {
     ctx.log->debug("spatial: confidence {:.3f} on the reels; searching full-size frames", placement.confidence);
-    if (Status st = place_on(ctx, bg, fg, bg_reel, fg_reel, false, hide, placement); !st.ok()) return st;
+    if (Status st = place_on(ctx, bg, fg, bg_reel, fg_reel, false, fgs, placement); !st.ok()) return st;
   }
   // A long bg is searched on spread frames only: fast footage may show fg's moments in none of them (README, "Long
   // pairs"), and the user can fix that by cutting bg.

@@ -1275,7 +1275,6 @@ PairsShow what_pairs_show(const Features& ff, const Features& bf, const TimeMap&
   const size_t lo = size_t(std::max(0, t.clamped_start)), hi = n - std::min(n, size_t(std::max(0, t.clamped_end)));
   std::vector<std::vector<float>> fs, bs;
   std::vector<std::vector<uint8_t>> bcs;
-  const size_t C = size_t(2) * kChroma * kChroma;
   size_t last = SIZE_MAX;
   for (int k = 0; k < 24 && hi > lo; ++k) {
     const size_t i = lo + size_t((k + 0.5) / 24 * double(hi - lo));
@@ -1284,7 +1283,7 @@ PairsShow what_pairs_show(const Features& ff, const Features& bf, const TimeMap&
     last = i;
     fs.emplace_back(ff.t(i), ff.t(i) + kThumb * kThumb);
     bs.emplace_back(bf.t(size_t(j)), bf.t(size_t(j)) + kThumb * kThumb);
-    if (bf.chroma.size() == bf.frames() * C) bcs.emplace_back(&bf.chroma[size_t(j) * C], &bf.chroma[size_t(j) * C] + C);
+    if (const uint8_t* c = bf.c(size_t(j))) bcs.emplace_back(c, c + size_t(2) * kChroma * kChroma);
   }
   const size_t N = size_t(kThumb) * kThumb;
   std::vector<float> base(N, 1.0f);
@@ -1490,9 +1489,7 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
       if (!show.grade.empty()) {
         ctx.log->debug("temporal: fg is graded: its levels follow a curve of bg's{}; matched again with bg's "
                        "thumbnails graded alike", show.grade.cubic.empty() ? "" : " and colour");
-        const size_t C = size_t(2) * kChroma * kChroma;
-        for (size_t j = 0; j < all_bg.frames(); ++j)
-          show.grade.apply(&all_bg.thumbs[j * kThumb * kThumb], all_bg.chroma.empty() ? nullptr : &all_bg.chroma[j * C]);
+        for (size_t j = 0; j < all_bg.frames(); ++j) show.grade.apply(&all_bg.thumbs[j * kThumb * kThumb], all_bg.c(j));
       }
       if (show.overlay > 0 || !show.grade.empty()) {
         opt.weights = std::move(show.weights);

@@ -155,9 +155,9 @@ constexpr double kSpatialThreshold = 0.7;
 
 // The stage: find the placement from the reels (bg at reel size, fg's full-size samples), nothing decoded again;
 // fail with exit 3 below the threshold.
-// `hide`: fg's burned-in overlays hidden from the search first (hide_static).
+// `samples`: fg's samples to search with instead of the reel's (with its burned-in overlays hidden: hide_static).
 Status place(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel& bg_reel, const Reel& fg_reel,
-             Placement& placement, bool hide = false);
+             Placement& placement, const std::vector<Gray>* samples = nullptr);
 
 // fg's burned-in overlays (subtitles, a logo) from fg alone: the edges that are in the same place in every one of
 // `samples` (3 or more, spread over fg), facing the same way, while the picture around them changes. On a grid up

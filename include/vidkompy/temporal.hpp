@@ -50,6 +50,11 @@ struct Features {
   size_t frames() const { return dim ? emb.size() / size_t(dim) : 0; }
   const float* e(size_t i) const { return &emb[i * size_t(dim)]; }
   const uint8_t* t(size_t i) const { return &thumbs[i * kThumb * kThumb]; }
+  // Frame i's chroma; null where none is kept.
+  const uint8_t* c(size_t i) const {
+    const size_t n = size_t(2) * kChroma * kChroma;
+    return chroma.size() == frames() * n ? &chroma[i * n] : nullptr;
+  }
 };
 
 // Whether a pair is too long to keep a thumbnail of every frame of both videos in memory (over half of
