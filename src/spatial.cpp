@@ -519,6 +519,25 @@ double peak_sharpness(Fft2d& fft, const std::vector<std::pair<Gray, GrayF>>& pai
   return summed > 1 ? std::max(first, sharpness(s)) : first;
 }
 
+// Whether three or more fg samples, each matched well (NCC 0.9 or more on the thumbnails) with its best bg
+// thumbnail, are shown by bg at one time offset, in their own spacing: within 5% of the samples' span (the
+// thumbnails of slow footage cannot tell moments a few frames apart: the cockatoo crop's best frames were 3-5 bg
+// frames off at 60 fps), 2.5 thumbnails and a fg frame. A chance match of a soft picture puts its best frames
+// anywhere; samples under a second apart, or unknown times, give no such evidence.
+bool one_time_offset(const SpatialInput& in, const std::vector<int64_t>& best_m, const std::vector<double>& best_v) {
+  const size_t K = best_m.size();
+  if (K < 3 || in.fg_times.size() != K || in.bg_frame_s <= 0) return false;
+  std::vector<double> d;
+  for (size_t k = 0; k < K; ++k) {
+    if (best_m[k] < 0 || best_v[k] < 0.9) return false;
+    d.push_back(double(best_m[k] * in.thumb_stride) * in.bg_frame_s - in.fg_times[k]);
+  }
+  const auto [lo, hi] = std::minmax_element(in.fg_times.begin(), in.fg_times.end());
+  const double tol = 0.05 * (*hi - *lo) + 2.5 * double(in.thumb_stride) * in.bg_frame_s + in.fg_frame_s;
+  const auto [dlo, dhi] = std::minmax_element(d.begin(), d.end());
+  return *hi - *lo >= 1.0 && *dhi - *dlo <= tol;
+}
+
 // Whether a fit (NCC v at scale s) beats the best so far: by NCC, except that an unscaled fit wins when it scores
 // within opt.prefer_unscaled of a scaled one (and a scaled one must beat an unscaled one by as much).
 bool prefer_unscaled(double v, double s, double best_v, double best_s, const SpatialOptions& opt) {
@@ -1098,6 +1117,7 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
       Hypothesis copy = h;
       pair_all(copy, best_m, best_v);
       res.agreeing = int(std::count_if(best_v.begin(), best_v.end(), [](double v) { return v >= 0.5; }));
+      res.timed = one_time_offset(in, best_m, best_v);
     }
   }
   lap("refinement");
@@ -1128,8 +1148,10 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
       if (!chosen.px.empty()) pairs.emplace_back(std::move(chosen), std::move(t));
     }
     const double sharp = peak_sharpness(fft, pairs, res.placement);
-    res.placement.confidence *= std::clamp(sharp / opt.sharp_peak, 0.0, 1.0);
-    res.notes.push_back(fmt::format("peak sharpness {:.1f} sigma", sharp));
+    const double needed = res.timed ? opt.sharp_peak_timed : opt.sharp_peak;
+    res.placement.confidence *= std::clamp(sharp / needed, 0.0, 1.0);
+    res.notes.push_back(fmt::format("peak sharpness {:.1f} sigma{}", sharp,
+                                    res.timed ? " (every fg sample found at one time offset)" : ""));
   }
   return res;
 }
@@ -1547,6 +1569,10 @@ Status place_on(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Re
   in.bg_w = W;
   in.bg_h = H;
   in.fg = samples;
+  if (fg.fps.valid() && bg.fps.valid() && fg_reel.sample_index.size() == samples.size()) {
+    in.fg_frame_s = 1 / fg.fps.value(), in.bg_frame_s = 1 / bg.fps.value();
+    for (int64_t i : fg_reel.sample_index) in.fg_times.push_back(double(i) * in.fg_frame_s);
+  }
   // At most kMaxThumbs thumbnails, evenly spaced: the search keeps each one's float copy and summed-area tables
   // (~190 KB), so every frame of a 30-minute video would take gigabytes. The finer levels then look at all
   // frames around the best one.

@@ -396,8 +396,10 @@ const Scene& scene(int w, int h) {
 // The bg frames fg samples are taken from.
 const std::vector<size_t> kFgFrames = {2, 6, 9};
 
-SpatialResult place_in(const Scene& s, std::vector<Gray> fg) {
+// `fg_times`: the samples' times in seconds, where bg shows a frame a second (SpatialInput::fg_times).
+SpatialResult place_in(const Scene& s, std::vector<Gray> fg, std::vector<double> fg_times = {}) {
   SpatialInput in;
+  if (!fg_times.empty()) in.fg_times = std::move(fg_times), in.fg_frame_s = 0.04, in.bg_frame_s = 1;
   in.bg_w = s.w;
   in.bg_h = s.h;
   in.fg = std::move(fg);
@@ -521,6 +523,28 @@ TEST(FindPlacement, NoisyBrighterScaledFg) {
     return disturbed(resized(g, 0.75), 10, 20, unsigned(i));
   });
   expect_found(place_in(s, fg), 41, 27, 1 / 0.75, 0.75);
+}
+
+// A crop halved and drowned in noise: the phase-correlation peak stands 9 standard deviations out, inside the range
+// of chance matches, and alone that keeps the confidence at 0.56. Each of the three samples found in bg at its own
+// moment, all at one time offset, halves the sharpness needed (0.98). Said to come from other moments (out of
+// order), the same samples give no such evidence.
+TEST(FindPlacement, SamplesFoundAtOneTimeOffsetNeedALessSharpPeak) {
+  const Scene& s = scene(320, 240);
+  const auto fg = crops(s, 41, 27, 240, 180, [](const Gray& g, size_t i) {
+    return disturbed(resized(g, 0.5), 22, 20, unsigned(i));
+  });
+  const SpatialResult untimed = place_in(s, fg);
+  EXPECT_FALSE(untimed.timed);
+  EXPECT_LT(untimed.placement.confidence, vidkompy::kSpatialThreshold) << join(untimed.notes);
+  for (const std::vector<double>& times : {std::vector<double>{2, 6, 9}, std::vector<double>{12, 16, 19}}) {
+    const SpatialResult r = place_in(s, fg, times);  // kFgFrames, a second a bg frame, at offsets 0 and -10 s
+    EXPECT_TRUE(r.timed) << join(r.notes);
+    expect_found(r, 41, 27, 2.0);
+  }
+  const SpatialResult shuffled = place_in(s, fg, {6, 2, 9});
+  EXPECT_FALSE(shuffled.timed);
+  EXPECT_LT(shuffled.placement.confidence, vidkompy::kSpatialThreshold) << join(shuffled.notes);
 }
 
 TEST(FindPlacement, BlankFgHasZeroConfidence) {

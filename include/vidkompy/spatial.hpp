@@ -80,6 +80,10 @@ struct SpatialOptions {
   // distinct; below it the confidence is scaled down in proportion. Measured: chance matches of unrelated pairs
   // 0.6-11.2, real pairs 17.8-435 (20 and more on real footage), a synthetic crop with heavy noise 12.2.
   double sharp_peak = 16.0;
+  // The same where every fg sample's best bg frame shows it at one time offset (SpatialInput::fg_times): three
+  // moments of fg found in bg in their own order and spacing are not a chance match of a soft picture. Measured: a
+  // real crop of the soft cockatoo clip 7.3 (exit 3 before), chance matches 0.6-11.2 (none of them so timed).
+  double sharp_peak_timed = 8.0;
 };
 
 struct SpatialInput {
@@ -87,6 +91,9 @@ struct SpatialInput {
   std::vector<Gray> fg;                  // full-resolution fg samples
   std::vector<Gray> bg_thumbs;           // every thumb_stride-th bg frame, small, all the same size
   int64_t thumb_stride = 1;              // bg frames per thumbnail: thumbnail m shows bg frame m * thumb_stride
+  // Seconds: each fg sample's time and one frame's duration of either video (empty / 0: unknown, no evidence).
+  std::vector<double> fg_times;
+  double fg_frame_s = 0, bg_frame_s = 0;
   // Coarse references beyond the 32 evenly spread thumbnails: those whose brightness histogram overlaps an fg
   // sample's most. For a long bg, whose spread thumbnails are far apart in time.
   int likely_refs = 0;
@@ -99,6 +106,7 @@ struct SpatialResult {
   int fg_sample = -1;     // the fg sample and bg thumbnail that decided it
   int64_t bg_thumb = -1;  // as a bg frame index
   int agreeing = 0;       // fg samples whose best-matching bg frame confirms the placement (NCC >= 0.5)
+  bool timed = false;     // every fg sample matched well at one time offset (SpatialOptions::sharp_peak_timed)
   std::vector<std::string> notes;  // how the search went, for --verbose
 };
 
@@ -110,7 +118,8 @@ struct SpatialResult {
 // Finest level (bg frames as given: full size, or a reel): scale again, translation, then refine_subpixel.
 // Confidence: that pair's NCC, scaled down where fg's phase-correlation peak stands less than opt.sharp_peak
 // standard deviations above the rest of the surface (a chance match does not stand out): in that pair, or summed
-// over every fg sample that confirms the placement with its best bg frame, whichever stands out more.
+// over every fg sample that confirms the placement with its best bg frame, whichever stands out more; half as much
+// suffices where those frames show the samples at one time offset (SpatialResult::timed).
 SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOptions& opt = {});
 
 // Sub-pixel polish of a placement on fg frames paired with the bg frames of the same moment (fg, bg): Gauss-Newton
