@@ -529,6 +529,143 @@ Cadence fit_cadence(const std::vector<Shown>& exact, const std::vector<int64_t>&
 
 namespace {
 
+// Where fit_cadence finds too little evidence (a slow passage: few fg frames match one bg frame clearly, few
+// consecutive frames clearly differ), the cadence whose map costs less than the line's, frame by frame. On the
+// frames where the two disagree, each cost (1 - NCC of the thumbnails) is read at a single bg frame, the cadence's
+// nearest the line's, so that a run of repeats does not gain by taking the lower of two noisy costs. Kept where
+// they disagree on 8 frames or more (and a twentieth of the range) and the cadence's gain stands 4 standard
+// errors above zero; the largest total gain wins. Rate 0 otherwise. Rates, and phases a and b on grids of 1/50 and
+// 1/20 of a source frame (b within a frame of the line's), are tried on both threads.
+Cadence cadence_by_cost(const std::vector<std::vector<double>>& nccs, const std::vector<int64_t>& lo,
+                        const std::vector<int64_t>& hi, size_t first, const TimeLine& line, double fg_fps,
+                        double bg_fps) {
+  Cadence none;
+  const size_t k = nccs.size();
+  if (k < 16 || !(fg_fps >= 1 && fg_fps <= 1000) || !(bg_fps >= 1 && bg_fps <= 1000)) return none;
+  auto cost = [&](size_t q, int64_t j) {
+    return j < lo[q] || j > hi[q] ? std::numeric_limits<double>::infinity() : 1.0 - nccs[q][size_t(j - lo[q])];
+  };
+  std::vector<int64_t> near(k);
+  for (size_t q = 0; q < k; ++q) near[q] = std::llround(line.slope * double(first + q) + line.offset);
+  // On a long pair every few frames: the test below needs hundreds of them, not tens of thousands.
+  const size_t stride = std::max<size_t>(1, k / 600);
+  std::vector<double> rates = {10, 12, 12.5, 15, 20, 24000.0 / 1001, 24, 25, 30000.0 / 1001, 30,
+                               48, 50, 60000.0 / 1001, 60, fg_fps, bg_fps};
+  std::sort(rates.begin(), rates.end());
+  rates.erase(std::unique(rates.begin(), rates.end(), [](double x, double y) { return std::abs(x - y) < 1e-9; }),
+              rates.end());
+  // A source as fast as the faster video, or faster, shows another source frame in each of that video's frames:
+  // its map is the line's, rounded another way (within 0.5%: 29.97 fps under a 30 fps fg), and a gain there says
+  // where the line runs, not what the source's rate is (a pan at CRF 40, placed 0.8 px off, took 29.97 for 24).
+  const double faster = std::max(fg_fps, bg_fps), slower = std::min(fg_fps, bg_fps);
+  rates.erase(std::remove_if(rates.begin(), rates.end(),
+                             [&](double x) { return x > slower * (1 + 1e-6) && x > faster * 0.995; }),
+              rates.end());
+  // The bg frames showing fg frame i's source frame, as Cadence::bg_frames finds them, directly where bg shows it.
+  auto shown_in_bg = [&](const Cadence& c, size_t q) -> std::pair<int64_t, int64_t> {
+    const double s = std::floor(double(first + q) * c.pf + c.a);
+    auto src = [&](int64_t j) { return std::floor(double(j) * c.pb + c.b); };
+    int64_t jl = int64_t(std::ceil((s - c.b) / c.pb));
+    while (src(jl) < s) ++jl;
+    while (src(jl - 1) >= s) --jl;
+    if (src(jl) != s) return c.bg_frames(int64_t(first + q), near[q]);  // bg lacks it
+    int64_t jh = jl;
+    while (src(jh + 1) == s) ++jh;
+    return {jl, jh};
+  };
+  struct Best {
+    Cadence c;
+    double gain = 0, half = 0;  // the best, and that of phases a and b of one half each (see below)
+  };
+  std::vector<Best> best(rates.size());
+  for_each_index(rates.size(), [&](size_t ri) {
+    Cadence c{rates[ri], rates[ri] / fg_fps, rates[ri] / bg_fps, 0, 0};
+    for (int sa = 0; sa < 50; ++sa) {
+      c.a = sa / 50.0 + 1e-9;
+      const double b0 = std::floor(c.a - line.offset * c.pb) + 0.5 + 1e-9;
+      for (int sb = -20; sb <= 20; ++sb) {
+        c.b = b0 + sb / 20.0;
+        double sum = 0, sum2 = 0;
+        size_t n = 0;
+        bool inside = true;
+        for (size_t q = 0; q < k && inside; q += stride) {
+          const auto [jl, jh] = shown_in_bg(c, q);
+          if (jl <= near[q] && near[q] <= jh) continue;
+          const int64_t j = jh < near[q] ? jh : jl;
+          const double d = cost(q, near[q]) - cost(q, j);
+          if (!std::isfinite(d)) {
+            inside = false;  // beyond the band the costs were read in: not this cadence
+            break;
+          }
+          sum += d, sum2 += d * d, ++n;
+        }
+        if (!inside || n < std::max<size_t>(8, k / stride / 20)) continue;
+        const double mean = sum / double(n), var = std::max(sum2 / double(n) - mean * mean, 1e-30);
+        if (mean <= 0 || mean / std::sqrt(var / double(n)) < 4) continue;
+        if (sum > best[ri].gain) best[ri].c = c, best[ri].gain = sum;
+        if (sa == 25 && sb % 20 == 0) best[ri].half = std::max(best[ri].half, sum);
+      }
+    }
+  });
+  Best top;
+  for (const Best& b : best)
+    if (b.gain > top.gain) top = b;
+  if (!(top.gain > 0)) return none;
+  // A conversion that starts on a source frame and rounds to the nearest one (ffmpeg's fps filter, half up) has
+  // phases of one half: kept where they gain nearly as much (the costs are noisy; the grid's best is an end of a
+  // run of phases that fit alike), at the rate whose half phases gain most (24 and 23.976 fps drift apart by a
+  // tenth of a frame in six seconds: the noise picks between them, the phases less so).
+  Best halves;
+  for (const Best& b : best)
+    if (b.half >= 0.95 * top.gain && b.half > halves.half) halves = b;
+  if (halves.half > 0) {
+    top = halves;
+    top.c.a = 0.5 + 1e-9;
+    const double b0 = std::floor(top.c.a - line.offset * top.c.pb) + 0.5 + 1e-9;
+    double g = -1;
+    for (int sb = -1; sb <= 1; ++sb) {  // the b of one half that gained `half`
+      Cadence c = top.c;
+      c.b = b0 + sb;
+      double sum = 0;
+      for (size_t q = 0; q < k; q += stride) {
+        const auto [jl, jh] = c.bg_frames(int64_t(first + q), near[q]);
+        if (jl <= near[q] && near[q] <= jh) continue;
+        const double d = cost(q, near[q]) - cost(q, jh < near[q] ? jh : jl);
+        sum += std::isfinite(d) ? d : -1e9;
+      }
+      if (sum > g) g = sum, top.c.b = c.b;
+    }
+  }
+  // The line moved by a fraction of a frame rounds to other frames too, and where the costs favour a shift in time
+  // (a zoom slightly misscaled trades time for scale) a cadence gains by rounding the same way. So it must also beat
+  // the line moved by what gains most, by the same test at 3 standard errors (the best of 21 shifts is already
+  // favoured by its choice): a cadence fits a pattern no shift does. (A mandelbrot zoom placed 1.2% small took a
+  // 20 fps cadence for its 25 fps source: 2.4 standard errors over the line shifted by a quarter frame.)
+  double shift = 0, shift_gain = 0;
+  for (int d = -10; d <= 10; ++d) {
+    double sum = 0;
+    for (size_t q = 0; q < k; q += stride) {
+      const int64_t j = std::llround(line.slope * double(first + q) + line.offset + d * 0.05);
+      if (const double g = cost(q, near[q]) - cost(q, j); j != near[q] && std::isfinite(g)) sum += g;
+    }
+    if (sum > shift_gain) shift_gain = sum, shift = d * 0.05;
+  }
+  double sum = 0, sum2 = 0;
+  size_t n = 0;
+  for (size_t q = 0; q < k; q += stride) {
+    const int64_t base = std::llround(line.slope * double(first + q) + line.offset + shift);
+    const auto [jl, jh] = shown_in_bg(top.c, q);
+    if (jl <= base && base <= jh) continue;
+    const double d = cost(q, base) - cost(q, jh < base ? jh : jl);
+    if (!std::isfinite(d)) continue;
+    sum += d, sum2 += d * d, ++n;
+  }
+  if (n < 8) return shift_gain > 0 ? none : top.c;
+  const double mean = sum / double(n), var = std::max(sum2 / double(n) - mean * mean, 1e-30);
+  if (mean <= 0 || mean / std::sqrt(var / double(n)) < 3) return none;
+  return top.c;
+}
+
 // What speed_slope searched on the way, for the line of the slope it chose (so match_line does not search it again):
 // the k-NN candidates (the same for every slope) where it took them, and the thumbnails' offset scan for that slope.
 struct Searched {
@@ -734,6 +871,7 @@ MatchResult match_line(const Features& fg, const Features& bg, double rate_ratio
   // follow one source's cadence, else towards the line. A between frame is pulled harder: how alike its two
   // neighbours look says little about which moment is nearer (motion is not linear in NCC).
   r.cadence = fit_cadence(shown, between, r.line, opt.fg_fps, opt.bg_fps, changes);
+  if (!(r.cadence.rate > 0)) r.cadence = cadence_by_cost(nccs, lo, hi, first, r.line, opt.fg_fps, opt.bg_fps);
   for (size_t q = 0; q < k; ++q) {
     const int64_t i = int64_t(first + q);
     if (r.cadence.rate > 0) {

@@ -504,6 +504,26 @@ TEST(MatchFrames, SourceCadenceDecidesBelowTheNoise) {
   expect_on_nearest(fgm, bgm, r.time.map);  // (moments here are source frames)
 }
 
+// A slow passage of 24 fps film (each source frame a tenth of the moment clock further), bg at 30 fps with heavy
+// noise, fg at 48: no fg frame matches one bg frame clearly, no consecutive frames clearly differ, so fit_cadence
+// has nothing to go on, and the line picked a neighbour on 7 of 300 frames. The costs along the whole map still
+// favour the film's cadence over the line's rounding, and it decides.
+TEST(MatchFrames, SourceCadenceFromTheCostsWhereNoFrameStandsOut) {
+  const SynthSource s(91);
+  std::mt19937 noise(92);
+  Features bg, fg;
+  std::vector<int> bgm, fgm;
+  for (int64_t j = 0; j < 300; ++j) bgm.push_back(int(shown(j, 24, 30, 0)));
+  for (int64_t i = 0; i < 300; ++i) fgm.push_back(int(shown(i, 24, 48, 40)));
+  for (int t : bgm) s.add(bg, 0.1 * t, noise, 0, 12);
+  for (int t : fgm) s.add(fg, 0.1 * t, noise, 0, 4);
+  MatchOptions opt;
+  opt.fg_fps = 48, opt.bg_fps = 30;
+  const MatchResult r = match_frames(fg, bg, 30.0 / 48.0, opt);
+  EXPECT_NEAR(r.cadence.rate, 24, 0.03);
+  expect_on_nearest(fgm, bgm, r.time.map);
+}
+
 TEST(MatchFrames, EmptyInputs) {
   const SynthSource s(31);
   std::mt19937 noise(32);
