@@ -573,6 +573,32 @@ Cadence cadence_by_cost(const std::vector<std::vector<double>>& nccs, const std:
     while (src(jh + 1) == s) ++jh;
     return {jl, jh};
   };
+  // Cadence c against the line moved by `shift`, on the fg frames where their bg frames differ: the summed gain in
+  // cost, how many frames differ, its standard errors above zero, and how many fell outside the band of costs.
+  struct Versus {
+    double gain = 0, t = 0;
+    size_t n = 0, outside = 0;
+  };
+  auto versus = [&](const Cadence& c, double shift) {
+    Versus v;
+    double sum2 = 0;
+    for (size_t q = 0; q < k; q += stride) {
+      const int64_t base = shift == 0 ? near[q] : std::llround(line.slope * double(first + q) + line.offset + shift);
+      const auto [jl, jh] = shown_in_bg(c, q);
+      if (jl <= base && base <= jh) continue;
+      const double d = cost(q, base) - cost(q, jh < base ? jh : jl);
+      if (!std::isfinite(d)) {
+        ++v.outside;
+        continue;
+      }
+      v.gain += d, sum2 += d * d, ++v.n;
+    }
+    if (v.n) {
+      const double mean = v.gain / double(v.n), var = std::max(sum2 / double(v.n) - mean * mean, 1e-30);
+      v.t = mean / std::sqrt(var / double(v.n));
+    }
+    return v;
+  };
   struct Best {
     Cadence c;
     double gain = 0, half = 0;  // the best, and that of phases a and b of one half each (see below)
@@ -585,25 +611,11 @@ Cadence cadence_by_cost(const std::vector<std::vector<double>>& nccs, const std:
       const double b0 = std::floor(c.a - line.offset * c.pb) + 0.5 + 1e-9;
       for (int sb = -20; sb <= 20; ++sb) {
         c.b = b0 + sb / 20.0;
-        double sum = 0, sum2 = 0;
-        size_t n = 0;
-        bool inside = true;
-        for (size_t q = 0; q < k && inside; q += stride) {
-          const auto [jl, jh] = shown_in_bg(c, q);
-          if (jl <= near[q] && near[q] <= jh) continue;
-          const int64_t j = jh < near[q] ? jh : jl;
-          const double d = cost(q, near[q]) - cost(q, j);
-          if (!std::isfinite(d)) {
-            inside = false;  // beyond the band the costs were read in: not this cadence
-            break;
-          }
-          sum += d, sum2 += d * d, ++n;
-        }
-        if (!inside || n < std::max<size_t>(8, k / stride / 20)) continue;
-        const double mean = sum / double(n), var = std::max(sum2 / double(n) - mean * mean, 1e-30);
-        if (mean <= 0 || mean / std::sqrt(var / double(n)) < 4) continue;
-        if (sum > best[ri].gain) best[ri].c = c, best[ri].gain = sum;
-        if (sa == 25 && sb % 20 == 0) best[ri].half = std::max(best[ri].half, sum);
+        const Versus v = versus(c, 0);
+        // (A frame beyond the band the costs were read in: not this cadence.)
+        if (v.outside || v.n < std::max<size_t>(8, k / stride / 20) || v.gain <= 0 || v.t < 4) continue;
+        if (v.gain > best[ri].gain) best[ri].c = c, best[ri].gain = v.gain;
+        if (sa == 25 && sb % 20 == 0) best[ri].half = std::max(best[ri].half, v.gain);
       }
     }
   });
@@ -626,14 +638,7 @@ Cadence cadence_by_cost(const std::vector<std::vector<double>>& nccs, const std:
     for (int sb = -1; sb <= 1; ++sb) {  // the b of one half that gained `half`
       Cadence c = top.c;
       c.b = b0 + sb;
-      double sum = 0;
-      for (size_t q = 0; q < k; q += stride) {
-        const auto [jl, jh] = c.bg_frames(int64_t(first + q), near[q]);
-        if (jl <= near[q] && near[q] <= jh) continue;
-        const double d = cost(q, near[q]) - cost(q, jh < near[q] ? jh : jl);
-        sum += std::isfinite(d) ? d : -1e9;
-      }
-      if (sum > g) g = sum, top.c.b = c.b;
+      if (const Versus v = versus(c, 0); !v.outside && v.gain > g) g = v.gain, top.c.b = c.b;
     }
   }
   // The line moved by a fraction of a frame rounds to other frames too, and where the costs favour a shift in time
@@ -650,20 +655,9 @@ Cadence cadence_by_cost(const std::vector<std::vector<double>>& nccs, const std:
     }
     if (sum > shift_gain) shift_gain = sum, shift = d * 0.05;
   }
-  double sum = 0, sum2 = 0;
-  size_t n = 0;
-  for (size_t q = 0; q < k; q += stride) {
-    const int64_t base = std::llround(line.slope * double(first + q) + line.offset + shift);
-    const auto [jl, jh] = shown_in_bg(top.c, q);
-    if (jl <= base && base <= jh) continue;
-    const double d = cost(q, base) - cost(q, jh < base ? jh : jl);
-    if (!std::isfinite(d)) continue;
-    sum += d, sum2 += d * d, ++n;
-  }
-  if (n < 8) return shift_gain > 0 ? none : top.c;
-  const double mean = sum / double(n), var = std::max(sum2 / double(n) - mean * mean, 1e-30);
-  if (mean <= 0 || mean / std::sqrt(var / double(n)) < 3) return none;
-  return top.c;
+  const Versus v = versus(top.c, shift);
+  if (v.n < 8) return shift_gain > 0 ? none : top.c;
+  return v.gain > 0 && v.t >= 3 ? top.c : none;
 }
 
 // What speed_slope searched on the way, for the line of the slope it chose (so match_line does not search it again):
