@@ -133,9 +133,11 @@ Placement refine_subpixel(const std::vector<std::pair<const Gray*, const Gray*>>
 // climbing on NCC, then refine_subpixel
 // over the pairs that fit within 0.002 NCC of the best (those show the very same moment), from the median of
 // their whole-pixel fits, or from the start unless those fits match better than it by 0.001 NCC on average (on
-// smooth content they would only wander). The scale is refined too unless fix_scale. Pure: no I/O.
+// smooth content they would only wander). The scale is refined too unless fix_scale. With `one_moment` (pairs
+// chosen to show one moment each), a pair whose own fit lies over 0.75 px from the others' median is left out
+// while most of five or more agree. Pure: no I/O.
 Placement refine_on_pairs(const std::vector<Gray>& fg, const std::vector<std::vector<Gray>>& bg,
-                          const Placement& start, bool fix_scale);
+                          const Placement& start, bool fix_scale, bool one_moment = false);
 
 // The stage's second look: twelve fg frames spread over the matched range and the bg frames the map gives them,
 // from the reels (nothing decoded again), and re-fits the placement there (refine_on_pairs). Only a change of
