@@ -112,7 +112,7 @@ Status write_preview(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, con
   Status st;
   // As the render composes them (bg's colour), then made RGB with the matrix and range players would show.
   const Colour colour = shown_colour(bg);
-  auto bg_src = open_frames(ctx, bg.path, {bg.width, bg.height, colour}, st);
+  auto bg_src = open_frames(ctx, bg.path, {bg.width, bg.height, colour, 8, {}}, st);
   if (!st.ok()) return st;
   auto fg_src = open_frames(ctx, fg.path, {fw, fh, colour, 8, fg.bars}, st);
   if (!st.ok()) return st;

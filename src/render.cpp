@@ -183,7 +183,7 @@ Status render(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Plac
   // converted up to it; x264 writes no more than 10.
   const Colour colour = shown_colour(bg);
   const int depth = bg.depth > 8 ? 10 : 8;
-  auto bg_src = open_frames(ctx, bg.path, {bg.width, bg.height, colour, depth}, st);
+  auto bg_src = open_frames(ctx, bg.path, {bg.width, bg.height, colour, depth, {}}, st);
   if (!st.ok()) return st;
   auto fg_src = open_frames(ctx, fg.path, {fw, fh, colour, depth, fg.bars}, st);
   if (!st.ok()) return st;
