@@ -215,15 +215,20 @@ Status align_on_reels(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Pl
   if (!st.ok()) return st;
   // Where fg sits, which bg frame shows each fg frame, and the placement re-checked on the matched pairs.
   auto locate = [&](const std::vector<Gray>* samples) -> Status {
-    Status st;
+    Status st, doubt;  // doubt: a soft picture's refusal, pending the time line's evidence (place)
     {
       ScopedTimer t(ctx, "place");  // where fg sits in bg
-      st = place(ctx, bg, fg, bg_reel, fg_reel, spatial, samples);
+      st = place(ctx, bg, fg, bg_reel, fg_reel, spatial, samples, &doubt);
     }
     if (!st.ok()) return st;
     {
       ScopedTimer t(ctx, "match");  // which bg frame shows each fg frame's moment
       st = match(ctx, bg, fg, spatial, temporal, &bg_reel, &fg_reel);
+    }
+    if (!doubt.ok()) {
+      ctx.log->debug("spatial: along the best time line the frames differ by {:.4f} (1 - NCC), {:.3f} of the median "
+                     "line's", temporal.line_cost, temporal.line_contrast);
+      if (!confirmed_by_time(temporal)) return doubt;
     }
     if (!st.ok()) return st;
     // Second look at the placement, now on frame pairs known to show the same moment (a pan or zoom can fake a
