@@ -287,10 +287,14 @@ Status align_on_reels(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Pl
 
 Status align(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& spatial, TimeMap& temporal) {
   Status st = align_on_reels(ctx, bg, fg, spatial, temporal);
-  // Said of the final map only: a first map on a rough placement can take a stretch the re-match does not.
+  // Said of the final map only: a first map on a rough placement can take a stretch the re-match does not, and
+  // a placement the time line did not confirm (place) is refused with one line.
   if (st.ok() && temporal.stretches > 0)
     ctx.log->info("{}: {} stretch(es) of fg follow time lines of their own (an edited fg: cuts, reordered scenes)",
                   fg.path, temporal.stretches);
+  if (st.ok() && (temporal.clamped_start || temporal.clamped_end))
+    ctx.log->info("{} fg frame(s) before bg starts and {} after it ends show bg's first/last frame",
+                  temporal.clamped_start, temporal.clamped_end);
   // The reels and features are freed by now; glibc keeps freed heap pages mapped unless told, and the render
   // would carry them through its whole run.
   ::malloc_trim(0);

@@ -1683,9 +1683,6 @@ Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Place
                    r.cadence.rate, r.cadence.a, r.cadence.b);
   else
     ctx.log->debug("temporal: no common source cadence; the line decides between look-alike frames");
-  if (r.time.clamped_start || r.time.clamped_end)
-    ctx.log->info("{} fg frame(s) before bg starts and {} after it ends show bg's first/last frame",
-                  r.time.clamped_start, r.time.clamped_end);
   if (int64_t(time.map.size()) != fg.frames) {
     // The header's frame count and the decodable frames disagree: the map follows what was decoded.
     ctx.log->warn("{}: {} frames decoded, header says {}", fg.path, time.map.size(), fg.frames);
