@@ -529,6 +529,19 @@ Cadence fit_cadence(const std::vector<Shown>& exact, const std::vector<int64_t>&
 
 namespace {
 
+// Paired differences of cost (one map against another, frame by frame): their sum, count, and mean in standard
+// errors above zero.
+struct Paired {
+  double sum = 0, sum2 = 0;
+  size_t n = 0;
+  void add(double d) { sum += d, sum2 += d * d, ++n; }
+  double t() const {
+    if (!n) return 0;
+    const double mean = sum / double(n), var = std::max(sum2 / double(n) - mean * mean, 1e-30);
+    return mean / std::sqrt(var / double(n));
+  }
+};
+
 // Where fit_cadence finds too little evidence (a slow passage: few fg frames match one bg frame clearly, few
 // consecutive frames clearly differ), the cadence whose map costs less than the line's, frame by frame. On the
 // frames where the two disagree, each cost (1 - NCC of the thumbnails) is read at a single bg frame, the cadence's
@@ -581,7 +594,7 @@ Cadence cadence_by_cost(const std::vector<std::vector<double>>& nccs, const std:
   };
   auto versus = [&](const Cadence& c, double shift) {
     Versus v;
-    double sum2 = 0;
+    Paired p;
     for (size_t q = 0; q < k; q += stride) {
       const int64_t base = shift == 0 ? near[q] : std::llround(line.slope * double(first + q) + line.offset + shift);
       const auto [jl, jh] = shown_in_bg(c, q);
@@ -591,12 +604,9 @@ Cadence cadence_by_cost(const std::vector<std::vector<double>>& nccs, const std:
         ++v.outside;
         continue;
       }
-      v.gain += d, sum2 += d * d, ++v.n;
+      p.add(d);
     }
-    if (v.n) {
-      const double mean = v.gain / double(v.n), var = std::max(sum2 / double(v.n) - mean * mean, 1e-30);
-      v.t = mean / std::sqrt(var / double(v.n));
-    }
+    v.gain = p.sum, v.n = p.n, v.t = p.t();
     return v;
   };
   struct Best {
@@ -888,16 +898,12 @@ MatchResult match_line(const Features& fg, const Features& bg, double rate_ratio
       while (a > 0 && sums[a - 1] == sums[m0]) --a;
       while (b + 1 < sums.size() && sums[b + 1] == sums[m0]) ++b;
       const double d = (double(a + b) / 2 - 20) * 0.05;
-      double n = 0, g = 0, g2 = 0;
+      Paired p;
       for (size_t q = 0; q < k; ++q) {
         const int64_t j0 = rounded(q, 0), j1 = rounded(q, d);
-        if (j0 == j1) continue;
-        const double x = nccs[q][size_t(j1 - lo[q])] - nccs[q][size_t(j0 - lo[q])];
-        n += 1, g += x, g2 += x * x;
+        if (j0 != j1) p.add(nccs[q][size_t(j1 - lo[q])] - nccs[q][size_t(j0 - lo[q])]);
       }
-      const double mean = n > 0 ? g / n : 0, var = n > 1 ? std::max(g2 / n - mean * mean, 1e-30) : 1;
-      const double t = n >= 4 ? mean / std::sqrt(var / n) : 0;
-      if (t >= 4 && a > 0 && b + 1 < sums.size()) r.line.offset += d;
+      if (p.n >= 4 && p.t() >= 4 && a > 0 && b + 1 < sums.size()) r.line.offset += d;
     }
   }
   // Where frames look alike the pull decides: towards the bg frames showing fg's source frame when both videos
