@@ -225,10 +225,12 @@ Status align_on_reels(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Pl
       ScopedTimer t(ctx, "match");  // which bg frame shows each fg frame's moment
       st = match(ctx, bg, fg, spatial, temporal, &bg_reel, &fg_reel);
     }
-    if (!doubt.ok()) {
+    if (!doubt.ok()) {  // (a map that failed confirms nothing)
+      if (!st.ok()) return doubt;
       ctx.log->debug("spatial: along the best time line the frames differ by {:.4f} (1 - NCC), {:.3f} of the median "
-                     "line's", temporal.line_cost, temporal.line_contrast);
-      if (!confirmed_by_time(temporal)) return doubt;
+                     "line's; {} of fg's {} frames matched", temporal.line_cost, temporal.line_contrast,
+                     temporal.map.size() - size_t(temporal.clamped_start + temporal.clamped_end), temporal.map.size());
+      if (!confirmed_by_time(temporal, bg.frames)) return doubt;
     }
     if (!st.ok()) return st;
     // Second look at the placement, now on frame pairs known to show the same moment (a pan or zoom can fake a

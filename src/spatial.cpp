@@ -1706,6 +1706,10 @@ Status place(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel&
   return Status::Ok();
 }
 
-bool confirmed_by_time(const TimeMap& time) { return time.line_cost <= 0.02 && time.line_contrast <= 0.1; }
+bool confirmed_by_time(const TimeMap& time, int64_t bg_frames) {
+  const double n = double(time.map.size()), matched = n - time.clamped_start - time.clamped_end;
+  const double room = time.rate > 0 && bg_frames > 0 ? std::min(n, double(bg_frames) / time.rate) : n;
+  return time.line_cost <= 0.007 && time.line_contrast <= 0.1 && matched >= 0.5 * room;
+}
 
 }  // namespace vidkompy

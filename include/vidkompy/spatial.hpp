@@ -179,11 +179,13 @@ Status place(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel&
 constexpr double kTimedFit = 0.98;
 
 // Whether the map confirms a placement `place` offered for the time line's evidence: along the best time line
-// the thumbnails differ by a cost (1 - NCC) of 0.02 or less on average, a tenth or less of the median line's (the
-// moment matters: a still or smooth picture fits at any). Measured: a soft sky crop 0.0003 (0.0004 of the median
-// line's), blurred crops of `life` 0.0035-0.0071; 20 unrelated pairs' best lines cost 0.047 (rotating gradients
-// in each other) to 0.9.
-bool confirmed_by_time(const TimeMap& time);
+// the thumbnails differ by a cost (1 - NCC) of 0.007 or less on average, a tenth or less of the median line's
+// (the moment matters: a still or smooth picture fits at any), and the map matches half of fg's frames or more
+// (or of as many as bg's length holds): a short stretch at either end can fit by chance. Measured: a soft sky
+// crop 0.0003 (0.0004 of the median line's), blurred crops of `life` 0.0036-0.0046 over two thirds of fg; the
+// best lines of 20 unrelated pairs 0.047-0.9, and of 60 pairs of rotating gradients 0.0105 or more where they
+// matched half of fg (0.003-0.007 on stretches of 11-17 of fg's 50 frames).
+bool confirmed_by_time(const TimeMap& time, int64_t bg_frames);
 
 // fg's burned-in overlays (subtitles, a logo) from fg alone: the edges that are in the same place in every one of
 // `samples` (3 or more, spread over fg), facing the same way, while the picture around them changes. On a grid up
