@@ -247,7 +247,7 @@ Status align_on_reels(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Pl
       if (!st.ok()) return st;
       if (!moved) break;
       ScopedTimer t(ctx, "rematch");
-      if (st = match(ctx, bg, fg, spatial, temporal, &bg_reel, &fg_reel); !st.ok()) return st;
+      if (st = match(ctx, bg, fg, spatial, temporal, &bg_reel, &fg_reel, true); !st.ok()) return st;
     }
     if (agree >= 0 && agree < kRecheckFloor)
       return Status::Fail(kExitAlign, fg.path,
@@ -280,7 +280,7 @@ Status align_on_reels(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Pl
   }
   if (moved_px > 0.1 && !long_pair(ctx, bg, fg)) {
     ScopedTimer t(ctx, "rematch");
-    st = match(ctx, bg, fg, spatial, temporal, &bg_reel, &fg_reel);
+    st = match(ctx, bg, fg, spatial, temporal, &bg_reel, &fg_reel, true);
   }
   return st;
 }

@@ -114,6 +114,9 @@ struct MatchOptions {
   double fg_fps = 0, bg_fps = 0;     // nominal rates, for the source-cadence model (0: line only)
   ThumbWeights weights;
   bool coarse_by_thumbs = false;  // pass 1 on the 32 px thumbnails (weighted), not the embeddings: overlays, grades
+  // The placement was re-fitted on matched frames (a re-match): the thumbnails' offset scan may then overrule the
+  // embeddings' vote on a paired test (match_line).
+  bool refitted = false;
   // Pass 2's scores when the features hold no thumbnails (a long pair): fills nccs[q] with the thumbnail NCC of
   // fg frame first + q against bg frames lo[q]..hi[q] (both ascending in q). False: stop, no map.
   std::function<bool(size_t first, const std::vector<int64_t>& lo, const std::vector<int64_t>& hi,
@@ -202,8 +205,9 @@ MatchResult match_frames(const Features& fg, const Features& bg, double rate_rat
 constexpr double kTemporalThreshold = 0.5;
 
 // The stage: the overlap region of every frame of both videos (from the reels when they show it in enough detail,
-// else decoded again), embed, match. Fails with exit 3 below the threshold.
+// else decoded again), embed, match. Fails with exit 3 below the threshold. `refitted`: a re-match, on a placement
+// re-fitted on the matched frames (MatchOptions::refitted).
 Status match(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Placement& placement, TimeMap& time,
-             const Reel* bg_reel = nullptr, const Reel* fg_reel = nullptr);
+             const Reel* bg_reel = nullptr, const Reel* fg_reel = nullptr, bool refitted = false);
 
 }  // namespace vidkompy
