@@ -215,22 +215,15 @@ Status align_on_reels(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Pl
   if (!st.ok()) return st;
   // Where fg sits, which bg frame shows each fg frame, and the placement re-checked on the matched pairs.
   auto locate = [&](const std::vector<Gray>* samples) -> Status {
-    Status st, doubt;  // doubt: a soft picture's refusal, pending the time line's evidence (place)
+    Status st;
     {
       ScopedTimer t(ctx, "place");  // where fg sits in bg
-      st = place(ctx, bg, fg, bg_reel, fg_reel, spatial, samples, &doubt);
+      st = place(ctx, bg, fg, bg_reel, fg_reel, spatial, samples);
     }
     if (!st.ok()) return st;
     {
       ScopedTimer t(ctx, "match");  // which bg frame shows each fg frame's moment
       st = match(ctx, bg, fg, spatial, temporal, &bg_reel, &fg_reel);
-    }
-    if (!doubt.ok()) {  // (a map that failed confirms nothing)
-      if (!st.ok()) return doubt;
-      ctx.log->debug("spatial: along the best time line the frames differ by {:.4f} (1 - NCC), {:.3f} of the median "
-                     "line's; {} of fg's {} frames matched", temporal.line_cost, temporal.line_contrast,
-                     temporal.map.size() - size_t(temporal.clamped_start + temporal.clamped_end), temporal.map.size());
-      if (!confirmed_by_time(temporal, bg.frames)) return doubt;
     }
     if (!st.ok()) return st;
     // Second look at the placement, now on frame pairs known to show the same moment (a pan or zoom can fake a
@@ -289,8 +282,7 @@ Status align_on_reels(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Pl
 
 Status align(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Placement& spatial, TimeMap& temporal) {
   Status st = align_on_reels(ctx, bg, fg, spatial, temporal);
-  // Said of the final map only: a first map on a rough placement can take a stretch the re-match does not, and
-  // a placement the time line did not confirm (place) is refused with one line.
+  // Said of the final map only: a first map on a rough placement can take a stretch the re-match does not.
   if (st.ok() && temporal.stretches > 0)
     ctx.log->info("{}: {} stretch(es) of fg follow time lines of their own (an edited fg: cuts, reordered scenes)",
                   fg.path, temporal.stretches);

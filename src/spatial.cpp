@@ -1123,7 +1123,6 @@ SpatialResult find_placement(const SpatialInput& in, Fft2d& fft, const SpatialOp
   lap("refinement");
   res.placement = best.placement;
   res.placement.confidence = std::clamp(best.placement.confidence, 0.0, 1.0);
-  res.fit = res.placement.confidence;
   if (!best.frame.px.empty()) {
     // A chance match of a small or smooth picture can reach a high NCC (the best of many tries); a real one also
     // stands out of its phase-correlation surface (SpatialOptions::sharp_peak).
@@ -1574,7 +1573,7 @@ std::unique_ptr<Fft2d> make_fft(const Context& ctx) {
 // One search: on the bg reel (its pixels are the search's pixel grid, nothing is decoded again, and the result is
 // converted back to bg's pixels; unscaled fg is scale sx there), or on full-size bg frames decoded again.
 Status place_on(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel& bg_reel, const Reel& fg_reel,
-                bool reel, const std::vector<Gray>& samples, Placement& placement, double& fit, int& agreeing) {
+                bool reel, const std::vector<Gray>& samples, Placement& placement) {
   const double k = reel ? bg_reel.sx : 1.0;
   const int W = reel ? bg_reel.w : bg.width, H = reel ? bg_reel.h : bg.height;
   // Thumbnails about 128 px on the long side keep the coarse search cheap and still find fg at 10% of bg.
@@ -1623,7 +1622,6 @@ Status place_on(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Re
   }
   for (const std::string& n : r.notes) ctx.log->debug("spatial: {}", n);
   placement = r.placement;
-  fit = r.fit, agreeing = r.agreeing;
   if (reel) {
     placement.x /= bg_reel.sx;
     placement.y /= bg_reel.sy;
@@ -1671,19 +1669,16 @@ double hide_static(std::vector<Gray>& samples) {
 
 
 Status place(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel& bg_reel, const Reel& fg_reel,
-             Placement& placement, const std::vector<Gray>* samples, Status* unless_timed) {
+             Placement& placement, const std::vector<Gray>* samples) {
   const std::vector<Gray>& fgs = samples ? *samples : fg_reel.samples;
   // On the reels when they show fg in enough detail (unscaled, or scaled down to fit), else at full size. Fine
   // detail (single-pixel texture) can fall below the threshold at reel size alone: then full size decides.
   const double fit = std::min({1.0, double(bg.width) / fg.width, double(bg.height) / fg.height});
   const bool reel = fg_detailed_in_reel(fg, bg_reel, fit);
-  double ncc = 0;
-  int agreeing = 0;
-  if (Status st = place_on(ctx, bg, fg, bg_reel, fg_reel, reel, fgs, placement, ncc, agreeing); !st.ok()) return st;
+  if (Status st = place_on(ctx, bg, fg, bg_reel, fg_reel, reel, fgs, placement); !st.ok()) return st;
   if (reel && placement.confidence < kSpatialThreshold) {
     ctx.log->debug("spatial: confidence {:.3f} on the reels; searching full-size frames", placement.confidence);
-    if (Status st = place_on(ctx, bg, fg, bg_reel, fg_reel, false, fgs, placement, ncc, agreeing); !st.ok())
-      return st;
+    if (Status st = place_on(ctx, bg, fg, bg_reel, fg_reel, false, fgs, placement); !st.ok()) return st;
   }
   // A long bg is searched on spread frames only: fast footage may show fg's moments in none of them (README, "Long
   // pairs"), and the user can fix that by cutting bg.
@@ -1692,24 +1687,13 @@ Status place(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel&
                                      "it, cut bg around fg's moment first (ffmpeg -ss START -t SECONDS -i BG -c copy "
                                      "PART.mp4)", bg_reel.step)
                        : "";
-  if (placement.confidence >= kSpatialThreshold) return Status::Ok();
-  Status refused = Status::Fail(kExitAlign, fg.path,
-                                fmt::format("cannot find fg inside bg: best candidate x={:.0f} y={:.0f} scale={:.3f} "
-                                            "has confidence {:.2f}, below {:.2f}{}",
-                                            placement.x, placement.y, placement.scale, placement.confidence,
-                                            kSpatialThreshold, hint));
-  if (!unless_timed || ncc < kTimedFit || agreeing < 2) return refused;
-  ctx.log->debug("spatial: fit at NCC {:.4f}, its peak too soft for confidence {:.2f}: kept if its frames match along "
-                 "a time line", ncc, placement.confidence);
-  *unless_timed = refused;
-  placement.confidence = ncc;
+  if (placement.confidence < kSpatialThreshold)
+    return Status::Fail(kExitAlign, fg.path,
+                        fmt::format("cannot find fg inside bg: best candidate x={:.0f} y={:.0f} scale={:.3f} has "
+                                    "confidence {:.2f}, below {:.2f}{}",
+                                    placement.x, placement.y, placement.scale, placement.confidence,
+                                    kSpatialThreshold, hint));
   return Status::Ok();
-}
-
-bool confirmed_by_time(const TimeMap& time, int64_t bg_frames) {
-  const double n = double(time.map.size()), matched = n - time.clamped_start - time.clamped_end;
-  const double room = time.rate > 0 && bg_frames > 0 ? std::min(n, double(bg_frames) / time.rate) : n;
-  return time.line_cost <= 0.007 && time.line_contrast <= 0.1 && matched >= 0.5 * room;
 }
 
 }  // namespace vidkompy

@@ -730,12 +730,6 @@ MatchResult match_line(const Features& fg, const Features& bg, double rate_ratio
         (c < 0.5 * scan.at(r.line.offset) ||
          (opt.refitted && gain_over(fg, bg, r.line.slope, r.line.offset, scan.fine, opt.weights) >= 8)))
       r.line.offset = scan.fine;
-    if (!scan.cost.empty()) {
-      std::vector<double> costs;
-      for (const auto& oc : scan.cost) costs.push_back(oc.second);
-      std::nth_element(costs.begin(), costs.begin() + long(costs.size() / 2), costs.end());
-      r.time.line_cost = c, r.time.line_contrast = c / std::max(costs[costs.size() / 2], 1e-12);
-    }
   }
   auto line_at = [&](size_t i) { return r.line.slope * double(i) + r.line.offset; };
 

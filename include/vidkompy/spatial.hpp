@@ -107,7 +107,6 @@ struct SpatialResult {
   int64_t bg_thumb = -1;  // as a bg frame index
   int agreeing = 0;       // fg samples whose best-matching bg frame confirms the placement (NCC >= 0.5)
   bool timed = false;     // every fg sample matched well at one time offset (SpatialOptions::sharp_peak_timed)
-  double fit = 0;         // the placement's NCC: its confidence before the sharpness of the peak counts
   std::vector<std::string> notes;  // how the search went, for --verbose
 };
 
@@ -168,24 +167,8 @@ constexpr double kSpatialThreshold = 0.7;
 // The stage: find the placement from the reels (bg at reel size, fg's full-size samples), nothing decoded again;
 // fail with exit 3 below the threshold.
 // `samples`: fg's samples to search with instead of the reel's (with its burned-in overlays hidden: hide_static).
-// `unless_timed`, where given: a placement below the threshold only for want of a sharp phase-correlation peak (a
-// soft picture: sky, haze), whose fg samples fit at NCC kTimedFit or more, two of them or more, is returned with
-// Ok, its confidence that fit, and the refusal it would have had in *unless_timed: the caller keeps it only where
-// the frames then match along a time line (confirmed_by_time), else returns that refusal.
 Status place(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel& bg_reel, const Reel& fg_reel,
-             Placement& placement, const std::vector<Gray>* samples = nullptr, Status* unless_timed = nullptr);
-
-// The NCC a placement refused for its soft peak must fit at to be offered to the time line (place).
-constexpr double kTimedFit = 0.98;
-
-// Whether the map confirms a placement `place` offered for the time line's evidence: along the best time line
-// the thumbnails differ by a cost (1 - NCC) of 0.007 or less on average, a tenth or less of the median line's
-// (the moment matters: a still or smooth picture fits at any), and the map matches half of fg's frames or more
-// (or of as many as bg's length holds): a short stretch at either end can fit by chance. Measured: a soft sky
-// crop 0.0003 (0.0004 of the median line's), blurred crops of `life` 0.0036-0.0046 over two thirds of fg; the
-// best lines of 20 unrelated pairs 0.047-0.9, and of 60 pairs of rotating gradients 0.0105 or more where they
-// matched half of fg (0.003-0.007 on stretches of 11-17 of fg's 50 frames).
-bool confirmed_by_time(const TimeMap& time, int64_t bg_frames);
+             Placement& placement, const std::vector<Gray>* samples = nullptr);
 
 // fg's burned-in overlays (subtitles, a logo) from fg alone: the edges that are in the same place in every one of
 // `samples` (3 or more, spread over fg), facing the same way, while the picture around them changes. On a grid up

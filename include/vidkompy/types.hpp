@@ -2,7 +2,6 @@
 // error model (Status). Nothing here touches FFmpeg, so tests and tools can use it freely.
 #pragma once
 #include <cstdint>
-#include <limits>
 #include <string>
 #include <vector>
 
@@ -91,10 +90,6 @@ struct TimeMap {
   // Shown by --preview, not written to the report.
   std::vector<float> similarity;
   int stretches = 0;  // stretches of fg matched on time lines of their own (an edited fg); not in the report
-  // The thumbnails' mean cost (1 - NCC) along the best time line of the offset scan, and that over the median
-  // line's; NaN where not scanned (a long pair, an edited fg). The evidence of confirmed_by_time; not in the report.
-  double line_cost = std::numeric_limits<double>::quiet_NaN();
-  double line_contrast = std::numeric_limits<double>::quiet_NaN();
 };
 
 // Expected failures travel as a Status: an exit code and one line per problem ("<file>: <why>").
