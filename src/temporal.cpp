@@ -372,6 +372,20 @@ std::pair<int64_t, int64_t> Cadence::bg_frames(int64_t i, int64_t near) const {
   return {jl, jh};
 }
 
+namespace {
+
+// The rates a common source may have had: the usual ones and the two videos' own, ascending, each once.
+std::vector<double> source_rates(double fg_fps, double bg_fps) {
+  std::vector<double> rates = {10, 12, 12.5, 15, 20, 24000.0 / 1001, 24, 25, 30000.0 / 1001, 30,
+                               48, 50, 60000.0 / 1001, 60, 100, 120, fg_fps, bg_fps};
+  std::sort(rates.begin(), rates.end());
+  rates.erase(std::unique(rates.begin(), rates.end(), [](double x, double y) { return std::abs(x - y) < 1e-9; }),
+              rates.end());
+  return rates;
+}
+
+}  // namespace
+
 // A frame-rate conversion shows in each frame the source frame nearest its time, so when both videos come from
 // one source of rate R, fg frame i shows source frame floor(i R / fg_fps + a) and bg frame j floor(j R / bg_fps +
 // b). Exact pairs must show one source frame, between frames one that bg lacks. Tried: common rates and the two
@@ -386,11 +400,7 @@ Cadence fit_cadence(const std::vector<Shown>& exact, const std::vector<int64_t>&
   Cadence none;
   // (Rates a header can claim but no conversion makes are left to the line.)
   if (exact.size() < 24 || !(fg_fps >= 1 && fg_fps <= 1000) || !(bg_fps >= 1 && bg_fps <= 1000)) return none;
-  std::vector<double> rates = {10, 12, 12.5, 15, 20, 24000.0 / 1001, 24, 25, 30000.0 / 1001, 30,
-                               48, 50, 60000.0 / 1001, 60, 100, 120, fg_fps, bg_fps};
-  std::sort(rates.begin(), rates.end());
-  rates.erase(std::unique(rates.begin(), rates.end(), [](double x, double y) { return std::abs(x - y) < 1e-9; }),
-              rates.end());
+  std::vector<double> rates = source_rates(fg_fps, bg_fps);
   constexpr double kHair = 1e-7;
   // fg changes that phase a misses: consecutive frames that differ while it has them show one source frame.
   auto missed_fg = [&](double pf, double a, size_t stride) {
@@ -589,11 +599,7 @@ Cadence cadence_by_cost(const std::vector<std::vector<double>>& nccs, const std:
   for (size_t q = 0; q < k; ++q) near[q] = std::llround(line.slope * double(first + q) + line.offset);
   // On a long pair every few frames: the test below needs hundreds of them, not tens of thousands.
   const size_t stride = std::max<size_t>(1, k / 600);
-  std::vector<double> rates = {10, 12, 12.5, 15, 20, 24000.0 / 1001, 24, 25, 30000.0 / 1001, 30,
-                               48, 50, 60000.0 / 1001, 60, fg_fps, bg_fps};
-  std::sort(rates.begin(), rates.end());
-  rates.erase(std::unique(rates.begin(), rates.end(), [](double x, double y) { return std::abs(x - y) < 1e-9; }),
-              rates.end());
+  std::vector<double> rates = source_rates(fg_fps, bg_fps);
   // A source as fast as the faster video, or faster, shows another source frame in each of that video's frames:
   // its map is the line's, rounded another way (within 0.5%: 29.97 fps under a 30 fps fg), and a gain there says
   // where the line runs, not what the source's rate is (a pan at CRF 40, placed 0.8 px off, took 29.97 for 24).
