@@ -1418,8 +1418,7 @@ Status recheck_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
     return st;
   ctx.log->debug("spatial recheck on full-size pairs: x {:.2f} y {:.2f} scale {:.4f} (was {:.2f}, {:.2f}, {:.4f})",
                  p.x, p.y, p.scale, placement.x, placement.y, placement.scale);
-  moved = std::abs(p.x - placement.x) > 0.5 || std::abs(p.y - placement.y) > 0.5 ||
-          std::abs(p.scale - placement.scale) * std::max(fg.width, fg.height) > 0.5;
+  moved = px_apart(p, placement, fg) > 0.5;
   placement = p;
   return Status::Ok();
 }
@@ -1540,6 +1539,10 @@ Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
   return Status::Ok();
 }
 
+double px_apart(const Placement& a, const Placement& b, const VideoInfo& fg) {
+  return std::max({std::abs(a.x - b.x), std::abs(a.y - b.y), std::abs(a.scale - b.scale) * std::max(fg.width, fg.height)});
+}
+
 Status polish_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const TimeMap& time,
                         Placement& placement, double& moved_px, const Reel& bg_reel, const Reel& fg_reel) {
   moved_px = 0;
@@ -1549,8 +1552,7 @@ Status polish_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, 
   Placement p;
   if (Status st = refit_full_size(ctx, bg, fg, time, lo, hi, false, placement, p, bg_reel, fg_reel); !st.ok())
     return st;
-  moved_px = std::max({std::abs(p.x - placement.x), std::abs(p.y - placement.y),
-                       std::abs(p.scale - placement.scale) * std::max(fg.width, fg.height)});
+  moved_px = px_apart(p, placement, fg);
   ctx.log->debug("spatial polish on full-size pairs: x {:.2f} y {:.2f} scale {:.4f} (was {:.2f}, {:.2f}, {:.4f})", p.x,
                  p.y, p.scale, placement.x, placement.y, placement.scale);
   placement = p;

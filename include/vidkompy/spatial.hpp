@@ -161,6 +161,9 @@ constexpr double kRecheckFloor = 0.6;
 Status polish_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const TimeMap& time,
                         Placement& placement, double& moved_px, const Reel& bg_reel = {}, const Reel& fg_reel = {});
 
+// How far apart two placements of fg put it, in bg pixels: the larger offset, or the scale's change at fg's far edge.
+double px_apart(const Placement& a, const Placement& b, const VideoInfo& fg);
+
 // Below this confidence the placement is rejected (exit 3): measured on unrelated pairs, see README.
 constexpr double kSpatialThreshold = 0.7;
 
