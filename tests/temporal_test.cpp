@@ -417,6 +417,33 @@ int64_t shown(int64_t k, double src_fps, double fps, int64_t first) {
   return first + int64_t(std::floor(double(k) * src_fps / fps + 0.5 + 1e-9));
 }
 
+// A SynthSource of `rate` frames a second (frame k at moment speed x k), converted to bg's and fg's rates as
+// `shown` does: both videos' features and the source frame of each of their frames. Thumbnail noise up to `amp`
+// levels, and `amp3` in every third frame (as x264 codes some frame types at a higher quantiser).
+struct Converted {
+  struct Source {
+    unsigned seed;
+    double rate, speed;
+  };
+  struct Video {
+    double fps;
+    int frames;
+    int64_t first;  // its first frame's source frame
+    int amp, amp3 = -1;
+  };
+  Features bg, fg;
+  std::vector<int> bgm, fgm;
+  Converted(const Source& src, const Video& b, const Video& f) {
+    const SynthSource s(src.seed);
+    std::mt19937 noise(src.seed + 1);
+    for (const auto& [v, feat, moments] : {std::tie(b, bg, bgm), std::tie(f, fg, fgm)})
+      for (int64_t i = 0; i < v.frames; ++i) {
+        moments.push_back(int(shown(i, src.rate, v.fps, v.first)));
+        s.add(feat, src.speed * moments.back(), noise, 0, i % 3 == 2 && v.amp3 >= 0 ? v.amp3 : v.amp);
+      }
+  }
+};
+
 struct Conversion {
   std::vector<Shown> exact;                 // fg frames whose source frame bg shows, with the bg frames showing it
   std::vector<int64_t> between;             // fg frames whose source frame bg lacks
@@ -586,19 +613,12 @@ TEST(MatchFrames, SourceCadenceDecidesBelowTheNoise) {
 // has nothing to go on, and the line picked a neighbour on 7 of 300 frames. The costs along the whole map still
 // favour the film's cadence over the line's rounding, and it decides.
 TEST(MatchFrames, SourceCadenceFromTheCostsWhereNoFrameStandsOut) {
-  const SynthSource s(91);
-  std::mt19937 noise(92);
-  Features bg, fg;
-  std::vector<int> bgm, fgm;
-  for (int64_t j = 0; j < 300; ++j) bgm.push_back(int(shown(j, 24, 30, 0)));
-  for (int64_t i = 0; i < 300; ++i) fgm.push_back(int(shown(i, 24, 48, 40)));
-  for (int t : bgm) s.add(bg, 0.1 * t, noise, 0, 12);
-  for (int t : fgm) s.add(fg, 0.1 * t, noise, 0, 4);
+  const Converted c({91, 24, 0.1}, {30, 300, 0, 12}, {48, 300, 40, 4});
   MatchOptions opt;
   opt.fg_fps = 48, opt.bg_fps = 30;
-  const MatchResult r = match_frames(fg, bg, 30.0 / 48.0, opt);
+  const MatchResult r = match_frames(c.fg, c.bg, 30.0 / 48.0, opt);
   EXPECT_NEAR(r.cadence.rate, 24, 0.03);
-  expect_on_nearest(fgm, bgm, r.time.map);
+  expect_on_nearest(c.fgm, c.bgm, r.time.map);
 }
 
 // A 20 fps source at 48 fps in both videos (runs of two and three frames), bg clean, fg with every third frame
@@ -607,19 +627,12 @@ TEST(MatchFrames, SourceCadenceFromTheCostsWhereNoFrameStandsOut) {
 // allowed: random13_13 in bench/pairs, 98.9% exact, 3 frames chosen against the cadence). A change must now
 // exceed 4x the floor, and the cadence is found.
 TEST(MatchFrames, SourceCadenceThroughNoisyRepeats) {
-  const SynthSource s(51);
-  std::mt19937 noise(52);
-  Features bg, fg;
-  std::vector<int> bgm, fgm;
-  for (int64_t j = 0; j < 300; ++j) bgm.push_back(int(shown(j, 20, 48, 0)));
-  for (int64_t i = 0; i < 260; ++i) fgm.push_back(int(shown(i, 20, 48, 15)));
-  for (int t : bgm) s.add(bg, 0.2 * t, noise, 0, 1);
-  for (size_t i = 0; i < fgm.size(); ++i) s.add(fg, 0.2 * fgm[i], noise, 0, i % 3 == 2 ? 5 : 3);
+  const Converted c({51, 20, 0.2}, {48, 300, 0, 1}, {48, 260, 15, 3, 5});
   MatchOptions opt;
   opt.fg_fps = 48, opt.bg_fps = 48;
-  const MatchResult r = match_frames(fg, bg, 1.0, opt);
+  const MatchResult r = match_frames(c.fg, c.bg, 1.0, opt);
   EXPECT_DOUBLE_EQ(r.cadence.rate, 20);
-  expect_on_nearest(fgm, bgm, r.time.map);
+  expect_on_nearest(c.fgm, c.bgm, r.time.map);
 }
 
 TEST(MatchFrames, EmptyInputs) {
