@@ -1427,8 +1427,9 @@ Status recheck_full_size(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
 
 Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel& bg_reel,
                          const Reel& fg_reel, const TimeMap& time, Placement& placement, bool& moved,
-                         double* agree) {
+                         double* agree, std::optional<Placement>* runner_up) {
   moved = false;
+  if (runner_up) runner_up->reset();
   if (agree) *agree = -1;
   const int64_t n = int64_t(std::min(time.map.size(), fg_reel.frames()));
   const int64_t lo = time.clamped_start, hi = n - time.clamped_end;
@@ -1510,6 +1511,11 @@ Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg,
         best_v = vd, best = qd;
       }
       p = best, shifted = true;
+    } else if (runner_up && best_v > v0 - 1e-3) {
+      Placement alt = best;
+      alt.x /= bg_reel.sx, alt.y /= bg_reel.sy;
+      alt.scale = placement.scale == 1.0 ? 1.0 : alt.scale * fg_reel.sx / bg_reel.sx;
+      if (px_apart(alt, placement, fg) > 0.5) *runner_up = alt;
     }
     if (agree) *agree = std::max(v0, best_v);
   }

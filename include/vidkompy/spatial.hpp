@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -144,9 +145,12 @@ Placement refine_on_pairs(const std::vector<Gray>& fg, const std::vector<std::ve
 // over half a reel pixel (at fg's far edge) is taken; `moved` tells so, and the map should then be matched again.
 // `agree`, where given: the mean NCC of the spread pairs at the placement kept (on the reels; -1 where not
 // measured: a long pair's full-size re-check). A right placement and map give 0.85-1 (kRecheckFloor).
+// `runner_up`, where given, gets the placement of the map moved a frame where that fitted within 0.001 NCC of the
+// map as it is without being taken, and lies over half a pixel away (else it is left alone): along a tilt the two
+// can fit the reels alike, and only matching again on it tells them apart.
 Status recheck_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel& bg_reel,
                          const Reel& fg_reel, const TimeMap& time, Placement& placement, bool& moved,
-                         double* agree = nullptr);
+                         double* agree = nullptr, std::optional<Placement>* runner_up = nullptr);
 
 // Below this agreement of the re-check's pairs the alignment is refused (exit 3): fg is not where it was placed
 // (fg's own overlays over smooth picture can fake a placement that then wanders from one re-check to the next).
