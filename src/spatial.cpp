@@ -1581,7 +1581,8 @@ std::unique_ptr<Fft2d> make_fft(const Context& ctx) {
 // One search: on the bg reel (its pixels are the search's pixel grid, nothing is decoded again, and the result is
 // converted back to bg's pixels; unscaled fg is scale sx there), or on full-size bg frames decoded again.
 Status place_on(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel& bg_reel, const Reel& fg_reel,
-                bool reel, const std::vector<Gray>& samples, Placement& placement) {
+                bool reel, const std::vector<Gray>& samples, const std::vector<int64_t>& sample_index,
+                Placement& placement) {
   const double k = reel ? bg_reel.sx : 1.0;
   const int W = reel ? bg_reel.w : bg.width, H = reel ? bg_reel.h : bg.height;
   // Thumbnails about 128 px on the long side keep the coarse search cheap and still find fg at 10% of bg.
@@ -1591,9 +1592,9 @@ Status place_on(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Re
   in.bg_w = W;
   in.bg_h = H;
   in.fg = samples;
-  if (fg.fps.valid() && bg.fps.valid() && fg_reel.sample_index.size() == samples.size()) {
+  if (fg.fps.valid() && bg.fps.valid() && sample_index.size() == samples.size()) {
     in.fg_frame_s = 1 / fg.fps.value(), in.bg_frame_s = 1 / bg.fps.value();
-    for (int64_t i : fg_reel.sample_index) in.fg_times.push_back(double(i) * in.fg_frame_s);
+    for (int64_t i : sample_index) in.fg_times.push_back(double(i) * in.fg_frame_s);
   }
   // At most kMaxThumbs thumbnails, evenly spaced: the search keeps each one's float copy and summed-area tables
   // (~190 KB), so every frame of a 30-minute video would take gigabytes. The finer levels then look at all
@@ -1677,16 +1678,17 @@ double hide_static(std::vector<Gray>& samples) {
 
 
 Status place(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel& bg_reel, const Reel& fg_reel,
-             Placement& placement, const std::vector<Gray>* samples) {
+             Placement& placement, const std::vector<Gray>* samples, const std::vector<int64_t>* sample_index) {
   const std::vector<Gray>& fgs = samples ? *samples : fg_reel.samples;
+  const std::vector<int64_t>& fgi = sample_index ? *sample_index : fg_reel.sample_index;
   // On the reels when they show fg in enough detail (unscaled, or scaled down to fit), else at full size. Fine
   // detail (single-pixel texture) can fall below the threshold at reel size alone: then full size decides.
   const double fit = std::min({1.0, double(bg.width) / fg.width, double(bg.height) / fg.height});
   const bool reel = fg_detailed_in_reel(fg, bg_reel, fit);
-  if (Status st = place_on(ctx, bg, fg, bg_reel, fg_reel, reel, fgs, placement); !st.ok()) return st;
+  if (Status st = place_on(ctx, bg, fg, bg_reel, fg_reel, reel, fgs, fgi, placement); !st.ok()) return st;
   if (reel && placement.confidence < kSpatialThreshold) {
     ctx.log->debug("spatial: confidence {:.3f} on the reels; searching full-size frames", placement.confidence);
-    if (Status st = place_on(ctx, bg, fg, bg_reel, fg_reel, false, fgs, placement); !st.ok()) return st;
+    if (Status st = place_on(ctx, bg, fg, bg_reel, fg_reel, false, fgs, fgi, placement); !st.ok()) return st;
   }
   // A long bg is searched on spread frames only: fast footage may show fg's moments in none of them (README, "Long
   // pairs"), and the user can fix that by cutting bg.

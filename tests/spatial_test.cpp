@@ -824,6 +824,27 @@ TEST_F(Cli, HalvedCropOfLifeWideBg) {
   expect_placement(b, fg_from(b, "fg", 77, 45, 320, 180, "160:90"), 77, 45, 2.0);
 }
 
+// fg (6 s of an evolving life pattern) starts 1 s before bg ends: only its first sixth is in bg, so of its three
+// samples (at 1/6, 1/2 and 5/6 of fg) none shows a moment bg has, and the right place was found at confidence
+// 0.58, refused. Samples from fg's first third find it (random14_8 in bench/pairs, a soft cockatoo crop).
+TEST_F(Cli, FgMostlyAfterBgEndsIsFoundByItsFirstThird) {
+  const std::string src = *dir_ / "life_10s.mp4", b = *dir_ / "life_first4s.mp4", f = *dir_ / "life_from3s.mp4";
+  ASSERT_TRUE(vt::ffmpeg("-f lavfi -i " + quote("life=s=640x360:rate=25:seed=5:mold=10:ratio=0.2") +
+                         " -t 10 -pix_fmt yuv420p -c:v libx264 -crf 12 " + quote(src)));
+  ASSERT_TRUE(vt::ffmpeg("-i " + quote(src) + " -t 4 -c:v libx264 -crf 18 " + quote(b)));
+  ASSERT_TRUE(vt::ffmpeg("-ss 3 -i " + quote(src) + " -t 6 -vf crop=240:180:200:100 -c:v libx264 -crf 18 " + quote(f)));
+  const vt::Run r = vt::vidkompy({"--bg", b, "--fg", f, "--align-only", "--json", "-"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out), &s = j.at("spatial"), &t = j.at("temporal");
+  EXPECT_NEAR(s.at("x").get<double>(), 200, 0.5);
+  EXPECT_NEAR(s.at("y").get<double>(), 100, 0.5);
+  EXPECT_EQ(s.at("scale").get<double>(), 1.0);
+  const std::vector<int64_t> map = t.at("map").get<std::vector<int64_t>>();
+  ASSERT_EQ(map.size(), 150u);
+  for (size_t i = 0; i < 25; ++i) EXPECT_EQ(map[i], int64_t(75 + i)) << "fg " << i;
+  EXPECT_EQ(t.at("clamped_end").get<int>(), 125);
+}
+
 TEST_F(Cli, UnrelatedPairIsRejected) {
   const std::string b = bg("testsrc2", kTestsrc2);
   expect_rejected(b, lavfi("unrelated", "mandelbrot=size=200x150:rate=25"));

@@ -173,9 +173,11 @@ constexpr double kSpatialThreshold = 0.7;
 
 // The stage: find the placement from the reels (bg at reel size, fg's full-size samples), nothing decoded again;
 // fail with exit 3 below the threshold.
-// `samples`: fg's samples to search with instead of the reel's (with its burned-in overlays hidden: hide_static).
+// `samples`: fg's samples to search with instead of the reel's (with its burned-in overlays hidden: hide_static;
+// or other frames of fg), and `sample_index` their frame numbers where they are not the reel's samples.
 Status place(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel& bg_reel, const Reel& fg_reel,
-             Placement& placement, const std::vector<Gray>* samples = nullptr);
+             Placement& placement, const std::vector<Gray>* samples = nullptr,
+             const std::vector<int64_t>* sample_index = nullptr);
 
 // fg's burned-in overlays (subtitles, a logo) from fg alone: the edges that are in the same place in every one of
 // `samples` (3 or more, spread over fg), facing the same way, while the picture around them changes. On a grid up
