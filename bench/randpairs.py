@@ -2,7 +2,7 @@
 # Draws random bg/fg cases for mkpair.py from the clips in ../shared/media: one clip, both frame rates (10-60 fps,
 # NTSC rates among them), start and end times, a crop on even offsets (ffmpeg's crop rounds odd ones down for
 # 4:2:0), a scale of 0.5-2 one time in three, CRF 18-32 for each. Seeded, so a set can be drawn again; the
-# random10_* to random13_* pairs of bench/pairs are seeds 10 to 13, 20 cases each.
+# random10_* to random14_* pairs of bench/pairs are seeds 10 to 14, 20 cases each.
 # Usage: bench/randpairs.py SEED COUNT OUTDIR   (writes OUTDIR/randomSEED_I.json)
 import json
 import random
