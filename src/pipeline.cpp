@@ -12,10 +12,10 @@
 #include <atomic>
 #include <cerrno>
 #include <cmath>
-#include <optional>
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <optional>
 
 #include "progress.hpp"
 #include "torch_plugin.hpp"
