@@ -318,11 +318,9 @@ Status align_on_reels(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, Pl
   // where that would read both files a third time: the composite still gets the sharper placement). (A re-check
   // at full size also moves it by less than half a pixel without a re-match: 0.3 px on random12_13 in
   // bench/pairs, a slow shake over gravel, whose map then ran one source frame late.)
-  double moved_px = 0;
   {
     ScopedTimer t(ctx, "polish");
-    if (st = polish_placement(ctx, bg, fg, temporal, spatial, moved_px, bg_reel, fg_reel); !st.ok())
-      return st;
+    if (st = polish_placement(ctx, bg, fg, temporal, spatial, bg_reel, fg_reel); !st.ok()) return st;
   }
   if (px_apart(spatial, matched_on, fg) > 0.1 && !long_pair(ctx, bg, fg)) {
     ScopedTimer t(ctx, "rematch");

@@ -1550,15 +1550,13 @@ double px_apart(const Placement& a, const Placement& b, const VideoInfo& fg) {
 }
 
 Status polish_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const TimeMap& time,
-                        Placement& placement, double& moved_px, const Reel& bg_reel, const Reel& fg_reel) {
-  moved_px = 0;
+                        Placement& placement, const Reel& bg_reel, const Reel& fg_reel) {
   const int64_t n = int64_t(time.map.size());
   const int64_t lo = time.clamped_start, hi = n - time.clamped_end;
   if (hi - lo < 1) return Status::Ok();
   Placement p;
   if (Status st = refit_full_size(ctx, bg, fg, time, lo, hi, false, placement, p, bg_reel, fg_reel); !st.ok())
     return st;
-  moved_px = px_apart(p, placement, fg);
   ctx.log->debug("spatial polish on full-size pairs: x {:.2f} y {:.2f} scale {:.4f} (was {:.2f}, {:.2f}, {:.4f})", p.x,
                  p.y, p.scale, placement.x, placement.y, placement.scale);
   placement = p;
@@ -1580,9 +1578,8 @@ std::unique_ptr<Fft2d> make_fft(const Context& ctx) {
 
 // One search: on the bg reel (its pixels are the search's pixel grid, nothing is decoded again, and the result is
 // converted back to bg's pixels; unscaled fg is scale sx there), or on full-size bg frames decoded again.
-Status place_on(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel& bg_reel, const Reel& fg_reel,
-                bool reel, const std::vector<Gray>& samples, const std::vector<int64_t>& sample_index,
-                Placement& placement) {
+Status place_on(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel& bg_reel, bool reel,
+                const std::vector<Gray>& samples, const std::vector<int64_t>& sample_index, Placement& placement) {
   const double k = reel ? bg_reel.sx : 1.0;
   const int W = reel ? bg_reel.w : bg.width, H = reel ? bg_reel.h : bg.height;
   // Thumbnails about 128 px on the long side keep the coarse search cheap and still find fg at 10% of bg.
@@ -1685,10 +1682,10 @@ Status place(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const Reel&
   // detail (single-pixel texture) can fall below the threshold at reel size alone: then full size decides.
   const double fit = std::min({1.0, double(bg.width) / fg.width, double(bg.height) / fg.height});
   const bool reel = fg_detailed_in_reel(fg, bg_reel, fit);
-  if (Status st = place_on(ctx, bg, fg, bg_reel, fg_reel, reel, fgs, fgi, placement); !st.ok()) return st;
+  if (Status st = place_on(ctx, bg, fg, bg_reel, reel, fgs, fgi, placement); !st.ok()) return st;
   if (reel && placement.confidence < kSpatialThreshold) {
     ctx.log->debug("spatial: confidence {:.3f} on the reels; searching full-size frames", placement.confidence);
-    if (Status st = place_on(ctx, bg, fg, bg_reel, fg_reel, false, fgs, fgi, placement); !st.ok()) return st;
+    if (Status st = place_on(ctx, bg, fg, bg_reel, false, fgs, fgi, placement); !st.ok()) return st;
   }
   // A long bg is searched on spread frames only: fast footage may show fg's moments in none of them (README, "Long
   // pairs"), and the user can fix that by cutting bg.

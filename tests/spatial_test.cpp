@@ -1164,7 +1164,9 @@ void polish_on_pattern(const std::string& lum, const std::string& fg_vf, vidkomp
     ASSERT_TRUE(vidkompy::read_reel(ctx, bgi, 32, 18, 0, 1, bg_reel).ok());
     ASSERT_TRUE(vidkompy::read_reel(ctx, fgi, 32, 18, 0, 1, fg_reel).ok());
   }
-  ASSERT_TRUE(vidkompy::polish_placement(ctx, bgi, fgi, time, p, moved, bg_reel, fg_reel).ok());
+  const vidkompy::Placement before = p;
+  ASSERT_TRUE(vidkompy::polish_placement(ctx, bgi, fgi, time, p, bg_reel, fg_reel).ok());
+  moved = vidkompy::px_apart(p, before, fgi);
 }
 
 }  // namespace

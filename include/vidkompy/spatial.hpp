@@ -159,11 +159,11 @@ constexpr double kRecheckFloor = 0.6;
 // The placement to a small fraction of a pixel: re-fitted at full resolution on six pairs early in the match
 // that show one moment (the matched bg frame alone, decoded again). Along a pan a placement a fraction of a pixel
 // off reads as a fraction of a frame in time (0.4 px cost 18% of exact frames on random9_s15 in bench/pairs);
-// the reels cannot see that finely. `moved_px` says how far it moved (at fg's far edge for the scale). With the
-// alignment's reels (their frames' timestamps and keyframes) each video is decoded from the keyframe before the
-// first pair, not its start, and the pairs are taken where that decodes least.
+// the reels cannot see that finely. With the alignment's reels (their frames' timestamps and keyframes) each video
+// is decoded from the keyframe before the first pair, not its start, and the pairs are taken where that decodes
+// least. How far it moved: px_apart.
 Status polish_placement(Context& ctx, const VideoInfo& bg, const VideoInfo& fg, const TimeMap& time,
-                        Placement& placement, double& moved_px, const Reel& bg_reel = {}, const Reel& fg_reel = {});
+                        Placement& placement, const Reel& bg_reel = {}, const Reel& fg_reel = {});
 
 // How far apart two placements of fg put it, in bg pixels: the larger offset, or the scale's change at fg's far edge.
 double px_apart(const Placement& a, const Placement& b, const VideoInfo& fg);
